@@ -1,0 +1,62 @@
+// swift-tools-version:6.1
+// Layers, bottom to top: C system libraries -> libuv wrapper -> codecs -> pure core -> server -> executables.
+import PackageDescription
+
+let package = Package(
+    name: "concord",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "concord", targets: ["concord"]),
+        .executable(name: "concord-bench", targets: ["concord-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // C libraries from Debian.
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+
+        // The only code that touches raw pointers, Unmanaged and libuv handles.
+        .target(name: "ConcordUV", dependencies: ["CLibUV"]),
+
+        // Parsers and encoders over bytes: HTTP/1.1 requests and RFC 6455 frames.
+        .target(name: "ConcordCodec", dependencies: [
+            "CHTTPParser",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // The realtime core: channels, filters, subscriptions. Pure Swift, no I/O, injected clock.
+        .target(name: "ConcordCore"),
+
+        // Wires the loop, the codecs and the core into the Concord server.
+        .target(name: "ConcordServer", dependencies: [
+            "ConcordUV", "ConcordCodec", "ConcordCore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], resources: [.copy("Resources/concord.js")]),
+
+        .executableTarget(name: "concord", dependencies: [
+            "ConcordServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The load generator: WebSocket subscribers and HTTP publishers on its own libuv loop.
+        .executableTarget(name: "concord-bench", dependencies: [
+            "ConcordUV", "ConcordCodec",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ConcordCoreTests", dependencies: ["ConcordCore"]),
+        .testTarget(name: "ConcordCodecTests", dependencies: ["ConcordCodec"]),
+        .testTarget(name: "ConcordServerTests", dependencies: ["ConcordServer", "ConcordCodec", "ConcordCore"]),
+    ],
+    // One loop thread owns all server state; Swift 6's Sendable checking cannot see that discipline,
+    // so the package compiles in Swift 5 mode and keeps cross-thread calls to `LoopAsync`.
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,133 @@
+/// Who is subscribed to what, and each channel's offset: the bookkeeping behind fan-out.
+///
+/// Generic over the subscriber so the server can store its connection objects directly (no lookup per
+/// delivery) while tests use plain integers.
+public struct ChannelRegistry<Subscriber: Hashable> {
+    /// One subscriber's subscriptions on one channel; a connection gets an event once however many admit it.
+    struct Member {
+        var subscriber: Subscriber
+        var subscriptions: [(name: String, filter: SubscriptionFilter)]
+
+        func admits(_ event: LiveEvent) -> Bool {
+            subscriptions.contains { $0.filter.admits(event) }
+        }
+    }
+
+    struct Channel {
+        var lastOffset: UInt64 = 0
+        /// Contiguous for a fast fan-out loop; `index` makes removal O(1) by swapping with the last.
+        var members: ContiguousArray<Member> = []
+        var index: [Subscriber: Int] = [:]
+    }
+
+    private var channels: [String: Channel] = [:]
+    /// subscriber -> subscription name -> channel
+    private var bySubscriber: [Subscriber: [String: String]] = [:]
+    public private(set) var subscriptionCount = 0
+
+    public init() {}
+
+    /// Channels with at least one subscription.
+    public var activeChannelCount: Int { channels.values.lazy.filter { !$0.members.isEmpty }.count }
+
+    public func subscriptionCount(of subscriber: Subscriber) -> Int {
+        bySubscriber[subscriber]?.count ?? 0
+    }
+
+    public func lastOffset(of channel: String) -> UInt64 {
+        channels[channel]?.lastOffset ?? 0
+    }
+
+    /// Adds a subscription and returns the channel's last offset: events after it will be delivered.
+    public mutating func subscribe(
+        _ subscriber: Subscriber, name: String, channel: String, filter: SubscriptionFilter, limit: Int
+    ) throws(ProtocolError) -> UInt64 {
+        var names = bySubscriber[subscriber] ?? [:]
+        if names[name] != nil {
+            throw ProtocolError(.duplicateSubscription, "subscription \"\(name)\" already exists")
+        }
+        if names.count >= limit {
+            throw ProtocolError(.tooManySubscriptions, "at most \(limit) subscriptions per connection")
+        }
+        names[name] = channel
+        bySubscriber[subscriber] = names
+        subscriptionCount += 1
+
+        var state = channels.removeValue(forKey: channel) ?? Channel()
+        if let i = state.index[subscriber] {
+            state.members[i].subscriptions.append((name, filter))
+        } else {
+            state.index[subscriber] = state.members.count
+            state.members.append(Member(subscriber: subscriber, subscriptions: [(name, filter)]))
+        }
+        let offset = state.lastOffset
+        channels[channel] = state
+        return offset
+    }
+
+    /// Removes one subscription and returns its channel.
+    @discardableResult
+    public mutating func unsubscribe(_ subscriber: Subscriber, name: String) throws(ProtocolError) -> String {
+        guard let channel = bySubscriber[subscriber]?.removeValue(forKey: name) else {
+            throw ProtocolError(.unknownSubscription, "no subscription \"\(name)\"")
+        }
+        if bySubscriber[subscriber]?.isEmpty == true { bySubscriber[subscriber] = nil }
+        subscriptionCount -= 1
+        modifyChannel(channel) { state in
+            guard let i = state.index[subscriber] else { return }
+            state.members[i].subscriptions.removeAll { $0.name == name }
+            if state.members[i].subscriptions.isEmpty { Self.removeMember(at: i, from: &state) }
+        }
+        return channel
+    }
+
+    /// Drops every subscription of a subscriber (its connection closed); returns how many there were.
+    @discardableResult
+    public mutating func removeAll(of subscriber: Subscriber) -> Int {
+        guard let names = bySubscriber.removeValue(forKey: subscriber) else { return 0 }
+        subscriptionCount -= names.count
+        for channel in Set(names.values) {
+            modifyChannel(channel) { state in
+                if let i = state.index[subscriber] { Self.removeMember(at: i, from: &state) }
+            }
+        }
+        return names.count
+    }
+
+    /// Gives the channel's next offset to an event about to be published.
+    public mutating func advanceOffset(of channel: String) -> UInt64 {
+        var offset: UInt64 = 0
+        modifyChannel(channel) { state in
+            state.lastOffset += 1
+            offset = state.lastOffset
+        }
+        return offset
+    }
+
+    /// Calls `deliver` once for every subscriber with at least one subscription admitting the event,
+    /// in no particular order.
+    public func forEachRecipient(of event: LiveEvent, _ deliver: (Subscriber) -> Void) {
+        guard let state = channels[event.channel] else { return }
+        for member in state.members where member.admits(event) {
+            deliver(member.subscriber)
+        }
+    }
+
+    private mutating func modifyChannel(_ channel: String, _ body: (inout Channel) -> Void) {
+        var state = channels.removeValue(forKey: channel) ?? Channel()
+        body(&state)
+        // A channel with neither subscribers nor offsets is forgotten; offsets stay for the epoch.
+        if !state.members.isEmpty || state.lastOffset > 0 { channels[channel] = state }
+    }
+
+    private static func removeMember(at i: Int, from state: inout Channel) {
+        let removed = state.members[i].subscriber
+        let last = state.members.count - 1
+        if i != last {
+            state.members.swapAt(i, last)
+            state.index[state.members[i].subscriber] = i
+        }
+        state.members.removeLast()
+        state.index[removed] = nil
+    }
+}

@@ -1,0 +1,108 @@
+/// A command a client sends over the WebSocket, decoded and checked field by field.
+public enum ClientCommand: Equatable, Sendable {
+    case subscribe(Subscribe)
+    case unsubscribe(sub: JSONValue)
+    case publish(event: [String: JSONValue])
+    case ping
+
+    public struct Subscribe: Equatable, Sendable {
+        public var sub: JSONValue
+        public var channel: String
+        public var filter: SubscriptionFilter
+    }
+
+    public static let maxTypes = 64
+    public static let maxIDs = 1000
+    static let maxSubNameBytes = 64
+
+    /// The command's correlation id, when it has a usable one: replies and errors echo it.
+    public static func correlationID(in object: [String: JSONValue]) -> JSONValue? {
+        switch object["id"] {
+        case .int?, .double?: return object["id"]
+        case .string(let s)? where s.utf8.count <= maxSubNameBytes: return object["id"]
+        default: return nil
+        }
+    }
+
+    /// Decodes a command object. Unknown fields are ignored so that later clients stay compatible.
+    public static func decode(_ object: [String: JSONValue]) throws(ProtocolError) -> ClientCommand {
+        guard case .string(let op)? = object["op"] else {
+            throw ProtocolError(.invalidFrame, "every frame needs \"op\" as a string")
+        }
+        if let id = object["id"], correlationID(in: object) == nil {
+            throw ProtocolError(.invalidFrame, "\"id\" must be a number or a string of at most 64 bytes, not \(id.typeName)")
+        }
+        switch op {
+        case "subscribe": return .subscribe(try decodeSubscribe(object))
+        case "unsubscribe": return .unsubscribe(sub: try subscriptionName(object, op: op))
+        case "publish":
+            guard case .object(let event)? = object["event"] else {
+                throw ProtocolError(.invalidFrame, "publish needs \"event\" as an object")
+            }
+            return .publish(event: event)
+        case "ping": return .ping
+        default:
+            let shown = op.utf8.count <= 40 ? op : String(op.prefix(40)) + "..."
+            throw ProtocolError(.unknownOp, "unknown op \"\(shown)\"")
+        }
+    }
+
+    static func subscriptionName(_ object: [String: JSONValue], op: String) throws(ProtocolError) -> JSONValue {
+        switch object["sub"] {
+        case .int?, .double?: return object["sub"]!
+        case .string(let s)? where !s.isEmpty && s.utf8.count <= maxSubNameBytes: return object["sub"]!
+        default:
+            throw ProtocolError(.invalidFrame, "\(op) needs \"sub\" as a number or a string of 1 to \(maxSubNameBytes) bytes")
+        }
+    }
+
+    static func decodeSubscribe(_ object: [String: JSONValue]) throws(ProtocolError) -> Subscribe {
+        let sub = try subscriptionName(object, op: "subscribe")
+        guard case .string(let channel)? = object["channel"] else {
+            throw ProtocolError(.invalidFrame, "subscribe needs \"channel\" as a string")
+        }
+        if let error = ChannelName.validate(channel) { throw error }
+        var types = ["*"]
+        switch object["types"] {
+        case nil, .null?: break
+        case .array(let raw)?:
+            guard raw.count <= maxTypes else {
+                throw ProtocolError(.invalidFrame, "at most \(maxTypes) types per subscription")
+            }
+            types = []
+            for t in raw {
+                guard case .string(let s) = t else {
+                    throw ProtocolError(.invalidFrame, "\"types\" must be an array of strings")
+                }
+                types.append(s)
+            }
+        default:
+            throw ProtocolError(.invalidFrame, "\"types\" must be an array of strings")
+        }
+        var ids: [String]?
+        switch object["params"] {
+        case nil, .null?: break
+        case .object(let params)?:
+            switch params["ids"] {
+            case nil, .null?: break
+            case .array(let raw)?:
+                guard raw.count <= maxIDs else {
+                    throw ProtocolError(.invalidFrame, "at most \(maxIDs) ids per subscription")
+                }
+                var strings: [String] = []
+                for id in raw {
+                    guard let s = id.idString else {
+                        throw ProtocolError(.invalidFrame, "params.ids must hold strings and numbers")
+                    }
+                    strings.append(s)
+                }
+                ids = strings
+            default:
+                throw ProtocolError(.invalidFrame, "params.ids must be an array")
+            }
+        default:
+            throw ProtocolError(.invalidFrame, "\"params\" must be an object")
+        }
+        return Subscribe(sub: sub, channel: channel, filter: SubscriptionFilter(types: types, ids: ids))
+    }
+}

@@ -1,0 +1,72 @@
+/// Builds the JSON text of every frame the server sends, once per frame.
+public enum ServerFrame {
+    public static func welcome(epoch: String, session: String, user: String?, maxMessageBytes: Int, maxSubscriptions: Int) -> [UInt8] {
+        var w = JSONWriter()
+        w.raw("{\"op\":\"welcome\",\"v\":1")
+        w.key("epoch"); w.string(epoch)
+        w.key("session"); w.string(session)
+        w.key("user"); if let user { w.string(user) } else { w.raw("null") }
+        w.key("limits")
+        w.raw("{\"maxMessageBytes\":"); w.int(Int64(maxMessageBytes))
+        w.raw(",\"maxSubscriptions\":"); w.int(Int64(maxSubscriptions))
+        w.raw("}}")
+        return w.bytes
+    }
+
+    public static func subscribed(id: JSONValue?, sub: JSONValue, channel: String, offset: UInt64, epoch: String) -> [UInt8] {
+        var w = reply("subscribed", id: id)
+        w.key("sub"); w.value(sub)
+        w.key("channel"); w.string(channel)
+        w.key("offset"); w.int(Int64(offset))
+        w.key("epoch"); w.string(epoch)
+        w.raw("}")
+        return w.bytes
+    }
+
+    public static func unsubscribed(id: JSONValue?, sub: JSONValue) -> [UInt8] {
+        var w = reply("unsubscribed", id: id)
+        w.key("sub"); w.value(sub)
+        w.raw("}")
+        return w.bytes
+    }
+
+    public static func published(id: JSONValue?, channel: String, offset: UInt64) -> [UInt8] {
+        var w = reply("published", id: id)
+        w.key("channel"); w.string(channel)
+        w.key("offset"); w.int(Int64(offset))
+        w.raw("}")
+        return w.bytes
+    }
+
+    public static func pong(id: JSONValue?) -> [UInt8] {
+        var w = reply("pong", id: id)
+        w.raw("}")
+        return w.bytes
+    }
+
+    public static func error(id: JSONValue?, _ error: ProtocolError) -> [UInt8] {
+        var w = reply("error", id: id)
+        w.key("code"); w.string(error.code.rawValue)
+        w.key("message"); w.string(error.message)
+        w.raw("}")
+        return w.bytes
+    }
+
+    /// The push every admitted subscriber receives; built once per published event.
+    public static func event(_ event: LiveEvent, offset: UInt64) -> [UInt8] {
+        var w = JSONWriter(reservingCapacity: 512)
+        w.raw("{\"op\":\"event\"")
+        w.key("channel"); w.string(event.channel)
+        w.key("offset"); w.int(Int64(offset))
+        w.key("event"); w.value(.object(event.body))
+        w.raw("}")
+        return w.bytes
+    }
+
+    private static func reply(_ op: StaticString, id: JSONValue?) -> JSONWriter {
+        var w = JSONWriter()
+        w.raw("{\"op\":\""); w.raw(op); w.raw("\"")
+        if let id { w.key("id"); w.value(id) }
+        return w
+    }
+}

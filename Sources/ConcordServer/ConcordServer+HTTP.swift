@@ -1,0 +1,108 @@
+import ConcordCodec
+import ConcordCore
+
+/// The HTTP endpoints: health, metrics, the client script, and the backend publish API.
+extension ConcordServer {
+    func respond(to request: HTTPRequest) -> HTTPResponse {
+        switch request.path {
+        case "/healthz":
+            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed("GET", request.path) }
+            return .json(200) { w in
+                w.raw("{\"status\":\"ok\",\"epoch\":"); w.string(epoch)
+                w.raw(",\"connections\":"); w.int(Int64(webSocketCount))
+                w.raw("}")
+            }
+        case "/metrics":
+            guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
+            metrics.connections.set(Int64(webSocketCount))
+            metrics.subscriptions.set(Int64(registry.subscriptionCount))
+            metrics.channels.set(Int64(registry.activeChannelCount))
+            return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+        case "/v1/client.js":
+            guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
+            return HTTPResponse(status: 200, contentType: "text/javascript; charset=utf-8",
+                                headers: [("Access-Control-Allow-Origin", "*")], body: clientScript)
+        case "/v1/publish":
+            guard request.method == "POST" else { return methodNotAllowed("POST", request.path) }
+            return publishOverHTTP(request)
+        case "/v1/ws":
+            return .error(400, ProtocolError(.badRequest, "GET /v1/ws needs a WebSocket upgrade"),
+                          headers: [("Sec-WebSocket-Version", "13")])
+        default:
+            return .error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)"))
+        }
+    }
+
+    private func methodNotAllowed(_ allowed: String, _ path: String) -> HTTPResponse {
+        .error(405, ProtocolError(.methodNotAllowed, "use \(allowed) for \(path)"), headers: [("Allow", allowed)])
+    }
+
+    /// Whether the request carries one of the configured API keys as a bearer token.
+    func isAuthorizedBackend(_ request: HTTPRequest) -> Bool {
+        guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else { return false }
+        let key = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        return configuration.apiKeys.contains { constantTimeEquals($0, key) }
+    }
+
+    /// Validates the whole batch before publishing any of it: all or nothing.
+    private func publishOverHTTP(_ request: HTTPRequest) -> HTTPResponse {
+        guard isAuthorizedBackend(request) else {
+            return .error(401, ProtocolError(.unauthorized, "missing or invalid API key"),
+                          headers: [("WWW-Authenticate", "Bearer")])
+        }
+        let contentType = request.header("content-type")?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/json") else {
+            return .error(415, ProtocolError(.unsupportedMediaType, "send Content-Type: application/json"))
+        }
+        guard let body = JSONParsing.value(from: request.body) else {
+            return .error(400, ProtocolError(.invalidJSON, "body is not valid JSON"))
+        }
+        let raw: [JSONValue]
+        switch body {
+        case .array(let list): raw = list
+        case .object(let object):
+            if case .array(let list)? = object["events"] { raw = list } else { raw = [body] }
+        default:
+            return .error(400, ProtocolError(.invalidEvent, "body must be a LiveEvent, an array of them, or {\"events\": [...]}"))
+        }
+        guard raw.count <= 1000 else {
+            return .error(400, ProtocolError(.invalidEvent, "at most 1000 events per request"))
+        }
+        var events: [LiveEvent] = []
+        let now = now()
+        for (i, item) in raw.enumerated() {
+            do {
+                guard case .object(let json) = item else {
+                    throw ProtocolError(.invalidEvent, "event must be an object")
+                }
+                events.append(try LiveEvent(json: json, now: now))
+            } catch let error as ProtocolError {
+                let prefix = raw.count > 1 || body.objectValue?["events"] != nil ? "event \(i): " : ""
+                return .error(400, ProtocolError(error.code, prefix + error.message))
+            } catch {
+                return .error(500, ProtocolError(.internal, "internal error"))
+            }
+        }
+        let offsets = events.map { publish($0) }
+        return .json(200) { w in
+            w.raw("{\"results\":[")
+            for (i, event) in events.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.raw("{\"channel\":"); w.string(event.channel)
+                w.raw(",\"offset\":"); w.int(Int64(offsets[i]))
+                w.raw("}")
+            }
+            w.raw("]}")
+        }
+    }
+}
+
+/// Compares secrets without leaking where they differ through timing.
+func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var difference = UInt8(x.count == y.count ? 0 : 1)
+    for i in 0..<max(x.count, y.count) {
+        difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+    }
+    return difference == 0
+}

@@ -1,0 +1,204 @@
+import ConcordCodec
+import ConcordCore
+import ConcordUV
+
+/// One client connection: HTTP/1.1 until it upgrades, then a WebSocket session. Owned by the loop.
+final class Connection: Hashable, TCPStreamDelegate {
+    enum Phase {
+        case http
+        case webSocket
+        /// A close frame was sent or the connection is being dropped; input is ignored.
+        case closing
+    }
+
+    unowned let server: ConcordServer
+    let stream: TCPStream
+    let number: UInt64
+    var phase = Phase.http
+    /// Only while speaking HTTP; released on upgrade so an idle WebSocket holds no parser.
+    var httpParser: HTTPRequestParser?
+    var decoder: WebSocketDecoder?
+    var user: String?
+    /// Set once the upgrade succeeded, so the close path knows which gauge to move.
+    var isWebSocket = false
+    /// Loop time of the last byte read: the liveness signal the idle sweep checks.
+    var lastActivity: UInt64
+    var closingSince: UInt64 = 0
+
+    init(server: ConcordServer, stream: TCPStream, number: UInt64) {
+        self.server = server
+        self.stream = stream
+        self.number = number
+        lastActivity = server.loop.now
+        httpParser = HTTPRequestParser(
+            maxHeaderBytes: server.configuration.maxHeaderBytes,
+            maxBodyBytes: server.configuration.maxBodyBytes)
+    }
+
+    static func == (a: Connection, b: Connection) -> Bool { a === b }
+    func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+
+    // MARK: TCPStreamDelegate
+
+    func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
+        lastActivity = server.loop.now
+        switch phase {
+        case .http: readHTTP(bytes)
+        case .webSocket: readWebSocket(bytes)
+        case .closing: break
+        }
+    }
+
+    func streamDidEnd(_ stream: TCPStream, error: UVError) {
+        stream.close()
+    }
+
+    func streamDidClose(_ stream: TCPStream) {
+        server.connectionClosed(self)
+    }
+
+    // MARK: HTTP
+
+    private func readHTTP(_ bytes: UnsafeRawBufferPointer) {
+        var rest = bytes
+        while !rest.isEmpty, phase == .http, let parser = httpParser {
+            switch parser.feed(rest) {
+            case .needMore:
+                return
+            case .request(let request, let consumed):
+                rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+                if request.isUpgrade {
+                    upgrade(request, leftover: rest)
+                    return
+                }
+                server.metrics.httpRequests.increment()
+                let response = server.respond(to: request)
+                write(response, keepAlive: request.keepAlive)
+            case .error(let error):
+                server.metrics.httpRequests.increment()
+                write(Self.response(for: error), keepAlive: false)
+                return
+            }
+        }
+    }
+
+    static func response(for error: HTTPParseError) -> HTTPResponse {
+        switch error {
+        case .headersTooLarge:
+            return .error(431, ProtocolError(.headersTooLarge, "request line and headers are over the limit"))
+        case .bodyTooLarge:
+            return .error(413, ProtocolError(.payloadTooLarge, "request body is over the limit"))
+        case .malformed(let why):
+            return .error(400, ProtocolError(.badRequest, "malformed HTTP request: \(why)"))
+        }
+    }
+
+    func write(_ response: HTTPResponse, keepAlive: Bool) {
+        stream.send(SharedBytes(response.serialized(keepAlive: keepAlive)))
+        if !keepAlive { beginClosing() }
+    }
+
+    private func upgrade(_ request: HTTPRequest, leftover: UnsafeRawBufferPointer) {
+        server.metrics.httpRequests.increment()
+        guard server.configuration.echoOnly || request.path == "/v1/ws" else {
+            write(.error(404, ProtocolError(.notFound, "no WebSocket endpoint at \(request.path)")), keepAlive: false)
+            return
+        }
+        switch WebSocketHandshake.validate(request) {
+        case .failure(let error):
+            write(.error(400, ProtocolError(.badRequest, "bad WebSocket handshake: \(error)"),
+                         headers: [("Sec-WebSocket-Version", "13")]), keepAlive: false)
+        case .success(let accept):
+            httpParser = nil
+            phase = .webSocket
+            let maxMessage = server.configuration.echoOnly ? 64 << 20 : server.configuration.maxMessageBytes
+            decoder = WebSocketDecoder(role: .server, maxMessageBytes: maxMessage)
+            stream.send(SharedBytes(WebSocketHandshake.response(accept: accept)))
+            if server.configuration.developmentMode { user = request.query["user"].flatMap { $0.isEmpty ? nil : $0 } }
+            server.webSocketOpened(self)
+            if !leftover.isEmpty { readWebSocket(leftover) }
+        }
+    }
+
+    // MARK: WebSocket
+
+    private func readWebSocket(_ bytes: UnsafeRawBufferPointer) {
+        guard var decoder else { return }
+        self.decoder = nil
+        let status = decoder.decode(bytes) { event in self.handle(event) }
+        self.decoder = decoder
+        if case .failed(let code, let reason) = status, phase == .webSocket {
+            server.metrics.protocolErrors.increment()
+            sendClose(code: code, reason: reason)
+        }
+    }
+
+    private func handle(_ event: WebSocketEvent) {
+        guard phase == .webSocket else { return }
+        switch event {
+        case .text(let payload):
+            server.metrics.messagesIn.increment()
+            if server.configuration.echoOnly { return sendFrame(.text, payload) }
+            server.handleMessage(payload, from: self)
+        case .binary(let payload):
+            server.metrics.messagesIn.increment()
+            if server.configuration.echoOnly { return sendFrame(.binary, payload) }
+            sendClose(code: 1008, reason: "binary messages are not part of protocol v1")
+        case .ping(let payload):
+            sendFrame(.pong, payload)
+        case .pong:
+            break
+        case .close(let code, _):
+            // Echo the peer's code, then close the TCP connection: the server closes first (RFC 6455 7.1.1).
+            let payload = code.map { WebSocketFrameEncoder.closePayload(code: $0, reason: "") } ?? []
+            sendFrame(.close, payload)
+            beginClosing()
+        }
+    }
+
+    func sendFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8]) {
+        stream.send(Self.frame(opcode, payload))
+    }
+
+    /// A whole unmasked frame in one shared buffer, header and payload together.
+    static func frame(_ opcode: WebSocketOpcode, _ payload: [UInt8]) -> SharedBytes {
+        let header = WebSocketFrameEncoder.headerSize(payloadCount: payload.count, masked: false)
+        return SharedBytes(count: header + payload.count) { out in
+            _ = WebSocketFrameEncoder.writeHeader(opcode: opcode, payloadCount: payload.count, fin: true, maskKey: nil, into: out)
+            payload.withUnsafeBytes { src in
+                if !src.isEmpty { (out.baseAddress! + header).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+            }
+        }
+    }
+
+    func sendText(_ payload: [UInt8]) {
+        server.metrics.messagesOut.increment()
+        sendFrame(.text, payload)
+    }
+
+    /// Starts the close handshake; the TCP connection closes once the close frame is written.
+    func sendClose(code: UInt16, reason: String) {
+        guard phase != .closing else { return }
+        sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
+        beginClosing()
+    }
+
+    /// Delivers a shared frame unless the connection is too far behind, which closes it with 4008.
+    func deliver(_ frame: SharedBytes) -> Bool {
+        guard phase == .webSocket else { return false }
+        if stream.queuedBytes + frame.count > server.configuration.maxQueueBytes {
+            server.metrics.slowConsumers.increment()
+            stream.discardQueued()
+            sendClose(code: 4008, reason: "outbound queue over \(server.configuration.maxQueueBytes) bytes")
+            return false
+        }
+        stream.send(frame)
+        return true
+    }
+
+    private func beginClosing() {
+        phase = .closing
+        closingSince = server.loop.now
+        stream.closeAfterFlush()
+    }
+}

@@ -1,0 +1,32 @@
+import ConcordCore
+
+/// Everything `concord serve` can be told, with a default for every field.
+///
+/// Flags and environment variables (read by the `concord` executable):
+/// `--host` / `CONCORD_HOST`, `--port` / `CONCORD_PORT`, `--api-key` / `CONCORD_API_KEYS` (comma separated),
+/// `--client-publish` / `CONCORD_CLIENT_PUBLISH` (comma separated patterns), `--dev` / `CONCORD_DEV`,
+/// `--max-message-bytes`, `--max-subscriptions`, `--max-queue-bytes`, `--max-body-bytes`,
+/// `--ping-interval`, `--idle-timeout` (each also as `CONCORD_` plus the flag in upper snake case).
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 7700
+    /// Keys a backend presents as `Authorization: Bearer KEY` to use the HTTP API.
+    public var apiKeys: [String] = []
+    /// Channels where WebSocket clients may publish; empty by default, so browsers publish nowhere.
+    public var clientPublish: [ChannelPattern] = []
+    /// Development mode: `?user=` names the connection's user. Loudly announced at start.
+    public var developmentMode = false
+    public var maxMessageBytes = 65_536
+    public var maxSubscriptions = 128
+    public var maxQueueBytes = 1_048_576
+    public var maxBodyBytes = 1_048_576
+    public var maxHeaderBytes = 16_384
+    /// How often the server pings each WebSocket connection.
+    public var pingIntervalMilliseconds: UInt64 = 5_000
+    /// A connection that sends nothing (not even a pong) for this long is dropped as dead.
+    public var idleTimeoutMilliseconds: UInt64 = 10_000
+    /// Echo mode answers every WebSocket message with itself: only for the conformance suite.
+    public var echoOnly = false
+
+    public init() {}
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import ConcordCore
+import ConcordServer
+import Foundation
+import Logging
+
+/// `concord`: the realtime presence and conflict server.
+@main
+struct Concord: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Realtime presence, typing and conflict service for collaborative web apps.",
+        subcommands: [Serve.self, Echo.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options shared by every way of running the server.
+struct ListenOptions: ParsableArguments {
+    @Option(help: "Address to listen on (env CONCORD_HOST).")
+    var host: String?
+
+    @Option(help: "Port to listen on; 0 picks a free one (env CONCORD_PORT).")
+    var port: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env CONCORD_LOG_LEVEL).")
+    var logLevel: String?
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run Concord (the default command).")
+
+    @OptionGroup var listen: ListenOptions
+
+    @Option(name: .customLong("api-key"), help: "API key backends send as 'Authorization: Bearer KEY'; repeatable (env CONCORD_API_KEYS, comma separated).")
+    var apiKeys: [String] = []
+
+    @Option(name: .customLong("client-publish"), help: "Channel pattern where WebSocket clients may publish, e.g. 'chat/*'; repeatable (env CONCORD_CLIENT_PUBLISH). Default: nowhere.")
+    var clientPublish: [String] = []
+
+    @Flag(help: "Development mode: '?user=' names the user, no tokens. Never in production (env CONCORD_DEV=1).")
+    var dev = false
+
+    @Option(help: "Largest WebSocket message accepted, in bytes (env CONCORD_MAX_MESSAGE_BYTES).")
+    var maxMessageBytes: Int?
+
+    @Option(help: "Subscriptions one connection may hold (env CONCORD_MAX_SUBSCRIPTIONS).")
+    var maxSubscriptions: Int?
+
+    @Option(help: "Outbound bytes queued for one connection before it is closed with 4008 (env CONCORD_MAX_QUEUE_BYTES).")
+    var maxQueueBytes: Int?
+
+    @Option(help: "Largest HTTP request body, in bytes (env CONCORD_MAX_BODY_BYTES).")
+    var maxBodyBytes: Int?
+
+    @Option(help: "Milliseconds between server pings (env CONCORD_PING_INTERVAL).")
+    var pingInterval: UInt64?
+
+    @Option(help: "Milliseconds of silence after which a connection is dropped (env CONCORD_IDLE_TIMEOUT).")
+    var idleTimeout: UInt64?
+
+    func run() throws {
+        let settings = Settings(environment: ProcessInfo.processInfo.environment)
+        var config = ServerConfiguration()
+        config.host = listen.host ?? settings.string("CONCORD_HOST") ?? config.host
+        config.port = try listen.port ?? settings.int("CONCORD_PORT") ?? config.port
+        config.apiKeys = apiKeys.isEmpty ? settings.list("CONCORD_API_KEYS") : apiKeys
+        config.clientPublish = (clientPublish.isEmpty ? settings.list("CONCORD_CLIENT_PUBLISH") : clientPublish).map(ChannelPattern.init)
+        config.developmentMode = dev || settings.flag("CONCORD_DEV")
+        config.maxMessageBytes = try maxMessageBytes ?? settings.int("CONCORD_MAX_MESSAGE_BYTES") ?? config.maxMessageBytes
+        config.maxSubscriptions = try maxSubscriptions ?? settings.int("CONCORD_MAX_SUBSCRIPTIONS") ?? config.maxSubscriptions
+        config.maxQueueBytes = try maxQueueBytes ?? settings.int("CONCORD_MAX_QUEUE_BYTES") ?? config.maxQueueBytes
+        config.maxBodyBytes = try maxBodyBytes ?? settings.int("CONCORD_MAX_BODY_BYTES") ?? config.maxBodyBytes
+        config.pingIntervalMilliseconds = try pingInterval ?? settings.int("CONCORD_PING_INTERVAL").map(UInt64.init) ?? config.pingIntervalMilliseconds
+        config.idleTimeoutMilliseconds = try idleTimeout ?? settings.int("CONCORD_IDLE_TIMEOUT").map(UInt64.init) ?? config.idleTimeoutMilliseconds
+        try settings.validate(config)
+        let logger = bootstrapLogging(listen.logLevel ?? settings.string("CONCORD_LOG_LEVEL"))
+        try runServer(config, logger: logger)
+    }
+}
+
+struct Echo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Echo every WebSocket message on any path: only for the RFC 6455 conformance suite.")
+
+    @OptionGroup var listen: ListenOptions
+
+    func run() throws {
+        var config = ServerConfiguration()
+        config.echoOnly = true
+        config.host = listen.host ?? config.host
+        config.port = listen.port ?? 9001
+        config.maxQueueBytes = 256 << 20
+        let logger = bootstrapLogging(listen.logLevel)
+        try runServer(config, logger: logger)
+    }
+}
+
+func bootstrapLogging(_ level: String?) -> Logger {
+    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: "concord")
+    logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? .info
+    return logger
+}
+
+func runServer(_ config: ServerConfiguration, logger: Logger) throws {
+    raiseOpenFileLimit(logger: logger)
+    let server = try ConcordServer(configuration: config, logger: logger)
+    let port: Int
+    do {
+        port = try server.bind()
+    } catch {
+        throw ValidationError("cannot listen on \(config.host):\(config.port): \(error)")
+    }
+    try server.handleSignals()
+    if config.developmentMode {
+        logger.warning("DEVELOPMENT MODE: connections are not authenticated and '?user=' picks any user. Never expose this server.")
+    }
+    if config.apiKeys.isEmpty && !config.echoOnly {
+        logger.notice("no API key configured: POST /v1/publish answers 401 until one is given with --api-key")
+    }
+    // Tests and scripts wait for this exact line.
+    print("concord listening on http://\(config.host):\(port)" + (config.echoOnly ? " (echo mode)" : ""))
+    fflush(stdout)
+    server.run()
+    logger.info("stopped")
+}
+
+/// Raises the soft open-file limit to the hard one: each connection is a file descriptor.
+func raiseOpenFileLimit(logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    // A few descriptors go to the loop, the listener and logs.
+    logger.info("open-file limit \(limit.rlim_cur): room for about \(max(0, Int(limit.rlim_cur) - 32)) connections")
+}

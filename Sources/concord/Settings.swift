@@ -1,0 +1,36 @@
+import ArgumentParser
+import ConcordServer
+
+/// Reads `CONCORD_*` environment variables, with errors that name the variable.
+struct Settings {
+    let environment: [String: String]
+
+    func string(_ key: String) -> String? {
+        guard let value = environment[key], !value.isEmpty else { return nil }
+        return value
+    }
+
+    func int(_ key: String) throws -> Int? {
+        guard let text = string(key) else { return nil }
+        guard let value = Int(text), value >= 0 else { throw ValidationError("\(key) must be a non-negative integer, not '\(text)'") }
+        return value
+    }
+
+    func list(_ key: String) -> [String] {
+        (string(key) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func flag(_ key: String) -> Bool {
+        ["1", "true", "yes", "on"].contains(string(key)?.lowercased() ?? "")
+    }
+
+    func validate(_ config: ServerConfiguration) throws {
+        guard (0...65535).contains(config.port) else { throw ValidationError("port must be 0 to 65535") }
+        guard config.maxMessageBytes >= 125 else { throw ValidationError("max message bytes must be at least 125") }
+        guard config.maxSubscriptions >= 1 else { throw ValidationError("max subscriptions must be at least 1") }
+        guard config.maxQueueBytes >= config.maxMessageBytes else { throw ValidationError("max queue bytes must be at least the max message size") }
+        guard config.pingIntervalMilliseconds >= 100, config.idleTimeoutMilliseconds > config.pingIntervalMilliseconds else {
+            throw ValidationError("ping interval must be at least 100 ms and shorter than the idle timeout")
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ConcordServer
+import Foundation
+import Logging
+
+/// A real Concord server on an ephemeral loopback port, run on its own thread for one test.
+final class TestServer: @unchecked Sendable {
+    let port: Int
+    private let server: ConcordServer
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+        var config = ServerConfiguration()
+        config.port = 0
+        config.apiKeys = ["test-key"]
+        configure(&config)
+        let ready = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<(ConcordServer, Int), any Error>!
+        let finished = self.finished
+        let thread = Thread {
+            do {
+                var logger = Logger(label: "concord-test")
+                logger.logLevel = .warning
+                let server = try ConcordServer(configuration: config, logger: logger)
+                let port = try server.bind()
+                result = .success((server, port))
+                ready.signal()
+                server.run()
+            } catch {
+                result = .failure(error)
+                ready.signal()
+            }
+            finished.signal()
+        }
+        thread.start()
+        ready.wait()
+        (server, port) = try result.get()
+    }
+
+    /// Stops the server and waits until its loop has ended.
+    func stop() {
+        server.requestStop()
+        finished.wait()
+    }
+
+    deinit {}
+}

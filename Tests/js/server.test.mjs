@@ -1,0 +1,164 @@
+// The wire protocol seen through raw WebSockets and HTTP, against the real server: the frames and
+// errors of protocol/README.md, delivery once per connection, and GET /v1/client.js.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { createClient } from "../../protocol/concord.js";
+import { startServer, httpPublish, publishOk, rawSocket, waitFor, clientModulePath, FAST_RECONNECT } from "./helpers.mjs";
+
+let server;
+const sockets = [];
+
+before(async () => {
+  server = await startServer();
+});
+
+after(async () => {
+  for (const socket of sockets) socket.close();
+  await server?.stop();
+});
+
+async function open() {
+  const socket = await rawSocket(server.wsUrl);
+  sockets.push(socket);
+  await socket.next((f) => f.op === "welcome", "welcome");
+  return socket;
+}
+
+test("GET /v1/client.js serves protocol/concord.js byte for byte", async () => {
+  const response = await fetch(`${server.httpUrl}/v1/client.js`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/javascript/);
+  const served = Buffer.from(await response.arrayBuffer());
+  const source = await readFile(clientModulePath);
+  assert.ok(served.equals(source), `served ${served.length} bytes, protocol/concord.js has ${source.length}`);
+});
+
+test("welcome comes first, with version, epoch, session, user and limits", async () => {
+  const socket = await rawSocket(server.wsUrl);
+  sockets.push(socket);
+  const welcome = await socket.next((f) => f.op === "welcome", "welcome");
+  assert.equal(socket.frames[0], welcome, "welcome is the first frame");
+  assert.equal(welcome.v, 1);
+  assert.equal(typeof welcome.epoch, "string");
+  assert.equal(typeof welcome.session, "string");
+  assert.equal(welcome.user, null);
+  assert.equal(typeof welcome.limits.maxMessageBytes, "number");
+  assert.equal(typeof welcome.limits.maxSubscriptions, "number");
+});
+
+test("error frames: invalid_channel, invalid_frame, unknown_op, invalid_json, duplicate and unknown subscriptions", async () => {
+  const socket = await open();
+  const reply = (id) => socket.next((f) => f.id === id, `reply ${id}`);
+
+  socket.send({ op: "subscribe", id: 1, sub: "s1", channel: "bad*name" });
+  assert.deepEqual(pick(await reply(1), "op", "id", "code"), { op: "error", id: 1, code: "invalid_channel" });
+
+  socket.send({ op: "subscribe", id: 2, sub: "s2", channel: "" });
+  assert.equal((await reply(2)).code, "invalid_channel");
+
+  socket.send({ op: "subscribe", id: 3, sub: "s3" });
+  assert.equal((await reply(3)).code, "invalid_frame");
+
+  socket.send({ op: "subscrib", id: 4 });
+  assert.equal((await reply(4)).code, "unknown_op");
+
+  socket.send({ op: "subscribe", id: 5, sub: "s5", channel: "resources/x" });
+  assert.equal((await reply(5)).op, "subscribed");
+  socket.send({ op: "subscribe", id: 6, sub: "s5", channel: "resources/y" });
+  assert.equal((await reply(6)).code, "duplicate_subscription");
+
+  socket.send({ op: "unsubscribe", id: 7, sub: "s9" });
+  assert.equal((await reply(7)).code, "unknown_subscription");
+
+  socket.send("{not json");
+  const invalidJson = await socket.next((f) => f.op === "error" && f.code === "invalid_json", "invalid_json");
+  assert.equal(invalidJson.id, undefined, "no id without a command id");
+  for (const frame of socket.frames.filter((f) => f.op === "error")) assert.equal(typeof frame.message, "string");
+  assert.equal(socket.closed(), null, "errors do not close the connection");
+});
+
+test("subscribe, ping, unsubscribe and publish replies", async () => {
+  const socket = await open();
+  const reply = (id) => socket.next((f) => f.id === id, `reply ${id}`);
+
+  socket.send({ op: "subscribe", id: "a", sub: "s1", channel: "chat/replies", types: ["*"], params: { ids: [1, "2"] } });
+  const subscribed = await reply("a");
+  assert.equal(subscribed.op, "subscribed");
+  assert.equal(subscribed.sub, "s1");
+  assert.equal(subscribed.channel, "chat/replies");
+  assert.equal(typeof subscribed.offset, "number");
+  assert.equal(typeof subscribed.epoch, "string");
+
+  socket.send({ op: "ping", id: 2 });
+  assert.deepEqual(pick(await reply(2), "op", "id"), { op: "pong", id: 2 });
+
+  socket.send({ op: "publish", id: 3, event: { channel: "chat/replies", type: "message", payload: { ids: [2], text: "hi" } } });
+  const published = await reply(3);
+  assert.deepEqual(pick(published, "op", "id", "channel"), { op: "published", id: 3, channel: "chat/replies" });
+  assert.equal(published.offset, subscribed.offset + 1);
+  const event = await socket.next((f) => f.op === "event", "the publisher's own event");
+  assert.equal(event.channel, "chat/replies");
+  assert.equal(event.offset, published.offset);
+  assert.equal(event.event.type, "message");
+  assert.equal(typeof event.event.date, "string", "the server fills in the date");
+  assert.ok(!Number.isNaN(Date.parse(event.event.date)));
+
+  socket.send({ op: "publish", id: 4, event: { channel: "secret/x", type: "message", payload: {} } });
+  assert.equal((await reply(4)).code, "forbidden");
+  socket.send({ op: "publish", id: 5, event: { channel: "chat/replies", payload: {} } });
+  assert.equal((await reply(5)).code, "invalid_event");
+
+  socket.send({ op: "unsubscribe", id: 6, sub: "s1" });
+  assert.deepEqual(pick(await reply(6), "op", "id", "sub"), { op: "unsubscribed", id: 6, sub: "s1" });
+});
+
+test("an event is delivered once per connection, and the server filters by ids", async () => {
+  const socket = await open();
+  socket.send({ op: "subscribe", id: 1, sub: "list", channel: "resources/once", types: ["*"] });
+  socket.send({ op: "subscribe", id: 2, sub: "one", channel: "resources/once", types: ["*"], params: { ids: [1] } });
+  socket.send({ op: "subscribe", id: 3, sub: "five", channel: "resources/filtered", types: ["*"], params: { ids: ["5"] } });
+  await socket.next((f) => f.id === 3, "the third subscribe reply");
+
+  await publishOk(server, { channel: "resources/once", type: "updated", payload: { ids: [1] } });
+  await publishOk(server, { channel: "resources/filtered", type: "updated", payload: { ids: [6] } });
+  await publishOk(server, { channel: "resources/filtered", type: "updated", payload: { ids: [5] } });
+  await socket.next((f) => f.op === "event" && f.channel === "resources/filtered", "the filtered event");
+  const events = socket.frames.filter((f) => f.op === "event");
+  assert.deepEqual(events.map((f) => [f.channel, f.event.payload.ids]), [["resources/once", [1]], ["resources/filtered", [5]]]);
+});
+
+test("HTTP publish: batches are ordered; bad keys and bad events are refused", async () => {
+  const batch = await publishOk(server, { events: [
+    { channel: "resources/http", type: "created", payload: { ids: [1] } },
+    { channel: "resources/http", type: "updated", payload: { ids: [1] } },
+  ] });
+  assert.equal(batch.results.length, 2);
+  assert.equal(batch.results[1].offset, batch.results[0].offset + 1);
+
+  const noKey = await httpPublish(server, { channel: "resources/http", type: "x" }, { apiKey: null });
+  assert.equal(noKey.status, 401);
+  assert.equal(noKey.body.error.code, "unauthorized");
+  const badEvent = await httpPublish(server, [{ channel: "resources/http", type: "x" }, { channel: "resources/http" }]);
+  assert.equal(badEvent.status, 400);
+  assert.equal(badEvent.body.error.code, "invalid_event");
+  const badChannel = await httpPublish(server, { channel: "a*b", type: "x" });
+  assert.equal(badChannel.status, 400);
+  assert.equal(badChannel.body.error.code, "invalid_channel");
+});
+
+test("dev mode: params {user} names the user in welcome", async () => {
+  const dev = await startServer({ args: ["--dev"] });
+  const client = createClient(dev.wsUrl, { reconnect: FAST_RECONNECT, params: { user: "alice" } });
+  try {
+    await waitFor(() => client.state === "connected", 3000, "connected");
+    assert.equal(client.welcome.user, "alice");
+  } finally {
+    client.close();
+    await dev.stop();
+  }
+});
+
+function pick(object, ...keys) {
+  return Object.fromEntries(keys.filter((k) => k in object).map((k) => [k, object[k]]));
+}

@@ -1,0 +1,296 @@
+// Type declarations for concord.js, the Concord reference client (protocol v1).
+// The Refine shapes below mirror @refinedev/core's LiveEvent and LiveProvider without importing it.
+
+export declare const PROTOCOL_VERSION: 1;
+
+// ---------------------------------------------------------------------------------------------
+// Refine-compatible shapes
+
+/** Refine's BaseKey: record ids are strings or numbers and compare as strings. */
+export type BaseKey = string | number;
+
+/** Refine's LiveEvent as callbacks receive it: `date` is a Date. */
+export interface LiveEvent {
+  channel: string;
+  type: "deleted" | "updated" | "created" | "*" | (string & {});
+  payload: {
+    ids?: BaseKey[];
+    [key: string]: any;
+  };
+  date: Date;
+  meta?: {
+    dataProviderName?: string;
+    [key: string]: any;
+  };
+}
+
+/** A LiveEvent to publish: `date` may be a Date, an ISO string, a timestamp, or left to the server. */
+export interface PublishEvent {
+  channel: string;
+  type: LiveEvent["type"];
+  payload?: LiveEvent["payload"];
+  date?: Date | string | number;
+  meta?: LiveEvent["meta"];
+}
+
+/** Refine's subscription params (useList / useOne / useMany / useSubscription). Only `ids` filters. */
+export interface LiveSubscribeParams {
+  ids?: BaseKey[];
+  id?: BaseKey;
+  subscriptionType?: "useList" | "useOne" | "useMany" | (string & {});
+  resource?: string;
+  pagination?: unknown;
+  sorters?: unknown;
+  filters?: unknown;
+  meta?: unknown;
+  [key: string]: any;
+}
+
+/** What Refine passes to LiveProvider.subscribe. */
+export interface LiveSubscribeOptions {
+  channel: string;
+  types: Array<LiveEvent["type"]>;
+  callback: (event: LiveEvent) => void;
+  params?: LiveSubscribeParams;
+  meta?: Record<string, any> & { dataProviderName?: string };
+  /** Older Refine versions pass this at the top level. */
+  dataProviderName?: string;
+}
+
+/** Refine's LiveProvider. */
+export interface LiveProvider {
+  /** Returns the handle synchronously; Refine passes it back to unsubscribe as is. */
+  subscribe(options: LiveSubscribeOptions): Subscription;
+  /** Accepts what subscribe returned; a second call does nothing. */
+  unsubscribe(subscription: Subscription): void;
+  /** Never throws; a refusal goes to the client's "error" listeners (or console.warn). */
+  publish(event: LiveEvent | PublishEvent): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+export type ConnectionState = "connecting" | "connected" | "disconnected";
+
+/** Server error codes (README, "Error codes") and the client's own. */
+export type ErrorCode =
+  | "invalid_json"
+  | "invalid_frame"
+  | "unknown_op"
+  | "invalid_channel"
+  | "invalid_event"
+  | "duplicate_subscription"
+  | "unknown_subscription"
+  | "too_many_subscriptions"
+  | "forbidden"
+  | "unauthorized"
+  | "internal"
+  /** client: the session ended before the reply */
+  | "disconnected"
+  /** client: close() was called */
+  | "closed"
+  /** client: no reply within requestTimeoutMs */
+  | "timeout"
+  /** client: the frame is over the server's maxMessageBytes and was not sent */
+  | "payload_too_large"
+  /** client: the subscription was ended before the server confirmed it (Subscription.ready) */
+  | "unsubscribed"
+  | (string & {});
+
+export declare class ConcordError extends Error {
+  constructor(code: ErrorCode, message?: string, frame?: ErrorFrame);
+  readonly name: "ConcordError";
+  readonly code: ErrorCode;
+  /** The server's error frame, when the error came from one. */
+  readonly frame?: ErrorFrame;
+}
+
+export interface ReconnectOptions {
+  /** Delay before the first retry. Default 250. */
+  initialDelayMs?: number;
+  /** Cap on the delay. Default 10000. */
+  maxDelayMs?: number;
+  /** Growth per failed attempt. Default 2. */
+  factor?: number;
+  /** Share of the delay taken away at random: 1 = full jitter, 0 = none. Default 0.5. */
+  jitter?: number;
+}
+
+export interface HeartbeatOptions {
+  /** Time between ping commands while connected. Default 25000. */
+  intervalMs?: number;
+  /** The connection is given up on (and re-established) without a pong by then. Default 10000. */
+  timeoutMs?: number;
+}
+
+/** Query parameters of the WebSocket URL, e.g. `{user}` in development mode or `{token}`. */
+export type QueryParams = Record<string, string | number | boolean | null | undefined>;
+
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: "close", listener: (event: { code: number; reason: string }) => void): void;
+  removeEventListener(type: string, listener: (...args: any[]) => void): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ClientOptions {
+  /** WebSocket implementation; defaults to globalThis.WebSocket. */
+  WebSocket?: WebSocketConstructor;
+  /** Backoff after an unexpected close, or false to never reconnect. */
+  reconnect?: ReconnectOptions | false;
+  /** Application-level pings that detect half-open connections, or false. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Query parameters; a function is called before every (re)connect, e.g. to fetch a fresh token. */
+  params?: QueryParams | (() => QueryParams);
+  /** Timeout of request(), publish() and ping(), including time spent waiting for a session. Default 10000; 0 = none. */
+  requestTimeoutMs?: number;
+  /** Called with every error that has no pending request to reject (as are "error" listeners). */
+  onError?: (error: Error) => void;
+}
+
+/** Information passed with "state" events when the connection is lost. */
+export interface CloseInfo {
+  /** WebSocket close code (README, "Close codes"); 1006 when the connection failed or timed out. */
+  code: number;
+  reason: string;
+}
+
+export interface ClientEvents {
+  state: (state: ConnectionState, info?: CloseInfo) => void;
+  error: (error: Error) => void;
+}
+
+/** Passed with each event to subscription callbacks after the LiveEvent. */
+export interface EventInfo {
+  channel: string;
+  offset: number;
+}
+
+/** Told each time the server confirms a subscription (first time and after every reconnect). */
+export interface SubscribedInfo {
+  sub: string;
+  channel: string;
+  /** The channel's last offset when subscribing: later events arrive. */
+  offset: number;
+  epoch: string;
+  /** True when this confirms a subscription restored after a reconnect. */
+  resumed: boolean;
+  /** True when events may have been missed while disconnected (refetch to be safe). */
+  gap: boolean;
+}
+
+export interface SubscribeOptions {
+  channel: string;
+  /** Event types wanted; default ["*"]. */
+  types?: Array<LiveEvent["type"]>;
+  /** Refine's params; `params.ids` filters (compared as strings), the rest is kept for the caller. */
+  params?: LiveSubscribeParams;
+  /** Called with each admitted event, in offset order. */
+  callback: (event: LiveEvent, info: EventInfo) => void;
+  onSubscribed?: (info: SubscribedInfo) => void;
+}
+
+export type SubscriptionStatus = "pending" | "subscribing" | "active" | "failed" | "closed";
+
+/** The handle subscribe() returns. */
+export declare class Subscription {
+  private constructor();
+  /** The client-chosen id on the wire: "s1", "s2", ... */
+  readonly sub: string;
+  readonly channel: string;
+  readonly types: ReadonlyArray<string>;
+  readonly params: LiveSubscribeParams | undefined;
+  readonly status: SubscriptionStatus;
+  /** The server's refusal when status is "failed" (it is retried after a reconnect). */
+  readonly error: ConcordError | undefined;
+  /** Resolves with the first confirmation; rejects when the first attempt is refused, or the
+   *  subscription is ended or the client closed before it. Never an unhandled rejection. */
+  readonly ready: Promise<SubscribedInfo>;
+  unsubscribe(): void;
+}
+
+export interface WelcomeFrame {
+  op: "welcome";
+  v: number;
+  epoch: string;
+  session: string;
+  user: string | null;
+  limits: { maxMessageBytes: number; maxSubscriptions: number; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export interface ErrorFrame {
+  op: "error";
+  id?: number | string;
+  code: ErrorCode;
+  message: string;
+}
+
+/** A reply frame: `subscribed`, `unsubscribed`, `published`, `pong`, ... */
+export interface ReplyFrame {
+  op: string;
+  id: number | string;
+  [key: string]: unknown;
+}
+
+export interface PublishResult {
+  channel: string;
+  offset: number;
+}
+
+export declare class ConcordClient {
+  /** Connects at once. Throws on a malformed URL or when no WebSocket implementation exists. */
+  constructor(url: string | URL, options?: ClientOptions);
+  readonly state: ConnectionState;
+  /** True once close() was called. */
+  readonly closed: boolean;
+  /** The last welcome frame, or null before the first. */
+  readonly welcome: WelcomeFrame | null;
+  /** Adds a listener; returns a function that removes it. */
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void;
+  /** Returns synchronously; subscribes when connected and again after every reconnect. */
+  subscribe(options: SubscribeOptions): Subscription;
+  /** Idempotent; anything that is not a live handle is ignored. */
+  unsubscribe(subscription: Subscription | unknown): void;
+  publish(event: LiveEvent | PublishEvent): Promise<PublishResult>;
+  ping(): Promise<void>;
+  /** Low level: sends `frame` with a fresh `id` once connected and resolves with the reply. */
+  request(frame: { op: string; [key: string]: unknown }, options?: { timeoutMs?: number }): Promise<ReplyFrame>;
+  /** Stops for good: no reconnect; pending requests reject with `closed`. */
+  close(): void;
+}
+
+export declare function createClient(url: string | URL, options?: ClientOptions): ConcordClient;
+
+/** Refine's LiveProvider backed by `client`. */
+export declare function liveProvider(client: ConcordClient): LiveProvider;
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers
+
+/** Refine's filter, as the server applies it. */
+export declare function admits(
+  subscription: { types?: ReadonlyArray<string>; params?: { ids?: ReadonlyArray<BaseKey> } | null },
+  event: { type: string; payload?: { ids?: ReadonlyArray<BaseKey> } | null },
+): boolean;
+
+/** Reconnect delay for attempt `attempt` (0 = first retry). `random` defaults to Math.random. */
+export declare function backoffDelay(attempt: number, reconnect?: ReconnectOptions, random?: () => number): number;
+
+/** The WebSocket URL: http(s) -> ws(s), empty path -> /v1/ws, plus query params. */
+export declare function buildUrl(url: string | URL, params?: QueryParams): string;
+
+/** The wire form of an event to publish (date as ISO 8601). Throws ConcordError("invalid_event"). */
+export declare function toWireEvent(event: LiveEvent | PublishEvent): {
+  channel: string;
+  type: string;
+  payload: Record<string, unknown>;
+  date?: string;
+  meta?: Record<string, unknown>;
+};
+
+/** A received wire event as a LiveEvent (date as Date). */
+export declare function toLiveEvent(wire: Record<string, any>, channel?: string): LiveEvent;

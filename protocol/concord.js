@@ -1,0 +1,1 @@
+../Sources/ConcordServer/Resources/concord.js
