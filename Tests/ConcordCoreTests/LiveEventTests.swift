@@ -50,7 +50,7 @@ struct LiveEventTests {
     @Test func iso8601() {
         #expect(Timestamp(milliseconds: 0).iso8601 == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp(milliseconds: 951_782_400_007).iso8601 == "2000-02-29T00:00:00.007Z")
-        #expect(Timestamp(milliseconds: 1_795_000_000_123).iso8601 == "2026-11-18T09:46:40.123Z")
+        #expect(Timestamp(milliseconds: 1_795_000_000_123).iso8601 == "2026-11-18T11:06:40.123Z")
     }
 
     @Test func channelPatterns() {

@@ -13,6 +13,7 @@ final class TestServer: @unchecked Sendable {
         config.port = 0
         config.apiKeys = ["test-key"]
         configure(&config)
+        let settings = config
         let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<(ConcordServer, Int), any Error>!
         let finished = self.finished
@@ -20,7 +21,7 @@ final class TestServer: @unchecked Sendable {
             do {
                 var logger = Logger(label: "concord-test")
                 logger.logLevel = .warning
-                let server = try ConcordServer(configuration: config, logger: logger)
+                let server = try ConcordServer(configuration: settings, logger: logger)
                 let port = try server.bind()
                 result = .success((server, port))
                 ready.signal()

@@ -1,5 +1,8 @@
 import ConcordCodec
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A blocking WebSocket client over a real TCP socket, using Concord's codec in the client role.
 final class TestWebSocket {
@@ -55,7 +58,7 @@ final class TestWebSocket {
     func sendRaw(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard n > 0 else { throw Failure.closed }
             sent += n
         }
