@@ -1,0 +1,49 @@
+# Concord's everyday commands. `make run` and `make test` install what they need first.
+SWIFT ?= swift
+FUZZ_SECONDS ?= 20
+
+.PHONY: run test deps swift-test js-test fuzz fuzz-smoke build release bench autobahn clean
+
+deps:
+	@scripts/install-deps.sh
+
+## Runs Concord on 127.0.0.1:7700 in development mode (no tokens, API key "dev").
+run: deps
+	$(SWIFT) build -c release --product concord
+	.build/release/concord serve --dev --api-key dev
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## Every test: Swift unit and integration tests, the JavaScript client tests, and a short fuzz run.
+test: deps
+	@scripts/install-deps.sh test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(MAKE) js-test
+	$(MAKE) fuzz-smoke
+
+js-test:
+	$(SWIFT) build --product concord
+	CONCORD_BIN=$(CURDIR)/.build/debug/concord node --experimental-websocket --test Tests/js/
+
+fuzz-smoke:
+	fuzz/run.sh websocket $(FUZZ_SECONDS)
+	fuzz/run.sh http $(FUZZ_SECONDS)
+
+## Longer fuzzing: make fuzz FUZZ_SECONDS=1800
+fuzz:
+	fuzz/run.sh websocket $(FUZZ_SECONDS)
+	fuzz/run.sh http $(FUZZ_SECONDS)
+
+bench: deps
+	scripts/bench.sh
+
+autobahn: deps
+	autobahn/run.sh
+
+clean:
+	rm -rf .build fuzz/out

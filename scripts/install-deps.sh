@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Concord builds against, only those missing. Needs root or sudo.
+set -euo pipefail
+
+packages=(libuv1-dev libhttp-parser-dev pkg-config)
+# Extra groups: `install-deps.sh test` adds what the test suite needs.
+for group in "$@"; do
+  case "$group" in
+    test) packages+=(nodejs) ;;
+    bench) packages+=(nginx libnginx-mod-nchan) ;;
+    *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  # Node may come from outside Debian (a toolchain image); a working `node` is enough.
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
