@@ -23,8 +23,8 @@ final class TestWebSocket {
         }
     }
 
-    init(port: Int, path: String = "/v1/ws") throws {
-        fd = try Self.connect(port: port)
+    init(port: Int, path: String = "/v1/ws", receiveBuffer: Int32? = nil) throws {
+        fd = try Self.connect(port: port, receiveBuffer: receiveBuffer)
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         try sendRaw(WebSocketHandshake.clientRequest(host: "127.0.0.1:\(port)", path: path, key: key))
         // Read the 101 response head; whatever follows it is WebSocket data.
@@ -40,8 +40,12 @@ final class TestWebSocket {
         guard text.contains(WebSocketHandshake.acceptKey(for: key)) else { throw Failure.handshake("wrong accept key") }
     }
 
-    static func connect(port: Int) throws -> Int32 {
+    static func connect(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            // Set before connecting so the window is small from the start: a deliberately slow reader.
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
