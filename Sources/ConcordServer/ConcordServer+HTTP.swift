@@ -6,7 +6,7 @@ extension ConcordServer {
     func respond(to request: HTTPRequest) -> HTTPResponse {
         switch request.path {
         case "/healthz":
-            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed("GET", request.path) }
+            guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
             return .json(200) { w in
                 w.raw("{\"status\":\"ok\",\"epoch\":"); w.string(epoch)
                 w.raw(",\"connections\":"); w.int(Int64(webSocketCount))

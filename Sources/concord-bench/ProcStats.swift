@@ -26,7 +26,7 @@ enum ProcStats {
     /// This process's user + system CPU time in seconds: shows when the generator is the bottleneck.
     static func ownCPUSeconds() -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
@@ -35,10 +35,10 @@ enum ProcStats {
     @discardableResult
     static func raiseOpenFileLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE, &limit) == 0 else { return 0 }
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
         limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(RLIMIT_NOFILE, &limit)
-        getrlimit(RLIMIT_NOFILE, &limit)
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         return Int(limit.rlim_cur)
     }
 

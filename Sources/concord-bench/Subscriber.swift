@@ -31,6 +31,9 @@ final class Subscriber: TCPStreamDelegate {
             switch result {
             case .failure(let error):
                 fail("connect: \(error)")
+            case .success(let stream) where phase == .gone:
+                // The run ended while this connect was on its way.
+                stream.close()
             case .success(let stream):
                 self.stream = stream
                 stream.delegate = self
