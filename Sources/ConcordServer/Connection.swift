@@ -143,6 +143,7 @@ final class Connection: Hashable, TCPStreamDelegate {
         case .binary(let payload):
             server.metrics.messagesIn.increment()
             if server.configuration.echoOnly { return sendFrame(.binary, payload) }
+            server.metrics.protocolErrors.increment()
             sendClose(code: 1008, reason: "binary messages are not part of protocol v1")
         case .ping(let payload):
             sendFrame(.pong, payload)

@@ -110,7 +110,11 @@ class FakeSocket extends EventTarget {
     this.sent.push(JSON.parse(text));
   }
   close(code) {
+    if (this.closedByClient !== null) return;
     this.closedByClient = code ?? 1005;
+    // The worst case seen in real implementations: Node 20 fires "error" synchronously from close().
+    this.fail();
+    this.drop(code ?? 1005);
   }
   // --- the "server" side
   push(frame) {
@@ -126,6 +130,9 @@ class FakeSocket extends EventTarget {
     event.code = code;
     event.reason = "";
     this.dispatchEvent(event);
+  }
+  fail() {
+    this.dispatchEvent(new Event("error"));
   }
   lastSent(op) {
     return this.sent.filter((f) => f.op === op).at(-1);
@@ -389,6 +396,23 @@ test("close rejects queued requests and stops reconnecting", async () => {
   assert.equal(client.closed, true);
   assert.equal(FakeSocket.all.length, 1);
 });
+
+test("a failed handshake reported only by an error event (Node 20) still reconnects", async () => {
+  const { client, socket } = fakeClient();
+  const states = [client.state];
+  client.on("state", (s) => states.push(s));
+  socket().fail();
+  assert.equal(client.state, "disconnected");
+  await waitFor(() => FAST_FAKE_SOCKETS() === 2, 1000, "a second socket");
+  socket().fail();
+  socket().drop(); // a browser's close after the error changes nothing
+  await waitFor(() => FAST_FAKE_SOCKETS() === 3, 1000, "a third socket");
+  socket().welcome();
+  assert.deepEqual(states, ["connecting", "disconnected", "connecting", "disconnected", "connecting", "connected"]);
+  client.close();
+});
+
+const FAST_FAKE_SOCKETS = () => FakeSocket.all.length;
 
 test("params may be a function, called on every connect", async () => {
   let n = 0;

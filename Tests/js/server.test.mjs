@@ -147,6 +147,52 @@ test("HTTP publish: batches are ordered; bad keys and bad events are refused", a
   assert.equal(badChannel.body.error.code, "invalid_channel");
 });
 
+test("commands without an id get replies and errors without one", async () => {
+  const socket = await open();
+  socket.send({ op: "ping" });
+  socket.send({ op: "subscribe", sub: "x", channel: "bad*" });
+  const pong = await socket.next((f) => f.op === "pong", "pong");
+  const error = await socket.next((f) => f.op === "error", "error");
+  assert.equal("id" in pong, false);
+  assert.equal("id" in error, false);
+  assert.equal(error.code, "invalid_channel");
+});
+
+test("close codes: 1008 for a binary message, 1009 for a message over maxMessageBytes", async () => {
+  const binary = await open();
+  binary.ws.send(new Uint8Array([1, 2, 3]));
+  const binaryClose = await waitFor(() => binary.closed(), 3000, "close after a binary message");
+  assert.equal(binaryClose.code, 1008);
+
+  const big = await open();
+  const limit = big.frames[0].limits.maxMessageBytes;
+  big.send({ op: "ping", pad: "x".repeat(limit) });
+  const bigClose = await waitFor(() => big.closed(), 3000, "close after an oversized message");
+  assert.equal(bigClose.code, 1009);
+});
+
+test("HTTP errors have the documented status and body", async () => {
+  const cases = [
+    ["GET", "/v1/publish", {}, undefined, 405, "method_not_allowed"],
+    ["GET", "/v1/nope", {}, undefined, 404, "not_found"],
+    ["POST", "/v1/publish", { "Content-Type": "text/plain", Authorization: "Bearer test-key" }, "{}", 415, "unsupported_media_type"],
+    ["POST", "/v1/publish", { "Content-Type": "application/json", Authorization: "Bearer wrong" }, "{}", 401, "unauthorized"],
+    ["POST", "/v1/publish", { "Content-Type": "application/json", Authorization: "Bearer test-key" }, "{nope", 400, "invalid_json"],
+    ["GET", "/v1/ws", {}, undefined, 400, "bad_request"],
+  ];
+  for (const [method, path, headers, body, status, code] of cases) {
+    const response = await fetch(`${server.httpUrl}${path}`, { method, headers, body });
+    assert.equal(response.status, status, `${method} ${path}`);
+    assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+    const json = await response.json();
+    assert.equal(json.error.code, code, `${method} ${path}`);
+    assert.equal(typeof json.error.message, "string");
+  }
+  const health = await (await fetch(`${server.httpUrl}/healthz`)).json();
+  assert.equal(health.status, "ok");
+  assert.equal(typeof health.epoch, "string");
+});
+
 test("dev mode: params {user} names the user in welcome", async () => {
   const dev = await startServer({ args: ["--dev"] });
   const client = createClient(dev.wsUrl, { reconnect: FAST_RECONNECT, params: { user: "alice" } });

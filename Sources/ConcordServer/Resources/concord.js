@@ -283,11 +283,16 @@ export class ConcordClient {
     // timeout) may still deliver late events.
     const onMessage = (event) => this.#conn === conn && this.#onMessage(conn, event.data);
     const onClose = (event) => this.#conn === conn && this.#onConnectionLost({ code: event.code, reason: event.reason });
+    // Browsers follow "error" with "close", but Node 20's WebSocket fires only "error" when the
+    // handshake fails (server down): without this the client would wait in "connecting" forever.
+    const onError = () => this.#conn === conn && this.#abandon(conn, "connection failed");
     ws.addEventListener("message", onMessage);
     ws.addEventListener("close", onClose);
+    ws.addEventListener("error", onError);
     conn.detach = () => {
       ws.removeEventListener("message", onMessage);
       ws.removeEventListener("close", onClose);
+      ws.removeEventListener("error", onError);
     };
     this.#conn = conn;
   }
@@ -346,6 +351,17 @@ export class ConcordClient {
     this.#scheduleReconnect();
   }
 
+  // Gives up on a socket without waiting for its close event, which may come late or never.
+  // Its handlers go first: closing a socket that is still connecting fires "error" synchronously.
+  #abandon(conn, reason) {
+    this.#onConnectionLost({ code: 1006, reason });
+    try {
+      conn.ws.close();
+    } catch {
+      // already closing or closed
+    }
+  }
+
   #scheduleReconnect() {
     if (this.#closed || this.#reconnect === false || this.#reconnectTimer !== null) return;
     const delay = backoffDelay(this.#attempt++, this.#reconnect);
@@ -377,13 +393,7 @@ export class ConcordClient {
       this.request({ op: "ping" }, { timeoutMs }).then(
         () => this.#conn === conn && this.#startHeartbeat(),
         (error) => {
-          if (error.code !== "timeout" || this.#conn !== conn) return;
-          try {
-            conn.ws.close();
-          } catch {
-            // already closing
-          }
-          this.#onConnectionLost({ code: 1006, reason: `no pong within ${timeoutMs} ms` });
+          if (error.code === "timeout" && this.#conn === conn) this.#abandon(conn, `no pong within ${timeoutMs} ms`);
         },
       );
     }, intervalMs);
