@@ -1,0 +1,618 @@
+"""Checks the JSON Schemas of protocol v1 (protocol/schema/) against the metaschema, against every
+example in protocol/README.md, and against a table of frames they must accept or reject.
+
+Run from the repository root:  python3 -m pytest -q Tests/schema
+Needs only the packages in Tests/schema/requirements.txt; nothing is fetched from the network (the
+schemas' relative $refs resolve through a local referencing.Registry).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = ROOT / "protocol" / "schema"
+README = ROOT / "protocol" / "README.md"
+BASE_URI = "https://concord.dev/protocol/v1/schema/"
+METASCHEMA = "https://json-schema.org/draft/2020-12/schema"
+
+CLIENT_OPS = {
+    "subscribe": "subscribe.json",
+    "unsubscribe": "unsubscribe.json",
+    "publish": "publish.json",
+    "ping": "ping.json",
+}
+SERVER_OPS = {
+    "welcome": "welcome.json",
+    "subscribed": "subscribed.json",
+    "unsubscribed": "unsubscribed.json",
+    "published": "published.json",
+    "pong": "pong.json",
+    "event": "event.json",
+    "error": "error.json",
+}
+# HTTP bodies, by endpoint ("METHOD /path").
+REQUEST_SCHEMAS = {"POST /v1/publish": "publish-request.json"}
+RESPONSE_SCHEMAS = {"GET /healthz": "healthz-response.json", "POST /v1/publish": "publish-response.json"}
+
+EXPECTED_SCHEMAS = (
+    {"common.json", "live-event.json", "client-frame.json", "server-frame.json"}
+    | set(CLIENT_OPS.values())
+    | set(SERVER_OPS.values())
+    | set(REQUEST_SCHEMAS.values())
+    | set(RESPONSE_SCHEMAS.values())
+    | {"error-response.json"}
+)
+# Schemas that describe no standalone document (definitions) or only unions of other schemas.
+NOT_EXAMPLES = {"common.json", "client-frame.json", "server-frame.json"}
+# Schemas the README has no concrete example of; keep this list empty when possible.
+NO_README_EXAMPLE = {
+    "error-response.json": "the README gives only the template {\"error\": {\"code\": \"...\", \"message\": \"...\"}}",
+}
+
+# JSON-looking snippets in the README that are not examples, each with the reason. Matched exactly
+# (after stripping). Anything else that looks like JSON must be classified and must validate.
+SKIP = {
+    '{"events": [...]}': "prose template of the batch body; [...] stands for LiveEvents",
+    '{"error": {"code": "...", "message": "..."}}': "prose template of the HTTP error body; the dots are placeholders",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Schemas and registry
+
+
+def _load_schemas() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(SCHEMA_DIR.glob("*.json"))}
+
+
+SCHEMAS = _load_schemas()
+REGISTRY = Registry().with_resources(
+    (schema.get("$id", BASE_URI + name), DRAFT202012.create_resource(schema)) for name, schema in SCHEMAS.items()
+)
+
+
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(SCHEMAS[name], registry=REGISTRY)
+
+
+def errors(name: str, instance: Any) -> list[str]:
+    found = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in found]
+
+
+def walk(node: Any, path: tuple = ()):
+    """Yields (path, mapping) for every JSON object inside a schema document."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from walk(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, path + (i,))
+
+
+def pointer(document: Any, *path: Any) -> Any:
+    for part in path:
+        document = document[part]
+    return document
+
+
+# --------------------------------------------------------------------------------------------------
+# (a) the schemas themselves
+
+
+def test_every_expected_schema_exists():
+    missing = EXPECTED_SCHEMAS - SCHEMAS.keys()
+    assert not missing, f"missing schema files in protocol/schema/: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_schema_is_valid_against_the_2020_12_metaschema(name):
+    schema = SCHEMAS[name]
+    assert schema.get("$schema") == METASCHEMA
+    Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_schema_id_title_and_description(name):
+    schema = SCHEMAS[name]
+    assert schema.get("$id") == BASE_URI + name
+    assert schema.get("title"), "every schema needs a title"
+    assert schema.get("description"), "every schema needs a description"
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_every_ref_resolves_offline(name):
+    schema = SCHEMAS[name]
+    resolver = REGISTRY.resolver(base_uri=schema["$id"])
+    refs = [(path, node["$ref"]) for path, node in walk(schema) if isinstance(node.get("$ref"), str)]
+    for path, ref in refs:
+        assert not ref.startswith(("http:", "https:")), f"{path}: use a relative $ref, not {ref}"
+        resolver.lookup(ref)  # raises referencing.exceptions.Unresolvable
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_every_known_field_is_described(name):
+    undescribed = [
+        "/".join(map(str, path + (key,)))
+        for path, node in walk(SCHEMAS[name])
+        if isinstance(node.get("properties"), dict) and path[-1:] != ("properties",)
+        for key, sub in node["properties"].items()
+        if not (isinstance(sub, dict) and sub.get("description"))
+    ]
+    assert not undescribed, f"fields without a description: {undescribed}"
+
+
+def test_frames_allow_unknown_fields():
+    # README: "Within v1 new ops and new fields may be added; clients ignore fields ... they do not know",
+    # and the server ignores unknown fields of commands. No frame schema may close its properties.
+    for name in set(CLIENT_OPS.values()) | set(SERVER_OPS.values()) | {"live-event.json"}:
+        for path, node in walk(SCHEMAS[name]):
+            assert node.get("additionalProperties", True) is not False, f"{name} {path}"
+            assert node.get("unevaluatedProperties", True) is not False, f"{name} {path}"
+
+
+def test_frame_unions_cover_every_op():
+    assert set(pointer(SCHEMAS["client-frame.json"], "properties", "op", "enum")) == set(CLIENT_OPS)
+    assert set(pointer(SCHEMAS["server-frame.json"], "properties", "op", "enum")) == set(SERVER_OPS)
+    assert [b["$ref"] for b in SCHEMAS["client-frame.json"]["oneOf"]] == list(CLIENT_OPS.values())
+    assert [b["$ref"] for b in SCHEMAS["server-frame.json"]["oneOf"]] == list(SERVER_OPS.values())
+    for op, name in {**CLIENT_OPS, **SERVER_OPS}.items():
+        assert pointer(SCHEMAS[name], "properties", "op", "const") == op
+
+
+# --------------------------------------------------------------------------------------------------
+# README tables
+
+
+README_TEXT = README.read_text(encoding="utf-8")
+
+
+def readme_section(heading: str) -> str:
+    match = re.search(rf"^(#+) {re.escape(heading)}\s*$", README_TEXT, re.M)
+    assert match, f"README has no section {heading!r}"
+    level = len(match.group(1))
+    end = re.search(rf"^#{{1,{level}}} ", README_TEXT[match.end():], re.M)
+    return README_TEXT[match.end(): match.end() + end.start() if end else len(README_TEXT)]
+
+
+def table_rows(section: str) -> list[list[str]]:
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|") and not re.match(r"^\|[-\s|:]+\|$", line):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows[1:]  # without the header row
+
+
+def test_error_code_enum_is_the_readme_error_table():
+    table = [row[0].strip("`") for row in table_rows(readme_section("Error codes"))]
+    assert table, "no rows found in the README's error table"
+    assert SCHEMAS["error.json"]["$defs"]["code"]["enum"] == table
+
+
+def test_error_codes_named_elsewhere_in_the_readme_are_in_the_table():
+    codes = set(SCHEMAS["error.json"]["$defs"]["code"]["enum"])
+    for section in ("subscribe", "unsubscribe", "publish", "POST /v1/publish"):
+        text = readme_section(section)
+        assert "Errors:" in text, f"README section {section!r} lists no errors"
+        named = set(re.findall(r"`([a-z_]+)`", text[text.index("Errors:"):]))
+        assert named and named <= codes, f"{section}: {sorted(named - codes)} are not in the error table"
+
+
+def _limit(name: str) -> int:
+    for row in table_rows(readme_section("Limits")):
+        if row[0] == name:
+            return int(re.sub(r"[^0-9]", "", row[1]))
+    raise AssertionError(f"README's Limits table has no row {name!r}")
+
+
+def test_limits_match_the_readme_limits_table():
+    subscribe = SCHEMAS["subscribe.json"]["properties"]
+    assert subscribe["params"]["properties"]["ids"]["maxItems"] == _limit("ids per subscription")
+    assert subscribe["types"]["maxItems"] == _limit("types per subscription")
+    request = SCHEMAS["publish-request.json"]["oneOf"]
+    assert request[1]["maxItems"] == _limit("events per publish request")
+    assert request[2]["properties"]["events"]["maxItems"] == _limit("events per publish request")
+
+
+# --------------------------------------------------------------------------------------------------
+# (b) every example in the README
+
+
+@dataclass
+class Example:
+    line: int  # 1-based line in README.md
+    source: str  # "json block", "curl request", "curl response", "code block line", "inline"
+    text: str
+    heading: str
+    endpoint: str | None = None  # "METHOD /path" for bodies found in curl blocks
+    value: Any = None
+    parse_error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"L{self.line}-{self.source.replace(' ', '_')}"
+
+
+def _parse(example: Example) -> Example:
+    try:
+        example.value = json.loads(example.text)
+    except json.JSONDecodeError as error:
+        example.parse_error = str(error)
+    return example
+
+
+def _curl(command: str) -> tuple[str, str | None]:
+    """Returns ("METHOD /path", body) of a `$ curl ...` command line."""
+    args = shlex.split(command)
+    method, body, url = None, None, None
+    i = 1
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-X", "--request"):
+            method, i = args[i + 1], i + 2
+            continue
+        if arg in ("-d", "--data", "--data-raw", "--data-binary"):
+            body, i = args[i + 1], i + 2
+            continue
+        if arg in ("-H", "--header", "-o", "-u"):
+            i += 2
+            continue
+        if not arg.startswith("-"):
+            url = arg
+        i += 1
+    assert url, f"no URL in {command!r}"
+    method = method or ("POST" if body is not None else "GET")
+    return f"{method} {urlsplit(url).path}", body
+
+
+def readme_examples() -> list[Example]:
+    """Every JSON document in the README: ```json blocks, bodies in curl blocks, and inline `{...}`."""
+    lines = README_TEXT.splitlines()
+    found: list[Example] = []
+    heading = ""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = re.match(r"^\s*```\s*(\S*)", line)
+        if fence:
+            lang, start = fence.group(1).lower(), i
+            i += 1
+            body = []
+            while i < len(lines) and not re.match(r"^\s*```\s*$", lines[i]):
+                body.append(lines[i])
+                i += 1
+            assert i < len(lines), f"README line {start + 1}: unterminated code block"
+            i += 1
+            if lang == "json":
+                found.append(_parse(Example(start + 2, "json block", "\n".join(body).strip(), heading)))
+            else:
+                found.extend(_examples_in_plain_block(body, start + 2, heading))
+            continue
+        heading_match = re.match(r"^#+\s+(.*)$", line)
+        if heading_match:
+            heading = heading_match.group(1).strip()
+        for span in re.findall(r"`([^`]+)`", line):
+            if span.strip().startswith("{"):
+                found.append(_parse(Example(i + 1, "inline", span.strip(), heading)))
+        i += 1
+    return found
+
+
+def _examples_in_plain_block(body: list[str], first_line: int, heading: str) -> list[Example]:
+    out: list[Example] = []
+    endpoint = None
+    j = 0
+    while j < len(body):
+        text = body[j]
+        if text.startswith("$ "):
+            start = j
+            command = text[2:]
+            while command.rstrip().endswith("\\") and j + 1 < len(body):
+                j += 1
+                command = command.rstrip()[:-1] + " " + body[j].strip()
+            if command.split()[0] == "curl":
+                endpoint, request = _curl(command)
+                if request is not None:
+                    out.append(_parse(Example(first_line + start, "curl request", request, heading, endpoint)))
+            j += 1
+            continue
+        if text.lstrip().startswith(("{", "[")):
+            source = "curl response" if endpoint else "code block line"
+            out.append(_parse(Example(first_line + j, source, text.strip(), heading, endpoint)))
+        j += 1
+    return out
+
+
+def classify(example: Example) -> str | None:
+    """The schema an example must validate against, or None when it cannot tell."""
+    value = example.value
+    if isinstance(value, dict) and "op" in value:
+        return {**CLIENT_OPS, **SERVER_OPS}.get(value["op"]) if isinstance(value["op"], str) else None
+    if example.source == "curl request":
+        return REQUEST_SCHEMAS.get(example.endpoint)
+    if example.source == "curl response":
+        if isinstance(value, dict) and "error" in value:
+            return "error-response.json"
+        return RESPONSE_SCHEMAS.get(example.endpoint)
+    if isinstance(value, dict) and set(value) == {"error"}:
+        return "error-response.json"
+    if isinstance(value, dict) and {"channel", "type"} <= value.keys():
+        return "live-event.json"
+    return None
+
+
+EXAMPLES = readme_examples()
+
+
+def test_the_readme_has_examples_to_check():
+    blocks = [e for e in EXAMPLES if e.source == "json block"]
+    assert len(blocks) >= 9, f"expected the README's ```json blocks, found {len(blocks)}"
+    assert any(e.source == "curl request" for e in EXAMPLES)
+    assert any(e.source == "curl response" for e in EXAMPLES)
+
+
+def test_skip_list_entries_still_occur_in_the_readme():
+    texts = {e.text for e in EXAMPLES}
+    stale = [snippet for snippet in SKIP if snippet not in texts]
+    assert not stale, f"remove these from SKIP, the README no longer has them: {stale}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.label for e in EXAMPLES])
+def test_readme_example_validates(example: Example):
+    where = f"README.md line {example.line} ({example.source}, under {example.heading!r}): {example.text}"
+    if example.text in SKIP:
+        pytest.skip(SKIP[example.text])
+    assert example.parse_error is None, f"{where}\nis not valid JSON: {example.parse_error}; fix it or add it to SKIP"
+    name = classify(example)
+    assert name is not None, (
+        f"{where}\ncannot be classified (no known op, endpoint or LiveEvent shape): "
+        "teach classify() about it so that it is checked, or add it to SKIP if it is not a document"
+    )
+    problems = errors(name, example.value)
+    assert not problems, f"{where}\ndoes not validate against {name}:\n  " + "\n  ".join(problems)
+    if name in CLIENT_OPS.values():
+        assert not errors("client-frame.json", example.value)
+    if name in SERVER_OPS.values():
+        assert not errors("server-frame.json", example.value)
+
+
+def test_every_schema_has_a_readme_example():
+    covered = {classify(e) for e in EXAMPLES if e.text not in SKIP and e.parse_error is None}
+    uncovered = EXPECTED_SCHEMAS - NOT_EXAMPLES - covered - NO_README_EXAMPLE.keys()
+    assert not uncovered, f"the README has no example of {sorted(uncovered)}"
+    assert not (covered & NO_README_EXAMPLE.keys()), "the README now has an example: shorten NO_README_EXAMPLE"
+
+
+# --------------------------------------------------------------------------------------------------
+# (c) frames the schemas must accept and reject
+
+DELETE = object()
+
+
+def with_(base: dict, **changes: Any) -> dict:
+    """A deep copy of base with changes; a change "a__b" sets base["a"]["b"]; DELETE removes the key."""
+    result = copy.deepcopy(base)
+    for key, value in changes.items():
+        *parents, last = key.split("__")
+        target = result
+        for parent in parents:
+            target = target[parent]
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+    return result
+
+
+EVENT = {"channel": "resources/posts", "type": "updated", "payload": {"ids": [1, "2"]}, "date": "2026-11-22T10:00:00.000Z", "meta": {}}
+SUBSCRIBE = {"op": "subscribe", "id": 1, "sub": "s1", "channel": "resources/posts", "types": ["*"], "params": {"ids": [1, "2"]}}
+UNSUBSCRIBE = {"op": "unsubscribe", "id": 2, "sub": "s1"}
+PUBLISH = {"op": "publish", "id": 3, "event": {"channel": "chat/room-1", "type": "message", "payload": {"text": "hi"}}}
+PING = {"op": "ping", "id": 4}
+WELCOME = {"op": "welcome", "v": 1, "epoch": "k3j9x0a1", "session": "c17", "user": "alice", "limits": {"maxMessageBytes": 65536, "maxSubscriptions": 128}}
+SUBSCRIBED = {"op": "subscribed", "id": 1, "sub": "s1", "channel": "resources/posts", "offset": 41, "epoch": "k3j9x0a1"}
+UNSUBSCRIBED = {"op": "unsubscribed", "id": 2, "sub": "s1"}
+PUBLISHED = {"op": "published", "id": 3, "channel": "chat/room-1", "offset": 8}
+PONG = {"op": "pong", "id": 4}
+EVENT_FRAME = {"op": "event", "channel": "resources/posts", "offset": 42, "event": EVENT}
+ERROR = {"op": "error", "id": 3, "code": "forbidden", "message": "clients may not publish on resources/posts"}
+PUBLISH_RESPONSE = {"results": [{"channel": "resources/posts", "offset": 42}]}
+ERROR_RESPONSE = {"error": {"code": "unauthorized", "message": "missing or invalid API key"}}
+HEALTHZ = {"status": "ok", "epoch": "k3j9x0a1", "connections": 3}
+
+PRINTABLE_WITHOUT_STAR = "".join(chr(c) for c in range(0x21, 0x7F) if c != ord("*"))
+MINIMAL_EVENT = {"channel": "c", "type": "t"}
+
+
+def _events(n: int) -> list[dict]:
+    return [with_(EVENT, payload={"ids": [i]}) for i in range(n)]
+
+
+VALID: list[tuple[str, str, Any]] = [
+    # (label, schema, instance)
+    ("live event as in README", "live-event.json", EVENT),
+    ("live event: only channel and type (server fills payload and date)", "live-event.json", MINIMAL_EVENT),
+    ("live event: every printable ASCII byte but * in channel", "live-event.json", with_(EVENT, channel=PRINTABLE_WITHOUT_STAR)),
+    ("live event: 200-byte channel", "live-event.json", with_(EVENT, channel="c" * 200)),
+    ("live event: 100-char type", "live-event.json", with_(EVENT, type="t" * 100)),
+    ("live event: custom type and payload fields", "live-event.json", with_(EVENT, type="message", payload={"text": "hi", "ids": []})),
+    ("live event: unknown top-level field passed through", "live-event.json", with_(EVENT, extra={"x": 1})),
+    ("live event: meta with dataProviderName", "live-event.json", with_(EVENT, meta={"dataProviderName": "default"})),
+    ("subscribe: README", "subscribe.json", SUBSCRIBE),
+    ("subscribe: minimal", "subscribe.json", {"op": "subscribe", "sub": "s", "channel": "c"}),
+    ("subscribe: numeric sub", "subscribe.json", with_(SUBSCRIBE, sub=7)),
+    ("subscribe: 64-char sub", "subscribe.json", with_(SUBSCRIBE, sub="s" * 64)),
+    ("subscribe: 64-char string id", "subscribe.json", with_(SUBSCRIBE, id="i" * 64)),
+    ("subscribe: 64 types", "subscribe.json", with_(SUBSCRIBE, types=[f"t{i}" for i in range(64)])),
+    ("subscribe: 1000 ids", "subscribe.json", with_(SUBSCRIBE, params={"ids": list(range(1000))})),
+    ("subscribe: Refine params beyond ids", "subscribe.json",
+     with_(SUBSCRIBE, params={"ids": [1], "id": 1, "subscriptionType": "useOne", "resource": "posts"})),
+    ("subscribe: unknown field ignored", "subscribe.json", with_(SUBSCRIBE, future={"x": 1})),
+    ("unsubscribe: README", "unsubscribe.json", UNSUBSCRIBE),
+    ("unsubscribe: numeric sub, no id", "unsubscribe.json", {"op": "unsubscribe", "sub": 7}),
+    ("publish: README", "publish.json", PUBLISH),
+    ("ping: README", "ping.json", PING),
+    ("ping: without id", "ping.json", {"op": "ping"}),
+    ("client frame: each command", "client-frame.json", SUBSCRIBE),
+    ("client frame: ping with string id", "client-frame.json", {"op": "ping", "id": "x"}),
+    ("welcome: README", "welcome.json", WELCOME),
+    ("welcome: anonymous user", "welcome.json", with_(WELCOME, user=None)),
+    ("welcome: added field and limit", "welcome.json", with_(WELCOME, extra=1, limits__maxIds=1000)),
+    ("subscribed: README", "subscribed.json", SUBSCRIBED),
+    ("subscribed: offset 0, no id", "subscribed.json", with_(SUBSCRIBED, offset=0, id=DELETE)),
+    ("unsubscribed: README", "unsubscribed.json", UNSUBSCRIBED),
+    ("published: README", "published.json", PUBLISHED),
+    ("pong: README", "pong.json", PONG),
+    ("event: README", "event.json", EVENT_FRAME),
+    ("error: README", "error.json", ERROR),
+    ("error: without id", "error.json", with_(ERROR, id=DELETE, code="invalid_json")),
+    ("server frame: event", "server-frame.json", EVENT_FRAME),
+    ("server frame: error", "server-frame.json", ERROR),
+    ("publish request: one event", "publish-request.json", EVENT),
+    ("publish request: empty array", "publish-request.json", []),
+    ("publish request: array of 1000", "publish-request.json", _events(1000)),
+    ("publish request: wrapped 1000", "publish-request.json", {"events": _events(1000)}),
+    ("publish request: an object whose events is an array is the wrapped form", "publish-request.json",
+     with_(EVENT, events=[])),
+    ("publish request: an events field that is no array leaves a LiveEvent", "publish-request.json",
+     with_(EVENT, events="x")),
+    ("publish response", "publish-response.json", PUBLISH_RESPONSE),
+    ("publish response: empty batch", "publish-response.json", {"results": []}),
+    ("error response", "error-response.json", ERROR_RESPONSE),
+    ("healthz response", "healthz-response.json", HEALTHZ),
+]
+
+INVALID: list[tuple[str, str, Any]] = [
+    # LiveEvent
+    ("event: missing channel", "live-event.json", with_(EVENT, channel=DELETE)),
+    ("event: missing type", "live-event.json", with_(EVENT, type=DELETE)),
+    ("event: empty type", "live-event.json", with_(EVENT, type="")),
+    ("event: 101-char type", "live-event.json", with_(EVENT, type="t" * 101)),
+    ("event: numeric type", "live-event.json", with_(EVENT, type=1)),
+    ("event: channel with a space", "live-event.json", with_(EVENT, channel="resources posts")),
+    ("event: channel with *", "live-event.json", with_(EVENT, channel="resources/*")),
+    ("event: empty channel", "live-event.json", with_(EVENT, channel="")),
+    ("event: 201-byte channel", "live-event.json", with_(EVENT, channel="c" * 201)),
+    ("event: non-ASCII channel", "live-event.json", with_(EVENT, channel="caf\u00e9")),
+    ("event: channel with a tab", "live-event.json", with_(EVENT, channel="a\tb")),
+    ("event: channel with a newline at the end", "live-event.json", with_(EVENT, channel="a\n")),
+    ("event: channel with DEL", "live-event.json", with_(EVENT, channel="a\x7f")),
+    ("event: payload is an array", "live-event.json", with_(EVENT, payload=[1])),
+    ("event: payload.ids is not an array", "live-event.json", with_(EVENT, payload={"ids": 1})),
+    ("event: payload.ids holds a boolean", "live-event.json", with_(EVENT, payload={"ids": [True]})),
+    ("event: payload.ids holds null", "live-event.json", with_(EVENT, payload={"ids": [None]})),
+    ("event: payload.ids holds an object", "live-event.json", with_(EVENT, payload={"ids": [{"id": 1}]})),
+    ("event: numeric date", "live-event.json", with_(EVENT, date=1763805600000)),
+    ("event: meta is a string", "live-event.json", with_(EVENT, meta="x")),
+    ("event: not an object", "live-event.json", ["resources/posts", "updated"]),
+    # subscribe
+    ("subscribe: missing sub", "subscribe.json", with_(SUBSCRIBE, sub=DELETE)),
+    ("subscribe: empty sub", "subscribe.json", with_(SUBSCRIBE, sub="")),
+    ("subscribe: 65-char sub", "subscribe.json", with_(SUBSCRIBE, sub="s" * 65)),
+    ("subscribe: boolean sub", "subscribe.json", with_(SUBSCRIBE, sub=True)),
+    ("subscribe: null sub", "subscribe.json", with_(SUBSCRIBE, sub=None)),
+    ("subscribe: missing channel", "subscribe.json", with_(SUBSCRIBE, channel=DELETE)),
+    ("subscribe: numeric channel", "subscribe.json", with_(SUBSCRIBE, channel=3)),
+    ("subscribe: channel with a space", "subscribe.json", with_(SUBSCRIBE, channel="a b")),
+    ("subscribe: channel pattern with *", "subscribe.json", with_(SUBSCRIBE, channel="resources/*")),
+    ("subscribe: 65 types", "subscribe.json", with_(SUBSCRIBE, types=[f"t{i}" for i in range(65)])),
+    ("subscribe: types is a string", "subscribe.json", with_(SUBSCRIBE, types="*")),
+    ("subscribe: numeric type", "subscribe.json", with_(SUBSCRIBE, types=[1])),
+    ("subscribe: params is an array", "subscribe.json", with_(SUBSCRIBE, params=[])),
+    ("subscribe: params.ids is an object", "subscribe.json", with_(SUBSCRIBE, params={"ids": {}})),
+    ("subscribe: params.ids holds null", "subscribe.json", with_(SUBSCRIBE, params={"ids": [None]})),
+    ("subscribe: 1001 ids", "subscribe.json", with_(SUBSCRIBE, params={"ids": list(range(1001))})),
+    ("subscribe: 65-char id", "subscribe.json", with_(SUBSCRIBE, id="i" * 65)),
+    ("subscribe: object id", "subscribe.json", with_(SUBSCRIBE, id={"a": 1})),
+    ("subscribe: null id", "subscribe.json", with_(SUBSCRIBE, id=None)),
+    ("subscribe: wrong op", "subscribe.json", with_(SUBSCRIBE, op="subscrib")),
+    # unsubscribe, publish, ping
+    ("unsubscribe: missing sub", "unsubscribe.json", with_(UNSUBSCRIBE, sub=DELETE)),
+    ("unsubscribe: 65-char sub", "unsubscribe.json", with_(UNSUBSCRIBE, sub="s" * 65)),
+    ("publish: missing event", "publish.json", with_(PUBLISH, event=DELETE)),
+    ("publish: event is an array", "publish.json", with_(PUBLISH, event=[])),
+    ("publish: event without type", "publish.json", with_(PUBLISH, event__type=DELETE)),
+    ("publish: event on a bad channel", "publish.json", with_(PUBLISH, event__channel="chat room")),
+    ("ping: boolean id", "ping.json", with_(PING, id=True)),
+    # client-frame union
+    ("client frame: missing op", "client-frame.json", {"id": 1}),
+    ("client frame: numeric op", "client-frame.json", {"op": 5}),
+    ("client frame: unknown op", "client-frame.json", {"op": "subscrib", "sub": "s", "channel": "c"}),
+    ("client frame: reserved dotted op", "client-frame.json", {"op": "presence.enter", "channel": "c"}),
+    ("client frame: a server frame", "client-frame.json", PONG),
+    ("client frame: subscribe without sub", "client-frame.json", with_(SUBSCRIBE, sub=DELETE)),
+    ("client frame: not an object", "client-frame.json", [SUBSCRIBE]),
+    # server frames
+    ("welcome: version 2", "welcome.json", with_(WELCOME, v=2)),
+    ("welcome: missing user", "welcome.json", with_(WELCOME, user=DELETE)),
+    ("welcome: numeric user", "welcome.json", with_(WELCOME, user=5)),
+    ("welcome: missing maxSubscriptions", "welcome.json", with_(WELCOME, limits__maxSubscriptions=DELETE)),
+    ("welcome: fractional maxMessageBytes", "welcome.json", with_(WELCOME, limits__maxMessageBytes=1.5)),
+    ("subscribed: missing epoch", "subscribed.json", with_(SUBSCRIBED, epoch=DELETE)),
+    ("subscribed: negative offset", "subscribed.json", with_(SUBSCRIBED, offset=-1)),
+    ("subscribed: fractional offset", "subscribed.json", with_(SUBSCRIBED, offset=41.5)),
+    ("subscribed: string offset", "subscribed.json", with_(SUBSCRIBED, offset="41")),
+    ("unsubscribed: missing sub", "unsubscribed.json", with_(UNSUBSCRIBED, sub=DELETE)),
+    ("published: offset 0", "published.json", with_(PUBLISHED, offset=0)),
+    ("published: missing channel", "published.json", with_(PUBLISHED, channel=DELETE)),
+    ("pong: wrong op", "pong.json", with_(PONG, op="ping")),
+    ("event frame: missing event", "event.json", with_(EVENT_FRAME, event=DELETE)),
+    ("event frame: event without date", "event.json", with_(EVENT_FRAME, event__date=DELETE)),
+    ("event frame: event without payload", "event.json", with_(EVENT_FRAME, event__payload=DELETE)),
+    ("event frame: offset 0", "event.json", with_(EVENT_FRAME, offset=0)),
+    ("event frame: bad channel", "event.json", with_(EVENT_FRAME, channel="a b")),
+    ("error: bad code", "error.json", with_(ERROR, code="nope")),
+    ("error: client-only code", "error.json", with_(ERROR, code="timeout")),
+    ("error: missing message", "error.json", with_(ERROR, message=DELETE)),
+    ("error: missing code", "error.json", with_(ERROR, code=DELETE)),
+    ("server frame: unknown op", "server-frame.json", {"op": "presence.snapshot"}),
+    ("server frame: a client command", "server-frame.json", SUBSCRIBE),
+    ("server frame: error with bad code", "server-frame.json", with_(ERROR, code="Forbidden")),
+    # HTTP
+    ("publish request: 1001 events", "publish-request.json", _events(1001)),
+    ("publish request: 1001 wrapped events", "publish-request.json", {"events": _events(1001)}),
+    ("publish request: a number", "publish-request.json", 42),
+    ("publish request: a string", "publish-request.json", "resources/posts"),
+    ("publish request: array holding a number", "publish-request.json", [EVENT, 1]),
+    ("publish request: array holding an invalid event", "publish-request.json", [EVENT, with_(EVENT, type="")]),
+    ("publish request: wrapped invalid event", "publish-request.json", {"events": [with_(EVENT, channel="a b")]}),
+    ("publish request: events is not an array", "publish-request.json", {"events": {"channel": "c", "type": "t"}}),
+    ("publish response: missing results", "publish-response.json", {}),
+    ("publish response: result without offset", "publish-response.json", {"results": [{"channel": "c"}]}),
+    ("error response: bad code", "error-response.json", with_(ERROR_RESPONSE, error__code="nope")),
+    ("error response: missing message", "error-response.json", with_(ERROR_RESPONSE, error__message=DELETE)),
+    ("error response: flat", "error-response.json", {"code": "unauthorized", "message": "missing or invalid API key"}),
+    ("healthz: other status", "healthz-response.json", with_(HEALTHZ, status="down")),
+    ("healthz: negative connections", "healthz-response.json", with_(HEALTHZ, connections=-1)),
+    ("healthz: missing epoch", "healthz-response.json", with_(HEALTHZ, epoch=DELETE)),
+]
+
+
+@pytest.mark.parametrize("label,name,instance", VALID, ids=[v[0] for v in VALID])
+def test_accepts(label, name, instance):
+    assert not errors(name, instance), errors(name, instance)
+
+
+@pytest.mark.parametrize("label,name,instance", INVALID, ids=[v[0] for v in INVALID])
+def test_rejects(label, name, instance):
+    assert errors(name, instance), f"{name} accepted {label}: {json.dumps(instance)[:300]}"
+
+
+def test_every_frame_schema_is_exercised_by_both_tables():
+    for name in EXPECTED_SCHEMAS - {"common.json"}:
+        assert any(v[1] == name for v in VALID), f"no VALID case for {name}"
+        assert any(v[1] == name for v in INVALID), f"no INVALID case for {name}"
