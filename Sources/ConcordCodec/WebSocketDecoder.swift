@@ -224,7 +224,7 @@ public struct WebSocketDecoder {
             }
             return !isText || utf8.feed(UnsafeRawBufferPointer(start: region, count: count))
         }
-        if !valid { _ = fail(1007, "text message is not valid UTF-8") }
+        if !valid { _ = fail(1007, Self.invalidText) }
     }
 
     /// The fast path for an unfragmented data frame whose whole payload is in the current chunk.
@@ -246,8 +246,13 @@ public struct WebSocketDecoder {
         frameRemaining = 0
         messageOpcode = nil
         if frameOpcode == .text {
-            guard UTF8Validator.isValid(payload) else {
-                _ = fail(1007, "text message is not valid UTF-8")
+            var validator = UTF8Validator()
+            guard payload.withUnsafeBytes({ validator.feed($0) }) else {
+                _ = fail(1007, Self.invalidText)
+                return
+            }
+            guard validator.isComplete else {
+                _ = fail(1007, Self.truncatedText)
                 return
             }
             emit(.text(payload))
@@ -272,7 +277,7 @@ public struct WebSocketDecoder {
             guard frameFin else { return }
             let isText = messageOpcode == .text
             if isText, !utf8.isComplete {
-                _ = fail(1007, "text message ends inside a UTF-8 sequence")
+                _ = fail(1007, Self.truncatedText)
                 return
             }
             let payload = message
@@ -317,6 +322,10 @@ public struct WebSocketDecoder {
         default: return false
         }
     }
+
+    // One wording per failure, whichever path (whole frame or streamed) detects it.
+    private static let invalidText = "text message is not valid UTF-8"
+    private static let truncatedText = "text message ends inside a UTF-8 sequence"
 
     /// Records the first failure; returns false so checks can `return fail(...)`.
     private mutating func fail(_ code: UInt16, _ reason: String) -> Bool {

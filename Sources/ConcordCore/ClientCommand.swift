@@ -4,6 +4,15 @@ public enum ClientCommand: Equatable, Sendable {
     case unsubscribe(sub: JSONValue)
     case publish(event: [String: JSONValue])
     case ping
+    case presenceEnter(channel: String, info: JSONValue)
+    case presenceUpdate(channel: String, info: JSONValue)
+    case presenceLeave(channel: String)
+    case presenceSubscribe(channel: String)
+    case presenceUnsubscribe(channel: String)
+    case typingStart(channel: String, scope: String?)
+    case typingStop(channel: String, scope: String?)
+    case typingSubscribe(channel: String)
+    case typingUnsubscribe(channel: String)
 
     public struct Subscribe: Equatable, Sendable {
         public var sub: JSONValue
@@ -41,6 +50,15 @@ public enum ClientCommand: Equatable, Sendable {
             }
             return .publish(event: event)
         case "ping": return .ping
+        case "presence.enter": return .presenceEnter(channel: try channel(object, op), info: try presenceInfo(object, op))
+        case "presence.update": return .presenceUpdate(channel: try channel(object, op), info: try presenceInfo(object, op))
+        case "presence.leave": return .presenceLeave(channel: try channel(object, op))
+        case "presence.subscribe": return .presenceSubscribe(channel: try channel(object, op))
+        case "presence.unsubscribe": return .presenceUnsubscribe(channel: try channel(object, op))
+        case "typing.start": return .typingStart(channel: try channel(object, op), scope: try typingScope(object))
+        case "typing.stop": return .typingStop(channel: try channel(object, op), scope: try typingScope(object))
+        case "typing.subscribe": return .typingSubscribe(channel: try channel(object, op))
+        case "typing.unsubscribe": return .typingUnsubscribe(channel: try channel(object, op))
         default:
             let shown = op.utf8.count <= 40 ? op : String(op.prefix(40)) + "..."
             throw ProtocolError(.unknownOp, "unknown op \"\(shown)\"")

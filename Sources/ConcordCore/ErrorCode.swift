@@ -8,6 +8,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case duplicateSubscription = "duplicate_subscription"
     case unknownSubscription = "unknown_subscription"
     case tooManySubscriptions = "too_many_subscriptions"
+    case notPresent = "not_present"
+    case rateLimited = "rate_limited"
+    case anonymous
     case forbidden
     case unauthorized
     case notFound = "not_found"

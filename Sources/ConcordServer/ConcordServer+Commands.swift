@@ -12,7 +12,7 @@ extension ConcordServer {
             case .subscribe(let command):
                 let offset = try registry.subscribe(
                     connection, name: command.sub.idString!, channel: command.channel,
-                    filter: command.filter, limit: configuration.maxSubscriptions)
+                    filter: command.filter, limit: configuration.maxSubscriptions - connection.watchCount)
                 connection.sendText(ServerFrame.subscribed(
                     id: id, sub: command.sub, channel: command.channel, offset: offset, epoch: epoch))
             case .unsubscribe(let sub):
@@ -29,11 +29,14 @@ extension ConcordServer {
                 _ = publish(event)
             case .ping:
                 connection.sendText(ServerFrame.pong(id: id))
+            case let other:
+                try handlePresenceOrTyping(other, id: id, from: connection)
             }
         } catch let error as ProtocolError {
             connection.sendText(ServerFrame.error(id: id, error))
         } catch {
             connection.sendText(ServerFrame.error(id: id, ProtocolError(.internal, "internal error")))
         }
+        armDeadlines()
     }
 }

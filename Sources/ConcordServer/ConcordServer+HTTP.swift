@@ -4,6 +4,7 @@ import ConcordCore
 /// The HTTP endpoints: health, metrics, the client script, and the backend publish API.
 extension ConcordServer {
     func respond(to request: HTTPRequest) -> HTTPResponse {
+        if request.path.hasPrefix(Self.presencePrefix) { return respondPresence(to: request) }
         switch request.path {
         case "/healthz":
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }

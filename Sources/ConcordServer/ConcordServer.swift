@@ -13,11 +13,21 @@ public final class ConcordServer {
     /// Names this run of the server; offsets from different epochs are not comparable.
     public let epoch: String
     var registry = ChannelRegistry<Connection>()
+    var presence = PresenceRegistry<PresenceSession>()
+    var typing = TypingRegistry()
+    /// Connections watching each channel's presence and typing.
+    var presenceWatchers: [String: Set<Connection>] = [:]
+    var typingWatchers: [String: Set<Connection>] = [:]
+    /// Open WebSocket connections per user: typing stops when a user's last one closes.
+    var connectionsPerUser: [String: Int] = [:]
+    /// Each connection's next liveness check: ping, drop, or end a stuck close.
+    var heartbeats = ExpiryQueue<Connection>()
+    var deadlineTimer: LoopTimer?
+    var armedDeadline: Int64?
     var connections: [ObjectIdentifier: Connection] = [:]
     var webSocketCount = 0
     private var nextConnectionNumber: UInt64 = 0
     private var listener: TCPListener?
-    private var sweepTimer: LoopTimer?
     private var forceStopTimer: LoopTimer?
     private var signals: [LoopSignal] = []
     private var stopAsync: LoopAsync?
@@ -45,10 +55,7 @@ public final class ConcordServer {
         let listener = try TCPListener(loop: loop, host: configuration.host, port: configuration.port)
         try listener.listen { [unowned self] stream in self.accept(stream) }
         self.listener = listener
-        let sweep = try LoopTimer(loop: loop)
-        sweep.start(afterMilliseconds: configuration.pingIntervalMilliseconds,
-                    repeatMilliseconds: configuration.pingIntervalMilliseconds) { [unowned self] in self.sweep() }
-        sweepTimer = sweep
+        deadlineTimer = try LoopTimer(loop: loop)
         stopAsync = try LoopAsync(loop: loop) { [unowned self] in self.shutdown() }
         return listener.port
     }
@@ -79,7 +86,8 @@ public final class ConcordServer {
         guard !shuttingDown else { return }
         shuttingDown = true
         listener?.close()
-        sweepTimer?.close()
+        deadlineTimer?.close()
+        deadlineTimer = nil
         stopAsync?.close()
         signals.forEach { $0.close() }
         signals = []
@@ -107,11 +115,14 @@ public final class ConcordServer {
         connections[ObjectIdentifier(connection)] = connection
         stream.delegate = connection
         stream.startReading()
+        scheduleHeartbeat(connection, at: Int64(loop.now + configuration.idleTimeoutMilliseconds))
     }
 
     func webSocketOpened(_ connection: Connection) {
         connection.isWebSocket = true
         webSocketCount += 1
+        if let user = connection.user { connectionsPerUser[user, default: 0] += 1 }
+        scheduleHeartbeat(connection, at: Int64(loop.now + configuration.pingIntervalMilliseconds))
         guard !configuration.echoOnly else { return }
         connection.sendText(ServerFrame.welcome(
             epoch: epoch, session: "c\(connection.number)", user: connection.user,
@@ -120,28 +131,19 @@ public final class ConcordServer {
 
     func connectionClosed(_ connection: Connection) {
         connections[ObjectIdentifier(connection)] = nil
-        if connection.isWebSocket { webSocketCount -= 1 }
+        heartbeats.cancel(connection)
         registry.removeAll(of: connection)
-    }
-
-    /// Pings every WebSocket, drops those silent past the idle timeout, and ends stuck closes.
-    private func sweep() {
-        let now = loop.now
-        for connection in connections.values {
-            switch connection.phase {
-            case .webSocket:
-                if now - connection.lastActivity >= configuration.idleTimeoutMilliseconds {
-                    logger.debug("dropping silent connection c\(connection.number)")
-                    connection.stream.close()
-                } else {
-                    connection.stream.send(pingFrame)
-                }
-            case .http:
-                if now - connection.lastActivity >= configuration.idleTimeoutMilliseconds { connection.stream.close() }
-            case .closing:
-                if now - connection.closingSince >= 2_000 { connection.stream.close() }
-            }
+        guard connection.isWebSocket else { return }
+        webSocketCount -= 1
+        for channel in connection.presenceWatches { removeWatcher(connection, channel, from: &presenceWatchers) }
+        for channel in connection.typingWatches { removeWatcher(connection, channel, from: &typingWatchers) }
+        broadcast(presence.removeAll(.connection(connection)))
+        if let user = connection.user {
+            let remaining = (connectionsPerUser[user] ?? 1) - 1
+            connectionsPerUser[user] = remaining > 0 ? remaining : nil
+            if remaining <= 0 { broadcast(typing.stopAll(user: user)) }
         }
+        armDeadlines()
     }
 
     /// The wall clock, read here in the shell and handed to the core.

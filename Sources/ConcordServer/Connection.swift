@@ -19,6 +19,13 @@ final class Connection: Hashable, TCPStreamDelegate {
     var httpParser: HTTPRequestParser?
     var decoder: WebSocketDecoder?
     var user: String?
+    /// Display name for typing events.
+    var name: String?
+    /// Channels whose presence and typing this connection watches (they count as subscriptions).
+    var presenceWatches: Set<String> = []
+    var typingWatches: Set<String> = []
+    var typingBucket: TokenBucket?
+    var watchCount: Int { presenceWatches.count + typingWatches.count }
     /// Set once the upgrade succeeded, so the close path knows which gauge to move.
     var isWebSocket = false
     /// Loop time of the last byte read: the liveness signal the idle sweep checks.
@@ -114,7 +121,10 @@ final class Connection: Hashable, TCPStreamDelegate {
             let maxMessage = server.configuration.echoOnly ? 64 << 20 : server.configuration.maxMessageBytes
             decoder = WebSocketDecoder(role: .server, maxMessageBytes: maxMessage)
             stream.send(SharedBytes(WebSocketHandshake.response(accept: accept)))
-            if server.configuration.developmentMode { user = request.query["user"].flatMap { $0.isEmpty ? nil : $0 } }
+            if server.configuration.developmentMode {
+                user = request.query["user"].flatMap { $0.isEmpty ? nil : $0 }
+                name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 }
+            }
             server.webSocketOpened(self)
             if !leftover.isEmpty { readWebSocket(leftover) }
         }
@@ -200,6 +210,7 @@ final class Connection: Hashable, TCPStreamDelegate {
     private func beginClosing() {
         phase = .closing
         closingSince = server.loop.now
+        server.closingStarted(self)
         stream.closeAfterFlush()
     }
 }

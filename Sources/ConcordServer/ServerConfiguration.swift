@@ -6,7 +6,8 @@ import ConcordCore
 /// `--host` / `CONCORD_HOST`, `--port` / `CONCORD_PORT`, `--api-key` / `CONCORD_API_KEYS` (comma separated),
 /// `--client-publish` / `CONCORD_CLIENT_PUBLISH` (comma separated patterns), `--dev` / `CONCORD_DEV`,
 /// `--max-message-bytes`, `--max-subscriptions`, `--max-queue-bytes`, `--max-body-bytes`,
-/// `--ping-interval`, `--idle-timeout` (each also as `CONCORD_` plus the flag in upper snake case).
+/// `--ping-interval`, `--idle-timeout`, `--max-presence-members`, `--typing-ttl` (each also as
+/// `CONCORD_` plus the flag in upper snake case).
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 7700
@@ -21,10 +22,21 @@ public struct ServerConfiguration: Sendable {
     public var maxQueueBytes = 1_048_576
     public var maxBodyBytes = 1_048_576
     public var maxHeaderBytes = 16_384
-    /// How often the server pings each WebSocket connection.
-    public var pingIntervalMilliseconds: UInt64 = 5_000
-    /// A connection that sends nothing (not even a pong) for this long is dropped as dead.
-    public var idleTimeoutMilliseconds: UInt64 = 10_000
+    /// A connection silent this long is pinged.
+    public var pingIntervalMilliseconds: UInt64 = 4_000
+    /// A connection that sends nothing (not even a pong) for this long is dropped as dead, and its
+    /// presence leaves: the worst case for a vanished client.
+    public var idleTimeoutMilliseconds: UInt64 = 9_000
+    /// Members listed in a presence snapshot; the total is always given.
+    public var maxPresenceMembers = 100
+    /// A typing signal not refreshed within this long stops.
+    public var typingTTLMilliseconds: UInt64 = 3_000
+    /// Typing signals per connection: a burst, then a steady rate per second.
+    public var typingBurst = 10
+    public var typingPerSecond = 5.0
+    /// Backend presence entries live this long unless the request says otherwise.
+    public var defaultPresenceTTLMilliseconds: Int64 = 30_000
+    public static let maxPresenceTTLMilliseconds: Int64 = 86_400_000
     /// Echo mode answers every WebSocket message with itself: only for the conformance suite.
     public var echoOnly = false
 

@@ -27,6 +27,9 @@ final class DeliveryTracker {
     private(set) var sent = 0
     private(set) var completed = 0
     private(set) var deliveries = 0
+    /// Socket reads by subscribers during the publish phase: deliveries per read shows how much the
+    /// server batched its writes, which is what its CPU per delivery depends on most.
+    var subscriberReads = 0
     var errors = Errors()
     /// Latency in microseconds; one bucket per 0.1% of value (three significant digits).
     private(set) var latency: Histogram<UInt64>

@@ -17,10 +17,24 @@ enum ProcStats {
     static func residentBytes(pid: Int32) -> Int? {
         guard let text = readFile("/proc/\(pid)/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let number = line.dropFirst(6).split(separator: " ").first.flatMap { Int($0) }
+            // "VmRSS:\t   12345 kB": the value is padded with a tab and spaces.
+            let number = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
             return number.map { $0 * 1024 }
         }
         return nil
+    }
+
+    /// CPU time every core spent busy, and the part of it in softirq, from /proc/stat, in seconds.
+    /// Loopback TCP does much of its receive work in softirq, which no process is charged for, and
+    /// other programs on a shared machine show up here too: both explain figures that do not add up.
+    static func machineCPU() -> (busy: Double, softirq: Double)? {
+        guard let text = readFile("/proc/stat"), let first = text.split(separator: "\n").first else { return nil }
+        let ticks = first.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard ticks.count >= 7 else { return nil }
+        // user nice system idle iowait irq softirq ...: everything but idle and iowait is busy.
+        let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]
+        return (busy / hertz, ticks[6] / hertz)
     }
 
     /// This process's user + system CPU time in seconds: shows when the generator is the bottleneck.

@@ -55,6 +55,7 @@ final class Subscriber: TCPStreamDelegate {
 
     func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
         readTime = MonotonicClock.nanoseconds()
+        if phase == .ready { tracker.subscriberReads += 1 }
         if phase == .upgrading {
             readHandshake(bytes)
         } else {

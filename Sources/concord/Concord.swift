@@ -51,7 +51,13 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest HTTP request body, in bytes (env CONCORD_MAX_BODY_BYTES).")
     var maxBodyBytes: Int?
 
-    @Option(help: "Milliseconds between server pings (env CONCORD_PING_INTERVAL).")
+    @Option(help: "Members listed in a presence snapshot (env CONCORD_MAX_PRESENCE_MEMBERS).")
+    var maxPresenceMembers: Int?
+
+    @Option(help: "Milliseconds a typing signal lasts unless refreshed (env CONCORD_TYPING_TTL).")
+    var typingTtl: UInt64?
+
+    @Option(help: "Milliseconds of silence before the server pings a connection (env CONCORD_PING_INTERVAL).")
     var pingInterval: UInt64?
 
     @Option(help: "Milliseconds of silence after which a connection is dropped (env CONCORD_IDLE_TIMEOUT).")
@@ -71,6 +77,8 @@ struct Serve: ParsableCommand {
         config.maxBodyBytes = try maxBodyBytes ?? settings.int("CONCORD_MAX_BODY_BYTES") ?? config.maxBodyBytes
         config.pingIntervalMilliseconds = try pingInterval ?? settings.int("CONCORD_PING_INTERVAL").map(UInt64.init) ?? config.pingIntervalMilliseconds
         config.idleTimeoutMilliseconds = try idleTimeout ?? settings.int("CONCORD_IDLE_TIMEOUT").map(UInt64.init) ?? config.idleTimeoutMilliseconds
+        config.maxPresenceMembers = try maxPresenceMembers ?? settings.int("CONCORD_MAX_PRESENCE_MEMBERS") ?? config.maxPresenceMembers
+        config.typingTTLMilliseconds = try typingTtl ?? settings.int("CONCORD_TYPING_TTL").map(UInt64.init) ?? config.typingTTLMilliseconds
         try settings.validate(config)
         let logger = bootstrapLogging(listen.logLevel ?? settings.string("CONCORD_LOG_LEVEL"))
         try runServer(config, logger: logger)

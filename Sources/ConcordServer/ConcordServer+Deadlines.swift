@@ -1,0 +1,95 @@
+import ConcordCore
+import ConcordUV
+
+/// Every deadline of the server behind one loop timer: connection liveness, presence TTLs and typing
+/// TTLs, each kept in an `ExpiryQueue` so a tick costs time only for what comes due.
+extension ConcordServer {
+    /// Presence is held by connections and by backend entries, which live by their TTL alone.
+    enum PresenceSession: Hashable {
+        case connection(Connection)
+        case backend(channel: String, user: String)
+    }
+
+    func scheduleHeartbeat(_ connection: Connection, at deadline: Int64) {
+        heartbeats.schedule(connection, at: deadline)
+        armDeadlines()
+    }
+
+    func closingStarted(_ connection: Connection) {
+        // A peer that never reads must not keep a closing connection forever.
+        scheduleHeartbeat(connection, at: Int64(loop.now) + 2_000)
+    }
+
+    /// Arms the one timer at the earliest deadline of all three queues.
+    func armDeadlines() {
+        guard let timer = deadlineTimer else { return }
+        let next = [heartbeats.nextDeadline(), presence.nextExpiry(), typing.nextExpiry()].compactMap { $0 }.min()
+        guard next != armedDeadline else { return }
+        armedDeadline = next
+        guard let next else { return timer.stop() }
+        let delay = max(0, next - Int64(loop.now))
+        timer.start(afterMilliseconds: UInt64(delay)) { [unowned self] in self.deadlinesDue() }
+    }
+
+    private func deadlinesDue() {
+        armedDeadline = nil
+        let now = Int64(loop.now)
+        for connection in heartbeats.popExpired(now: now) { checkLiveness(connection, now: now) }
+        broadcast(presence.expire(now: now))
+        broadcast(typing.expire(now: now))
+        armDeadlines()
+    }
+
+    /// Liveness is checked lazily: reads only record the time, and the deadline, when it comes,
+    /// decides from that time whether to ping, wait longer, or drop the connection.
+    private func checkLiveness(_ connection: Connection, now: Int64) {
+        let silence = now - Int64(connection.lastActivity)
+        let idle = Int64(configuration.idleTimeoutMilliseconds)
+        let ping = Int64(configuration.pingIntervalMilliseconds)
+        switch connection.phase {
+        case .closing:
+            connection.stream.close()
+        case .http:
+            if silence >= idle { connection.stream.close() } else { heartbeats.schedule(connection, at: Int64(connection.lastActivity) + idle) }
+        case .webSocket:
+            if silence >= idle {
+                logger.debug("dropping silent connection c\(connection.number)")
+                connection.stream.close()
+            } else if silence >= ping {
+                connection.stream.send(pingFrame)
+                heartbeats.schedule(connection, at: min(Int64(connection.lastActivity) + idle, now + ping))
+            } else {
+                heartbeats.schedule(connection, at: Int64(connection.lastActivity) + ping)
+            }
+        }
+    }
+
+    /// Pushes presence changes to each channel's presence watchers, one frame per change.
+    func broadcast(_ changes: [PresenceChange]) {
+        for change in changes {
+            guard let watchers = presenceWatchers[change.channel], !watchers.isEmpty else { continue }
+            let frame = Connection.frame(.text, ServerFrame.presenceEvent(change))
+            var sent: Int64 = 0
+            for watcher in watchers where watcher.deliver(frame) { sent += 1 }
+            metrics.messagesOut.increment(by: sent)
+        }
+    }
+
+    /// Pushes typing changes to each channel's typing watchers, except the typist's own connections.
+    func broadcast(_ changes: [TypingRegistry.Change]) {
+        for change in changes {
+            let (channel, typist): (String, TypingRegistry.Typist)
+            switch change {
+            case .started(let c, let t), .stopped(let c, let t): (channel, typist) = (c, t)
+            }
+            guard let watchers = typingWatchers[channel], !watchers.isEmpty else { continue }
+            var frame: SharedBytes?
+            var sent: Int64 = 0
+            for watcher in watchers where watcher.user != typist.user {
+                if frame == nil { frame = Connection.frame(.text, ServerFrame.typingEvent(change)) }
+                if watcher.deliver(frame!) { sent += 1 }
+            }
+            metrics.messagesOut.increment(by: sent)
+        }
+    }
+}

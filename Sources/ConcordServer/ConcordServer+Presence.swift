@@ -1,0 +1,93 @@
+import ConcordCore
+
+/// The presence and typing commands: who is here, who is typing, and watching both.
+extension ConcordServer {
+    func handlePresenceOrTyping(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+        switch command {
+        case .presenceEnter(let channel, let info):
+            let user = try requireUser(connection, "presence")
+            let change = try presence.enter(.connection(connection), user: user, channel: channel, info: info,
+                                            limit: configuration.maxSubscriptions)
+            connection.sendText(ServerFrame.channelReply("presence.entered", id: id, channel: channel))
+            broadcast(change.map { [$0] } ?? [])
+        case .presenceUpdate(let channel, let info):
+            let change = try presence.update(.connection(connection), channel: channel, info: info)
+            connection.sendText(ServerFrame.channelReply("presence.updated", id: id, channel: channel))
+            broadcast(change.map { [$0] } ?? [])
+        case .presenceLeave(let channel):
+            let change = try presence.leave(.connection(connection), channel: channel)
+            connection.sendText(ServerFrame.channelReply("presence.left", id: id, channel: channel))
+            broadcast(change.map { [$0] } ?? [])
+        case .presenceSubscribe(let channel):
+            try watch(channel, in: \.presenceWatches, connection)
+            presenceWatchers[channel, default: []].insert(connection)
+            let snapshot = presence.members(of: channel, limit: configuration.maxPresenceMembers)
+            connection.sendText(ServerFrame.presenceSnapshot(id: id, channel: channel, members: snapshot.members, total: snapshot.total))
+        case .presenceUnsubscribe(let channel):
+            try unwatch(channel, in: \.presenceWatches, connection)
+            removeWatcher(connection, channel, from: &presenceWatchers)
+            connection.sendText(ServerFrame.channelReply("presence.unsubscribed", id: id, channel: channel))
+        case .typingStart(let channel, let scope):
+            let user = try requireUser(connection, "typing")
+            try takeTypingToken(connection)
+            let change = typing.signal(.init(channel: channel, user: user, scope: scope), name: connection.name,
+                                       now: Int64(loop.now), ttl: Int64(configuration.typingTTLMilliseconds))
+            if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
+            broadcast(change.map { [$0] } ?? [])
+        case .typingStop(let channel, let scope):
+            let user = try requireUser(connection, "typing")
+            try takeTypingToken(connection)
+            let change = typing.stop(.init(channel: channel, user: user, scope: scope))
+            if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
+            broadcast(change.map { [$0] } ?? [])
+        case .typingSubscribe(let channel):
+            try watch(channel, in: \.typingWatches, connection)
+            typingWatchers[channel, default: []].insert(connection)
+            connection.sendText(ServerFrame.typingSnapshot(id: id, channel: channel, typing: typing.typing(in: channel)))
+        case .typingUnsubscribe(let channel):
+            try unwatch(channel, in: \.typingWatches, connection)
+            removeWatcher(connection, channel, from: &typingWatchers)
+            connection.sendText(ServerFrame.channelReply("typing.unsubscribed", id: id, channel: channel))
+        case .subscribe, .unsubscribe, .publish, .ping:
+            break
+        }
+    }
+
+    private func requireUser(_ connection: Connection, _ feature: String) throws(ProtocolError) -> String {
+        guard let user = connection.user else {
+            throw ProtocolError(.anonymous, "\(feature) needs a user: connect with ?user= (development mode) or a token")
+        }
+        return user
+    }
+
+    private func takeTypingToken(_ connection: Connection) throws(ProtocolError) {
+        let now = Int64(loop.now)
+        var bucket = connection.typingBucket ?? TokenBucket(capacity: configuration.typingBurst, perSecond: configuration.typingPerSecond, now: now)
+        defer { connection.typingBucket = bucket }
+        guard bucket.take(now: now) else {
+            throw ProtocolError(.rateLimited, "typing signals are limited to \(Int(configuration.typingPerSecond)) per second")
+        }
+    }
+
+    /// Presence and typing watches count against the connection's subscription limit.
+    private func watch(_ channel: String, in set: ReferenceWritableKeyPath<Connection, Set<String>>, _ connection: Connection) throws(ProtocolError) {
+        guard !connection[keyPath: set].contains(channel) else {
+            throw ProtocolError(.duplicateSubscription, "already watching \(channel)")
+        }
+        guard registry.subscriptionCount(of: connection) + connection.watchCount < configuration.maxSubscriptions else {
+            throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
+        }
+        connection[keyPath: set].insert(channel)
+    }
+
+    private func unwatch(_ channel: String, in set: ReferenceWritableKeyPath<Connection, Set<String>>, _ connection: Connection) throws(ProtocolError) {
+        guard connection[keyPath: set].remove(channel) != nil else {
+            throw ProtocolError(.unknownSubscription, "not watching \(channel)")
+        }
+    }
+
+    func removeWatcher(_ connection: Connection, _ channel: String, from watchers: inout [String: Set<Connection>]) {
+        watchers[channel]?.remove(connection)
+        if watchers[channel]?.isEmpty == true { watchers[channel] = nil }
+    }
+}

@@ -1,0 +1,132 @@
+import Glibc
+import Histogram
+
+/// The figures of one fan-out run, printed as a readable block and optionally as one JSON line.
+struct FanoutReport {
+    var plan: FanoutPlan
+    var subscribed = 0
+    var setupFailures = 0
+    var setupSeconds = 0.0
+    var deliveries = 0
+    var expectedDeliveries = 0
+    var subscriberReads = 0
+    var publishSeconds = 0.0
+    var timedOut = false
+    var latencyMicroseconds: Histogram<UInt64>?
+    var errors = DeliveryTracker.Errors()
+    var firstFailure: String?
+    var serverCPUSeconds: Double?
+    var generatorCPUSeconds = 0.0
+    /// All cores, busy time during the publish phase (see `ProcStats.machineCPU`).
+    var machineBusyCPUSeconds: Double?
+    var machineSoftirqCPUSeconds: Double?
+    var serverRSSBeforeConnect: Int?
+    var serverRSSAfterSubscribe: Int?
+    var serverRSSAtEnd: Int?
+
+    var deliveriesPerRead: Double? { subscriberReads > 0 ? Double(deliveries) / Double(subscriberReads) : nil }
+
+    var deliveriesPerSecond: Double { publishSeconds > 0 ? Double(deliveries) / publishSeconds : 0 }
+
+    var serverCPUMicrosecondsPerDelivery: Double? {
+        guard let cpu = serverCPUSeconds, deliveries > 0 else { return nil }
+        return cpu * 1e6 / Double(deliveries)
+    }
+
+    var rssPerConnection: Double? {
+        guard let before = serverRSSBeforeConnect, let after = serverRSSAfterSubscribe, subscribed > 0 else { return nil }
+        return Double(after - before) / Double(subscribed)
+    }
+
+    /// Latency percentile in milliseconds.
+    func latency(_ percentile: Double) -> Double? {
+        guard let histogram = latencyMicroseconds, histogram.totalCount > 0 else { return nil }
+        let micros = percentile >= 100 ? histogram.max : histogram.valueAtPercentile(percentile)
+        return Double(micros) / 1000
+    }
+
+    var text: String {
+        var lines: [String] = []
+        func line(_ label: String, _ value: String) {
+            lines.append(label + String(repeating: " ", count: max(1, 34 - label.count)) + value)
+        }
+        line("subscribers", "\(subscribed) subscribed of \(plan.subscribers) (setup \(fixed(setupSeconds, 2)) s)")
+        line("events", "\(plan.events) x ~\(plan.payloadBytes) B, " + (plan.rate > 0 ? "rate \(fixed(plan.rate, 0))/s" : "window \(plan.window)"))
+        line("deliveries", "\(deliveries) of \(expectedDeliveries)" + (timedOut ? " (TIMED OUT)" : ""))
+        line("publish phase", "\(fixed(publishSeconds, 3)) s")
+        line("deliveries/s", fixed(deliveriesPerSecond, 0))
+        line("deliveries per subscriber read", deliveriesPerRead.map { fixed($0, 2) } ?? "-")
+        line("latency p50/p90/p99/max", [50.0, 90, 99, 100].map { latency($0).map { fixed($0, 2) } ?? "-" }.joined(separator: " / ") + " ms")
+        line("errors", "\(errors.total)" + (errors.total > 0 ? " (missing \(errors.missing), out of order \(errors.outOfOrder), malformed \(errors.malformed), server errors \(errors.serverErrors), disconnects \(errors.disconnects), publish failures \(errors.publishFailures))" : ""))
+        if setupFailures > 0 { line("setup failures", "\(setupFailures)") }
+        if let firstFailure { line("first failure", firstFailure) }
+        line("server CPU (publish phase)", serverCPUSeconds.map { "\(fixed($0, 2)) s" } ?? "- (no --server-pid)")
+        line("server CPU per delivery", serverCPUMicrosecondsPerDelivery.map { "\(fixed($0, 3)) µs" } ?? "-")
+        line("generator CPU (publish phase)", "\(fixed(generatorCPUSeconds, 2)) s")
+        line("machine busy CPU (publish phase)", machineBusyCPUSeconds.map { busy in
+            "\(fixed(busy, 2)) s of \(fixed(publishSeconds * Double(coreCount), 2)) s, softirq \(fixed(machineSoftirqCPUSeconds ?? 0, 2)) s"
+        } ?? "-")
+        line("server RSS before/subscribed/end", [serverRSSBeforeConnect, serverRSSAfterSubscribe, serverRSSAtEnd].map { $0.map { mebibytes($0) } ?? "-" }.joined(separator: " / "))
+        line("server RSS per connection", rssPerConnection.map { "\(fixed($0 / 1024, 2)) KiB" } ?? "-")
+        return lines.joined(separator: "\n")
+    }
+
+    /// One JSON object; numbers that could not be measured are null.
+    var json: String {
+        var fields: [(String, String)] = [
+            ("subscribers", "\(plan.subscribers)"), ("subscribed", "\(subscribed)"),
+            ("events", "\(plan.events)"), ("payload_bytes", "\(plan.payloadBytes)"),
+            ("rate", number(plan.rate)), ("window", "\(plan.window)"),
+            ("setup_seconds", number(setupSeconds)),
+            ("deliveries", "\(deliveries)"), ("expected_deliveries", "\(expectedDeliveries)"),
+            ("timed_out", timedOut ? "true" : "false"),
+            ("publish_seconds", number(publishSeconds)), ("deliveries_per_second", number(deliveriesPerSecond)),
+            ("deliveries_per_read", number(deliveriesPerRead)),
+            ("latency_p50_ms", number(latency(50))), ("latency_p90_ms", number(latency(90))),
+            ("latency_p99_ms", number(latency(99))), ("latency_max_ms", number(latency(100))),
+            ("errors", "\(errors.total)"), ("missing", "\(errors.missing)"), ("out_of_order", "\(errors.outOfOrder)"),
+            ("malformed", "\(errors.malformed)"), ("server_errors", "\(errors.serverErrors)"),
+            ("disconnects", "\(errors.disconnects)"), ("publish_failures", "\(errors.publishFailures)"),
+            ("setup_failures", "\(setupFailures)"),
+            ("server_cpu_seconds", number(serverCPUSeconds)),
+            ("server_cpu_us_per_delivery", number(serverCPUMicrosecondsPerDelivery)),
+            ("generator_cpu_seconds", number(generatorCPUSeconds)),
+            ("machine_busy_cpu_seconds", number(machineBusyCPUSeconds)),
+            ("machine_softirq_cpu_seconds", number(machineSoftirqCPUSeconds)),
+            ("server_rss_before_bytes", number(serverRSSBeforeConnect.map(Double.init))),
+            ("server_rss_subscribed_bytes", number(serverRSSAfterSubscribe.map(Double.init))),
+            ("server_rss_end_bytes", number(serverRSSAtEnd.map(Double.init))),
+            ("server_rss_per_connection_bytes", number(rssPerConnection)),
+        ]
+        if let firstFailure { fields.append(("first_failure", jsonString(firstFailure))) }
+        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    private var coreCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    private func fixed(_ value: Double, _ digits: Int) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        _ = withVaList([digits, value]) { vsnprintf(&buffer, 64, "%.*f", $0) }
+        return String(cString: buffer)
+    }
+
+    private func number(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "null" }
+        return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : fixed(value, 4)
+    }
+
+    private func mebibytes(_ bytes: Int) -> String { "\(fixed(Double(bytes) / 1_048_576, 1)) MiB" }
+
+    private func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
