@@ -10,6 +10,7 @@ final class TestWebSocket {
     private var decoder = WebSocketDecoder(role: .client, maxMessageBytes: 16 << 20)
     private var inbox: [WebSocketEvent] = []
     private(set) var closed = false
+    var answerPings = true
 
     enum Failure: Error, CustomStringConvertible {
         case connect(Int32), handshake(String), timeout(String), closed
@@ -87,9 +88,14 @@ final class TestWebSocket {
             var buffer = [UInt8](repeating: 0, count: 65536)
             let n = recv(fd, &buffer, buffer.count, 0)
             guard n > 0 else { closed = true; throw Failure.closed }
+            var pings: [[UInt8]] = []
             let status = buffer.withUnsafeBytes { raw in
-                decoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<n])) { inbox.append($0) }
+                decoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<n])) { event in
+                    // Like a browser, answer pings while reading; a client that stops reading stops answering.
+                    if case .ping(let payload) = event { pings.append(payload) } else { inbox.append(event) }
+                }
             }
+            for payload in pings where answerPings { try send(.pong, payload) }
             if case .failed(let code, let reason) = status { throw Failure.handshake("server sent bad frames: \(code) \(reason)") }
         }
         return inbox.removeFirst()

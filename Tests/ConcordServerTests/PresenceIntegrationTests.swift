@@ -1,0 +1,163 @@
+import ConcordCodec
+import ConcordServer
+import Foundation
+import Testing
+
+@Suite("Presence and typing over real sockets", .serialized)
+struct PresenceIntegrationTests {
+    func connect(_ server: TestServer, user: String, name: String? = nil) throws -> TestWebSocket {
+        let ws = try TestWebSocket(port: server.port, path: "/v1/ws?user=\(user)" + (name.map { "&name=\($0)" } ?? ""))
+        _ = try ws.expect(op: "welcome")
+        return ws
+    }
+
+    func devServer(_ configure: @escaping (inout ServerConfiguration) -> Void = { _ in }) throws -> TestServer {
+        try TestServer {
+            $0.developmentMode = true
+            $0.pingIntervalMilliseconds = 200
+            $0.idleTimeoutMilliseconds = 600
+            $0.typingTTLMilliseconds = 400
+            configure(&$0)
+        }
+    }
+
+    func presenceEvent(_ ws: TestWebSocket) throws -> (action: String, user: String, connections: Int) {
+        let frame = try ws.expect(op: "presence.event")
+        let member = frame["member"] as! [String: Any]
+        return (frame["action"] as! String, member["user"] as! String, member["connections"] as! Int)
+    }
+
+    @Test func snapshotThenDeltasWithTabsCountedOnce() throws {
+        let server = try devServer()
+        defer { server.stop() }
+        let aliceTab1 = try connect(server, user: "alice")
+        try aliceTab1.send(json: #"{"op":"presence.enter","id":1,"channel":"presence/posts/1","info":{"name":"Alice"}}"#)
+        _ = try aliceTab1.expect(op: "presence.entered")
+
+        let bob = try connect(server, user: "bob")
+        try bob.send(json: #"{"op":"presence.subscribe","id":1,"channel":"presence/posts/1"}"#)
+        let snapshot = try bob.expect(op: "presence.snapshot")
+        #expect(snapshot["total"] as? Int == 1)
+        #expect((snapshot["members"] as? [[String: Any]])?.first?["user"] as? String == "alice")
+
+        let aliceTab2 = try connect(server, user: "alice")
+        try aliceTab2.send(json: #"{"op":"presence.enter","id":2,"channel":"presence/posts/1","info":{"name":"Alice"}}"#)
+        _ = try aliceTab2.expect(op: "presence.entered")
+        try bob.send(json: #"{"op":"presence.enter","id":2,"channel":"presence/posts/1","info":{"name":"Bob"}}"#)
+        _ = try bob.expect(op: "presence.entered")
+        // The second tab made no join; bob's own join is the next event.
+        #expect(try presenceEvent(bob) == ("join", "bob", 1))
+
+        try aliceTab2.send(json: #"{"op":"presence.update","id":3,"channel":"presence/posts/1","info":{"name":"Alice","field":"title"}}"#)
+        _ = try aliceTab2.expect(op: "presence.updated")
+        #expect(try presenceEvent(bob) == ("update", "alice", 2))
+
+        // Closing one of two tabs emits no leave; closing the last one does.
+        try aliceTab1.send(.close, [0x03, 0xE8])
+        _ = try aliceTab1.expectClose()
+        #expect(try bob.expectSilence(0.3) == nil)
+        try aliceTab2.send(.close, [0x03, 0xE8])
+        _ = try aliceTab2.expectClose()
+        #expect(try presenceEvent(bob) == ("leave", "alice", 0))
+
+        let http = try TestHTTP.request(port: server.port, "GET", "/v1/presence/presence/posts/1", headers: ["Authorization": "Bearer test-key"])
+        #expect(http.json["total"] as? Int == 1)
+    }
+
+    @Test func aSilentClientIsReportedLeftWithinTheIdleDeadline() throws {
+        let server = try devServer()
+        defer { server.stop() }
+        let watcher = try connect(server, user: "bob")
+        try watcher.send(json: #"{"op":"presence.subscribe","channel":"p"}"#)
+        _ = try watcher.expect(op: "presence.snapshot")
+        let frozen = try connect(server, user: "carol")
+        try frozen.send(json: #"{"op":"presence.enter","channel":"p"}"#)
+        // From here `frozen` reads nothing and answers no ping, but keeps its socket open.
+        let lastByte = Date()
+        #expect(try presenceEvent(watcher) == ("join", "carol", 1))
+        // The watcher answers pings by reading (its decoder sees them); wait for the leave.
+        var left: (String, String, Int)?
+        while left == nil {
+            let frame = try watcher.nextJSON(timeout: 3)
+            if frame["op"] as? String == "presence.event" {
+                let member = frame["member"] as! [String: Any]
+                left = (frame["action"] as! String, member["user"] as! String, member["connections"] as! Int)
+            }
+        }
+        let elapsed = Date().timeIntervalSince(lastByte)
+        #expect(left! == ("leave", "carol", 0))
+        #expect(elapsed >= 0.55 && elapsed < 1.2, "left after \(elapsed) s with a 0.6 s idle timeout")
+        _ = frozen
+    }
+
+    @Test func typingStartsOnceAndStopsAfterTheTTL() throws {
+        let server = try devServer()
+        defer { server.stop() }
+        let bob = try connect(server, user: "bob")
+        try bob.send(json: #"{"op":"typing.subscribe","id":1,"channel":"comments/1"}"#)
+        #expect((try bob.expect(op: "typing.snapshot")["typing"] as? [Any])?.isEmpty == true)
+        let alice = try connect(server, user: "alice", name: "Alice")
+        try alice.send(json: #"{"op":"typing.subscribe","id":1,"channel":"comments/1"}"#)
+        _ = try alice.expect(op: "typing.snapshot")
+
+        let start = Date()
+        for _ in 0..<3 {
+            try alice.send(json: #"{"op":"typing.start","channel":"comments/1","scope":"new"}"#)
+            usleep(100_000)
+        }
+        let started = try bob.expect(op: "typing.event")
+        #expect(started["action"] as? String == "started")
+        #expect((started["typist"] as? [String: Any])?["name"] as? String == "Alice")
+
+        // A newcomer learns who is typing now.
+        let carol = try connect(server, user: "carol")
+        try carol.send(json: #"{"op":"typing.subscribe","id":1,"channel":"comments/1"}"#)
+        let now = try carol.expect(op: "typing.snapshot")["typing"] as? [[String: Any]]
+        #expect(now?.first?["user"] as? String == "alice")
+
+        // No second "started", then "stopped" once the 0.4 s TTL lapses after the last signal.
+        let stopped = try bob.expect(op: "typing.event")
+        #expect(stopped["action"] as? String == "stopped")
+        #expect(Date().timeIntervalSince(start) >= 0.6)
+        // The typist never receives its own typing events.
+        #expect(try alice.expectSilence(0.2) == nil)
+    }
+
+    @Test func typingIsRateLimitedAndNeedsAUser() throws {
+        let server = try devServer()
+        defer { server.stop() }
+        let alice = try connect(server, user: "alice")
+        for _ in 0..<30 { try alice.send(json: #"{"op":"typing.start","channel":"c"}"#) }
+        var limited = 0
+        while let frame = try alice.expectSilence(0.3) {
+            if frame["code"] as? String == "rate_limited" { limited += 1 }
+        }
+        #expect(limited >= 15)
+
+        let anonymous = try TestWebSocket(port: server.port)
+        _ = try anonymous.expect(op: "welcome")
+        try anonymous.send(json: #"{"op":"presence.enter","id":1,"channel":"p"}"#)
+        #expect(try anonymous.expect(op: "error")["code"] as? String == "anonymous")
+    }
+
+    @Test func backendPresenceExpiresUnlessRefreshed() throws {
+        let server = try devServer()
+        defer { server.stop() }
+        let bob = try connect(server, user: "bob")
+        try bob.send(json: #"{"op":"presence.subscribe","channel":"p/1"}"#)
+        _ = try bob.expect(op: "presence.snapshot")
+        let auth = ["Authorization": "Bearer test-key", "Content-Type": "application/json"]
+        let posted = try TestHTTP.request(port: server.port, "POST", "/v1/presence/p/1", headers: auth, body: #"{"user":"dave","ttlMs":300}"#)
+        #expect(posted.status == 200)
+        #expect(try presenceEvent(bob) == ("join", "dave", 1))
+        let count = try TestHTTP.request(port: server.port, "GET", "/v1/presence/p/1?count=1", headers: auth)
+        #expect(count.json["total"] as? Int == 1 && count.json["members"] == nil)
+        #expect(try presenceEvent(bob) == ("leave", "dave", 0))
+        for bad in [#"{"ttlMs":5}"#, #"{"user":"d","ttlMs":0}"#, #"{"user":"d","ttlMs":86400001}"#, "[]"] {
+            #expect(try TestHTTP.request(port: server.port, "POST", "/v1/presence/p/1", headers: auth, body: bad).status == 400)
+        }
+        #expect(try TestHTTP.request(port: server.port, "GET", "/v1/presence/p/1").status == 401)
+        let deleted = try TestHTTP.request(port: server.port, "DELETE", "/v1/presence/p/1?user=dave", headers: auth)
+        #expect(deleted.json["removed"] as? Bool == false)
+    }
+}
