@@ -205,7 +205,9 @@ public final class HTTPRequestParser {
         // Debian builds http_parser non-strict, which lets spaces into names; RFC 9112 section 5.1
         // says to reject them (a proxy might read "Content-Length : 5" differently).
         guard !fieldName.isEmpty, fieldName.allSatisfy(Self.isTokenByte) else {
-            callbackError = .malformed("invalid character in header name")
+            // http_parser's own wording: whether it or this check sees the bad byte first depends
+            // on how reads split the stream, and the error should not.
+            callbackError = .malformed(String(cString: http_errno_description(HPE_INVALID_HEADER_TOKEN)))
             return false
         }
         var end = fieldValue.count

@@ -104,7 +104,7 @@ final class FanoutRun {
         if let pid = plan.serverPID, let before = serverCPUAtStart, let after = ProcStats.cpuSeconds(pid: pid) {
             report.serverCPUSeconds = after - before
         }
-        report.generatorCPUSeconds = ProcStats.ownCPUSeconds() - generatorCPUAtStart
+        if publishStart > 0 { report.generatorCPUSeconds = ProcStats.ownCPUSeconds() - generatorCPUAtStart }
         if let before = machineCPUAtStart, let after = ProcStats.machineCPU() {
             report.machineBusyCPUSeconds = after.busy - before.busy
             report.machineSoftirqCPUSeconds = after.softirq - before.softirq
@@ -123,7 +123,7 @@ final class FanoutRun {
         report.expectedDeliveries = plan.events * report.subscribed
         report.latencyMicroseconds = tracker.latency
         report.errors = tracker.errors
-        report.firstFailure = abortReason ?? publisher.firstFailure ?? pool.firstFailure
+        report.firstFailure = abortReason ?? pool.firstFailure
         tearDown()
     }
 

@@ -10,10 +10,8 @@ final class Publisher: TCPStreamDelegate {
     private let pad: Int
     private(set) var nextSeq = 0
     private(set) var acknowledged = 0
-    /// The first answer that was not 200, kept to explain the failure count.
-    private(set) var firstFailure: String?
     private var closed = false
-    /// Called if the connection breaks: nothing more can be published.
+    /// Called if the connection breaks or a publish is refused: nothing more can be published.
     var onBroken: ((String) -> Void)?
 
     init(plan: FanoutPlan, tracker: DeliveryTracker) {
@@ -63,13 +61,15 @@ final class Publisher: TCPStreamDelegate {
     // MARK: TCPStreamDelegate
 
     func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
+        var refused: String?
         let problem = reader.feed(bytes) { status, body in
             acknowledged += 1
             guard status != 200 else { return }
             tracker.errors.publishFailures += 1
-            if firstFailure == nil { firstFailure = "HTTP \(status): \(String(decoding: body.prefix(200), as: UTF8.self))" }
+            if refused == nil { refused = "publish answered HTTP \(status): \(String(decoding: body.prefix(200), as: UTF8.self))" }
         }
-        if let problem { broken(problem) }
+        // A refused publish is never delivered, and means the run is misconfigured: stop at once.
+        if let why = problem ?? refused { broken(why) }
     }
 
     func streamDidEnd(_ stream: TCPStream, error: UVError) {

@@ -8,10 +8,10 @@
 //   <Refine liveProvider={liveProvider(client)} options={{ liveMode: "auto" }} />
 //
 // Structure: ConcordClient owns the socket, the connection state, reconnects and request/reply
-// correlation. What lives on top of a session is a "feature" (today only Subscriptions); a feature
-// is told when a session starts or ends and receives the server pushes of its ops. Presence,
-// typing and records (ops `presence.*`, `typing.*`, `record.*`) are meant to be added as further
-// features with their own client methods, without changing anything that exists.
+// correlation. What lives on top of a session is a "feature": channel subscriptions, presence
+// (`client.presence(channel)`) and typing (`client.typing(channel)`). A feature is told when a
+// session starts or ends and receives the server pushes of its ops; each one restores its state on
+// the server after a reconnect by itself. Records (ops `record.*`) are meant to be added the same way.
 
 export const PROTOCOL_VERSION = 1;
 
@@ -152,6 +152,8 @@ export class ConcordClient {
   #features = [];
   #routes = new Map(); // push op -> feature
   #subscriptions;
+  #presence;
+  #typing;
 
   /** The last `welcome` frame ({epoch, session, user, limits}), or null before the first one. */
   welcome = null;
@@ -169,6 +171,8 @@ export class ConcordClient {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
 
     this.#subscriptions = this.#addFeature(new Subscriptions(this.#featureContext()));
+    this.#presence = this.#addFeature(new PresenceFeature(this.#featureContext()));
+    this.#typing = this.#addFeature(new TypingFeature(this.#featureContext()));
     this.#watchNetwork();
     this.#connect();
   }
@@ -206,6 +210,25 @@ export class ConcordClient {
   /** Ends a subscription. Idempotent; accepts anything (Refine may pass what subscribe returned). */
   unsubscribe(handle) {
     this.#subscriptions.remove(handle);
+  }
+
+  /**
+   * The presence of `channel` (README, "Presence"): enter(), update() and leave() make this client
+   * present; members(), on("change") and subscribe() watch who is. One object per channel: a
+   * second call returns the same object until its close().
+   */
+  presence(channel) {
+    return this.#presence.get(channel);
+  }
+
+  /**
+   * Typing signals on `channel`, for one `scope` (a field, a thread) or none (README, "Typing"):
+   * start() on every keystroke, stop(), and typing() / on("change") for who else is typing.
+   * One object per (channel, scope) until its close(). `interval` (ms, default 1000) is the
+   * least time between two typing.start frames.
+   */
+  typing(channel, options) {
+    return this.#typing.get(channel, options);
   }
 
   /** Publishes a LiveEvent; resolves with {channel, offset}, rejects with a ConcordError. */
@@ -476,7 +499,15 @@ export class ConcordClient {
       request: (frame, options) => client.request(frame, options),
       command: (frame, { onReply, onError, timeoutMs } = {}) =>
         client.#command(frame, onReply ?? (() => {}), onError ?? (() => {}), timeoutMs),
+      // Fire and forget (no id, no reply): true when the frame went out on the current session.
+      send: (frame) => client.#state === "connected" && client.#conn !== null && client.#send(frame) === null,
       report: (error) => client.#report(error),
+      get requestTimeoutMs() {
+        return client.#requestTimeoutMs;
+      },
+      get user() {
+        return client.welcome?.user ?? null;
+      },
       get connected() {
         return client.#state === "connected";
       },
