@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: run test deps swift-test js-test fuzz fuzz-smoke build release bench autobahn clean
+.PHONY: run test deps js-test schema-test fuzz fuzz-smoke build release bench autobahn clean
 
 deps:
 	@scripts/install-deps.sh
@@ -24,11 +24,16 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) js-test
+	$(MAKE) schema-test
 	$(MAKE) fuzz-smoke
 
 js-test:
 	$(SWIFT) build --product concord
 	CONCORD_BIN=$(CURDIR)/.build/debug/concord node --experimental-websocket --test Tests/js/
+
+schema-test:
+	python3 -m pip install -q -r Tests/schema/requirements.txt
+	python3 -m pytest -q Tests/schema
 
 fuzz-smoke:
 	fuzz/run.sh websocket $(FUZZ_SECONDS)
