@@ -32,7 +32,7 @@ js-test:
 	CONCORD_BIN=$(CURDIR)/.build/debug/concord node --experimental-websocket --test Tests/js/
 
 schema-test:
-	python3 -m pip install -q -r Tests/schema/requirements.txt
+	PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r Tests/schema/requirements.txt
 	python3 -m pytest -q Tests/schema
 
 fuzz-smoke:

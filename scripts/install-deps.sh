@@ -6,7 +6,7 @@ packages=(libuv1-dev libhttp-parser-dev pkg-config)
 # Extra groups: `install-deps.sh test` adds what the test suite needs.
 for group in "$@"; do
   case "$group" in
-    test) packages+=(nodejs) ;;
+    test) packages+=(nodejs python3 python3-pip) ;;
     bench) packages+=(nginx libnginx-mod-nchan) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
   esac
@@ -16,6 +16,8 @@ missing=()
 for p in "${packages[@]}"; do
   # Node may come from outside Debian (a toolchain image); a working `node` is enough.
   if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  if [ "$p" = python3 ] && command -v python3 >/dev/null 2>&1; then continue; fi
+  if [ "$p" = python3-pip ] && python3 -m pip --version >/dev/null 2>&1; then continue; fi
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -33,6 +33,15 @@ CLIENT_OPS = {
     "unsubscribe": "unsubscribe.json",
     "publish": "publish.json",
     "ping": "ping.json",
+    "presence.enter": "presence.enter.json",
+    "presence.update": "presence.update.json",
+    "presence.leave": "presence.leave.json",
+    "presence.subscribe": "presence.subscribe.json",
+    "presence.unsubscribe": "presence.unsubscribe.json",
+    "typing.start": "typing.start.json",
+    "typing.stop": "typing.stop.json",
+    "typing.subscribe": "typing.subscribe.json",
+    "typing.unsubscribe": "typing.unsubscribe.json",
 }
 SERVER_OPS = {
     "welcome": "welcome.json",
@@ -42,10 +51,33 @@ SERVER_OPS = {
     "pong": "pong.json",
     "event": "event.json",
     "error": "error.json",
+    "presence.entered": "presence.entered.json",
+    "presence.updated": "presence.updated.json",
+    "presence.left": "presence.left.json",
+    "presence.snapshot": "presence.snapshot.json",
+    "presence.unsubscribed": "presence.unsubscribed.json",
+    "presence.event": "presence.event.json",
+    "typing.ok": "typing.ok.json",
+    "typing.snapshot": "typing.snapshot.json",
+    "typing.unsubscribed": "typing.unsubscribed.json",
+    "typing.event": "typing.event.json",
 }
-# HTTP bodies, by endpoint ("METHOD /path").
-REQUEST_SCHEMAS = {"POST /v1/publish": "publish-request.json"}
-RESPONSE_SCHEMAS = {"GET /healthz": "healthz-response.json", "POST /v1/publish": "publish-response.json"}
+# HTTP bodies, by endpoint: "METHOD /path", where {name} in the path stands for the rest of the path
+# (slashes included) and a "?name=value" query, when given, must be in the request (see endpoint_schema).
+REQUEST_SCHEMAS = {
+    "POST /v1/publish": "publish-request.json",
+    "POST /v1/presence/{channel}": "presence-post-request.json",
+}
+RESPONSE_SCHEMAS = {
+    "GET /healthz": "healthz-response.json",
+    "POST /v1/publish": "publish-response.json",
+    "GET /v1/presence/{channel}": "presence-list-response.json",
+    "GET /v1/presence/{channel}?count=1": "presence-count-response.json",
+    "POST /v1/presence/{channel}": "presence-post-response.json",
+    "DELETE /v1/presence/{channel}": "presence-delete-response.json",
+}
+# Shapes nested in frames and bodies, never sent alone.
+SHARED_SHAPES = {"presence-member.json", "typist.json"}
 
 EXPECTED_SCHEMAS = (
     {"common.json", "live-event.json", "client-frame.json", "server-frame.json"}
@@ -54,19 +86,27 @@ EXPECTED_SCHEMAS = (
     | set(REQUEST_SCHEMAS.values())
     | set(RESPONSE_SCHEMAS.values())
     | {"error-response.json"}
+    | SHARED_SHAPES
 )
 # Schemas that describe no standalone document (definitions) or only unions of other schemas.
-NOT_EXAMPLES = {"common.json", "client-frame.json", "server-frame.json"}
+NOT_EXAMPLES = {"common.json", "client-frame.json", "server-frame.json"} | SHARED_SHAPES
 # Schemas the README has no concrete example of; keep this list empty when possible.
 NO_README_EXAMPLE = {
-    "error-response.json": "the README gives only the template {\"error\": {\"code\": \"...\", \"message\": \"...\"}}",
+    "typing.ok.json": "the README gives only the template {\"op\": \"typing.ok\", \"id\": ...}",
 }
 
 # JSON-looking snippets in the README that are not examples, each with the reason. Matched exactly
 # (after stripping). Anything else that looks like JSON must be classified and must validate.
 SKIP = {
     '{"events": [...]}': "prose template of the batch body; [...] stands for LiveEvents",
-    '{"error": {"code": "...", "message": "..."}}': "prose template of the HTTP error body; the dots are placeholders",
+    '{"error": {"code": CODE, "message": SENTENCE}}': "prose template of the HTTP error body; CODE and SENTENCE are placeholders",
+    "{}": (
+        "in Concepts, the payload the server stores when it is missing (covered by live-event.json's payload); "
+        "in HTTP API, the body of the unauthorized example, which the server rejects before reading it"
+    ),
+    '{"user": "alice", "info": {...}, "connections": 2}': "prose template of a presence member; {...} stands for the info",
+    '{"user", "name", "scope"}': "the keys of a typist, not a document",
+    '{"op": "typing.ok", "id": ...}': "prose template of typing.ok; ... stands for the command's id",
 }
 
 
@@ -159,7 +199,7 @@ def test_every_known_field_is_described(name):
 def test_frames_allow_unknown_fields():
     # README: "Within v1 new ops and new fields may be added; clients ignore fields ... they do not know",
     # and the server ignores unknown fields of commands. No frame schema may close its properties.
-    for name in set(CLIENT_OPS.values()) | set(SERVER_OPS.values()) | {"live-event.json"}:
+    for name in set(CLIENT_OPS.values()) | set(SERVER_OPS.values()) | {"live-event.json"} | SHARED_SHAPES:
         for path, node in walk(SCHEMAS[name]):
             assert node.get("additionalProperties", True) is not False, f"{name} {path}"
             assert node.get("unevaluatedProperties", True) is not False, f"{name} {path}"
@@ -205,7 +245,12 @@ def test_error_code_enum_is_the_readme_error_table():
 
 def test_error_codes_named_elsewhere_in_the_readme_are_in_the_table():
     codes = set(SCHEMAS["error.json"]["$defs"]["code"]["enum"])
-    for section in ("subscribe", "unsubscribe", "publish", "POST /v1/publish"):
+    sections = (
+        "subscribe", "unsubscribe", "publish", "POST /v1/publish",
+        "presence.enter", "presence.update", "presence.leave", "presence.subscribe", "presence.unsubscribe",
+        "typing.start", "typing.subscribe", "typing.unsubscribe", "POST /v1/presence/{channel}",
+    )
+    for section in sections:
         text = readme_section(section)
         assert "Errors:" in text, f"README section {section!r} lists no errors"
         named = set(re.findall(r"`([a-z_]+)`", text[text.index("Errors:"):]))
