@@ -82,6 +82,9 @@ export type ErrorCode =
   | "duplicate_subscription"
   | "unknown_subscription"
   | "too_many_subscriptions"
+  | "not_present"
+  | "anonymous"
+  | "rate_limited"
   | "forbidden"
   | "unauthorized"
   | "internal"
@@ -93,7 +96,8 @@ export type ErrorCode =
   | "timeout"
   /** client: the frame is over the server's maxMessageBytes and was not sent */
   | "payload_too_large"
-  /** client: the subscription was ended before the server confirmed it (Subscription.ready) */
+  /** client: the subscription was ended before the server confirmed it (Subscription.ready,
+   *  Presence.subscribe(), Typing.subscribe()) */
   | "unsubscribed"
   | (string & {});
 
@@ -259,8 +263,184 @@ export declare class ConcordClient {
   ping(): Promise<void>;
   /** Low level: sends `frame` with a fresh `id` once connected and resolves with the reply. */
   request(frame: { op: string; [key: string]: unknown }, options?: { timeoutMs?: number }): Promise<ReplyFrame>;
+  /**
+   * The presence of `channel`: the same object until its close(). Entering does not subscribe;
+   * members(), on("change") and subscribe() do.
+   */
+  presence(channel: string): Presence;
+  /**
+   * Typing signals on `channel` for `options.scope` (none by default): the same object per
+   * (channel, scope) until its close(). `options.interval` updates the object's interval.
+   */
+  typing(channel: string, options?: TypingOptions): Typing;
   /** Stops for good: no reconnect; pending requests reject with `closed`. */
   close(): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presence and typing (README, "Presence" and "Typing")
+
+/** Any JSON value; the server refuses more than 2,048 bytes once serialised (`invalid_frame`). */
+export type PresenceInfo = unknown;
+
+/** One user on a channel, however many tabs: `connections` counts its sessions (tabs, backend entries). */
+export interface PresenceMember<Info = PresenceInfo> {
+  readonly user: string;
+  readonly info: Info;
+  readonly connections: number;
+}
+
+/** The replies enter(), update() and leave() resolve with. After a reconnect the reply may be the
+ *  one of the enter that restored the presence, or made up by the client (without `id`) for a call
+ *  that the new session made moot: a leave, or an enter undone by a later leave. */
+export interface PresenceReply {
+  op: "presence.entered" | "presence.updated" | "presence.left";
+  id?: number | string;
+  channel: string;
+  [key: string]: unknown;
+}
+
+/** "idle" (not subscribed), "pending" (waiting for a session), "subscribing", "active",
+ *  "failed" (refused; retried after a reconnect) or "closed". */
+export type WatchStatus = "idle" | "pending" | "subscribing" | "active" | "failed" | "closed";
+
+/**
+ * The presence of one channel, from client.presence(channel).
+ *
+ * Being present: enter(), update() and leave() send their command when a session is up and
+ * resolve with its reply, or reject with a ConcordError: the server's code (`anonymous`,
+ * `not_present`, `invalid_frame`, `invalid_channel`, `too_many_subscriptions`), `timeout`
+ * (requestTimeoutMs, counting time offline), or `closed`. A session ending before the reply does not
+ * reject: the client re-enters with the latest info on every new session, and the call settles
+ * with that outcome.
+ *
+ * Watching: the first "change" listener, members() or subscribe() sends presence.subscribe (again
+ * after every reconnect). The list is the snapshot plus every presence.event after it; events that
+ * arrive before the snapshot reply are applied after it. While reconnecting the last known list is
+ * kept (nothing is emitted) until the new snapshot replaces it.
+ */
+export declare class Presence<Info = PresenceInfo> {
+  private constructor();
+  readonly channel: string;
+  /** Enters with `info` (default {}); entering again updates the info. */
+  enter(info?: Info): Promise<PresenceReply>;
+  /** Replaces the info (of the member, for all its tabs); rejects with `not_present` before enter(). */
+  update(info: Info): Promise<PresenceReply>;
+  /** Leaves; no longer restored after a reconnect. */
+  leave(): Promise<PresenceReply>;
+  /** True between enter() and leave() or close(). */
+  readonly entered: boolean;
+  /** The info of the last enter() or update(), undefined when not entered. */
+  readonly info: Info | undefined;
+  /** The current members, longest present first, then arrivals. Subscribes if needed. */
+  members(): PresenceMember<Info>[];
+  /** The number of members. Exceeds members().length when the snapshot was capped at the server's
+   *  maxPresenceMembers; members beyond the cap join the list when an event names them. */
+  readonly total: number;
+  /** Of the member list. */
+  readonly status: WatchStatus;
+  /** True once the snapshot of the current session has arrived. */
+  readonly synced: boolean;
+  /** The server's refusal of presence.subscribe when status is "failed". */
+  readonly error: ConcordError | undefined;
+  /** Called with the full member list after each snapshot and each presence.event. Subscribes if
+   *  needed; a listener added later is not called with the current list (read members()).
+   *  Returns a function that removes the listener (which does not unsubscribe). */
+  on(event: "change", listener: (members: ReadonlyArray<PresenceMember<Info>>) => void): () => void;
+  /** Subscribes if needed; resolves with the list once a snapshot is in (at once when in sync).
+   *  Rejects when refused, or when unsubscribed, closed or the client closed before. */
+  subscribe(): Promise<PresenceMember<Info>[]>;
+  /** Stops watching and clears the list; the presence of this client is not touched. */
+  unsubscribe(): void;
+  /** Leaves (when entered), unsubscribes and drops the listeners; calls waiting for a session reject
+   *  with `closed`. client.presence(channel) then returns a new object. Resolves, never rejects,
+   *  once the leave is answered. */
+  close(): Promise<void>;
+}
+
+/** Someone typing: `name` from their connection (`?name=` in development mode), `scope` null when not given. */
+export interface Typist {
+  readonly user: string;
+  readonly name: string | null;
+  readonly scope: string | null;
+}
+
+export interface TypingOptions {
+  /** The field, thread, ... this object signals for and lists; at most 64 bytes. Default none (null). */
+  scope?: string | null;
+  /** Least time in ms between two typing.start frames; default 1000. Keep it well under the
+   *  server's typing TTL (3000 by default) so continued typing refreshes it in time. */
+  interval?: number;
+}
+
+/**
+ * Typing on one channel and scope, from client.typing(channel, {scope}).
+ *
+ * start() and stop() send `typing.start` / `typing.stop` without an id: there is no reply, and a
+ * refusal (`anonymous`, `rate_limited`, ...) goes to the client's "error" listeners. Nothing is
+ * sent while disconnected, nor queued.
+ *
+ * typing(), on("change") and subscribe() send typing.subscribe (one per channel, shared by every
+ * scope; again after every reconnect). The list never holds this client's own user.
+ */
+export declare class Typing {
+  private constructor();
+  readonly channel: string;
+  readonly scope: string | null;
+  readonly interval: number;
+  /** Safe on every keystroke: sends at once, then at most once per interval while called again. */
+  start(): void;
+  /** Sends typing.stop when a start went out since the last stop; the next start() sends at once. */
+  stop(): void;
+  /** True between a start() that went out and stop() or a disconnect. */
+  readonly active: boolean;
+  /** Who else is typing: in this scope, or in the whole channel when this object has no scope.
+   *  Subscribes if needed. */
+  typing(): Typist[];
+  readonly status: WatchStatus;
+  readonly synced: boolean;
+  /** Called with typing() after each snapshot and each typing.event that changes it. Subscribes if
+   *  needed. Returns a function that removes the listener. */
+  on(event: "change", listener: (typists: ReadonlyArray<Typist>) => void): () => void;
+  /** Subscribes if needed; resolves with typing() once a snapshot is in. */
+  subscribe(): Promise<Typist[]>;
+  /** Stops watching (the channel is unsubscribed when no scope watches it any more). */
+  unsubscribe(): void;
+  /** stop(), unsubscribe and drop the listeners; client.typing() then returns a new object. */
+  close(): void;
+}
+
+/** A `presence.event` push. */
+export interface PresenceEventFrame {
+  op: "presence.event";
+  channel: string;
+  action: "join" | "update" | "leave";
+  member: PresenceMember;
+}
+
+/** The reply to `presence.subscribe`. */
+export interface PresenceSnapshotFrame {
+  op: "presence.snapshot";
+  id?: number | string;
+  channel: string;
+  total: number;
+  members: PresenceMember[];
+}
+
+/** A `typing.event` push. */
+export interface TypingEventFrame {
+  op: "typing.event";
+  channel: string;
+  action: "started" | "stopped";
+  typist: Typist;
+}
+
+/** The reply to `typing.subscribe`. */
+export interface TypingSnapshotFrame {
+  op: "typing.snapshot";
+  id?: number | string;
+  channel: string;
+  typing: Typist[];
 }
 
 export declare function createClient(url: string | URL, options?: ClientOptions): ConcordClient;

@@ -1,5 +1,6 @@
 import ConcordCodec
 import ConcordCore
+import Foundation
 
 /// `/v1/presence/{channel}`: backends read presence and hold users present with a TTL.
 extension ConcordServer {
@@ -9,7 +10,10 @@ extension ConcordServer {
         guard isAuthorizedBackend(request) else {
             return .error(401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")])
         }
-        let channel = String(request.path.dropFirst(Self.presencePrefix.count))
+        // The router saw the raw path; the channel is decoded only now, after routing.
+        guard let channel = String(request.path.dropFirst(Self.presencePrefix.count)).removingPercentEncoding else {
+            return .error(400, ProtocolError(.invalidChannel, "channel is not valid percent-encoded UTF-8"))
+        }
         if let error = ChannelName.validate(channel) { return .error(400, error) }
         switch request.method {
         case "GET": return readPresence(channel, request)

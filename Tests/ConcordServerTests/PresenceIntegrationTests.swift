@@ -150,7 +150,7 @@ struct PresenceIntegrationTests {
         let posted = try TestHTTP.request(port: server.port, "POST", "/v1/presence/p/1", headers: auth, body: #"{"user":"dave","ttlMs":300}"#)
         #expect(posted.status == 200)
         #expect(try presenceEvent(bob) == ("join", "dave", 1))
-        let count = try TestHTTP.request(port: server.port, "GET", "/v1/presence/p/1?count=1", headers: auth)
+        let count = try TestHTTP.request(port: server.port, "GET", "/v1/presence/p%2F1?count=1", headers: auth)
         #expect(count.json["total"] as? Int == 1 && count.json["members"] == nil)
         #expect(try presenceEvent(bob) == ("leave", "dave", 0))
         for bad in [#"{"ttlMs":5}"#, #"{"user":"d","ttlMs":0}"#, #"{"user":"d","ttlMs":86400001}"#, "[]"] {

@@ -257,11 +257,31 @@ def test_error_codes_named_elsewhere_in_the_readme_are_in_the_table():
         assert named and named <= codes, f"{section}: {sorted(named - codes)} are not in the error table"
 
 
-def _limit(name: str) -> int:
+def _limit_cell(name: str) -> str:
     for row in table_rows(readme_section("Limits")):
         if row[0] == name:
-            return int(re.sub(r"[^0-9]", "", row[1]))
+            return row[1]
     raise AssertionError(f"README's Limits table has no row {name!r}")
+
+
+def _limit(name: str) -> int:
+    return int(re.sub(r"[^0-9]", "", _limit_cell(name)))
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", text)]
+
+
+def test_command_schemas_name_the_readme_errors():
+    codes = SCHEMAS["error.json"]["$defs"]["code"]["enum"]
+    same_as = {"typing.stop": "typing.start"}  # README: "Same replies as `typing.start`."
+    for op, name in CLIENT_OPS.items():
+        text = readme_section(same_as.get(op, op))
+        named = set(re.findall(r"`([a-z_]+)`", text[text.index("Errors:"):])) if "Errors:" in text else set()
+        description = SCHEMAS[name]["description"]
+        listed = description[description.index("Errors:"):] if "Errors:" in description else ""
+        in_schema = {code for code in codes if re.search(rf"\b{code}\b", listed)}
+        assert in_schema == named & set(codes), f"{name}: description names {sorted(in_schema)}, README {sorted(named)}"
 
 
 def test_limits_match_the_readme_limits_table():
@@ -271,6 +291,29 @@ def test_limits_match_the_readme_limits_table():
     request = SCHEMAS["publish-request.json"]["oneOf"]
     assert request[1]["maxItems"] == _limit("events per publish request")
     assert request[2]["properties"]["events"]["maxItems"] == _limit("events per publish request")
+
+    # Presence info: the schema cannot measure serialised bytes, so the limit lives in the description.
+    info_bytes = _limit("presence info")
+    assert f"{info_bytes:,} bytes" in SCHEMAS["presence-member.json"]["$defs"]["info"]["description"]
+    for name in ("presence.enter.json", "presence.update.json", "presence-post-request.json"):
+        assert f"{info_bytes:,} bytes" in SCHEMAS[name]["properties"]["info"]["description"], name
+
+    # Presence members: a default the server's flag changes, so no maxItems; the default is described.
+    members = _limit("presence members in a snapshot")
+    for name in ("presence.snapshot.json", "presence-list-response.json"):
+        node = SCHEMAS[name]["properties"]["members"]
+        assert "maxItems" not in node and f"{members} by default" in node["description"], name
+
+    # Backend presence TTL: "30,000 ms default, 86,400,000 max".
+    default, maximum = _numbers(_limit_cell("backend presence TTL"))
+    ttl = SCHEMAS["presence-post-request.json"]["properties"]["ttlMs"]
+    assert (ttl["default"], ttl["minimum"], ttl["maximum"]) == (default, 1, maximum)
+    assert SCHEMAS["presence-post-response.json"]["properties"]["ttlMs"]["maximum"] == maximum
+
+    # Typing scope: "scope longer than 64 bytes" (typing.start; not in the Limits table).
+    scope_bytes = int(re.search(r"scope longer than (\d+) bytes", readme_section("typing.start")).group(1))
+    assert SCHEMAS["typist.json"]["$defs"]["scope"]["maxLength"] == scope_bytes
+    assert f"{_limit('typing TTL'):,} ms" in SCHEMAS["typing.start.json"]["description"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -283,7 +326,7 @@ class Example:
     source: str  # "json block", "curl request", "curl response", "code block line", "inline"
     text: str
     heading: str
-    endpoint: str | None = None  # "METHOD /path" for bodies found in curl blocks
+    endpoint: str | None = None  # "METHOD /path?query": of the curl command, or of the heading for inline examples
     value: Any = None
     parse_error: str | None = None
 
@@ -301,7 +344,7 @@ def _parse(example: Example) -> Example:
 
 
 def _curl(command: str) -> tuple[str, str | None]:
-    """Returns ("METHOD /path", body) of a `$ curl ...` command line."""
+    """Returns ("METHOD /path?query", body) of a `$ curl ...` command line."""
     args = shlex.split(command)
     method, body, url = None, None, None
     i = 1
@@ -321,7 +364,8 @@ def _curl(command: str) -> tuple[str, str | None]:
         i += 1
     assert url, f"no URL in {command!r}"
     method = method or ("POST" if body is not None else "GET")
-    return f"{method} {urlsplit(url).path}", body
+    parts = urlsplit(url)
+    return f"{method} {parts.path}" + (f"?{parts.query}" if parts.query else ""), body
 
 
 def readme_examples() -> list[Example]:
@@ -352,9 +396,41 @@ def readme_examples() -> list[Example]:
             heading = heading_match.group(1).strip()
         for span in re.findall(r"`([^`]+)`", line):
             if span.strip().startswith("{"):
-                found.append(_parse(Example(i + 1, "inline", span.strip(), heading)))
+                found.append(_parse(Example(i + 1, "inline", span.strip(), heading, _heading_endpoint(heading))))
         i += 1
     return found
+
+
+def _heading_endpoint(heading: str) -> str | None:
+    """ "METHOD /path" when a heading names an HTTP endpoint, such as "DELETE /v1/presence/{channel}?user={user}"."""
+    match = re.match(r"^(GET|POST|PUT|PATCH|DELETE) (/\S*)$", heading)
+    return f"{match.group(1)} {match.group(2)}" if match else None
+
+
+def _path_matches(template: str, path: str) -> bool:
+    """Whether a path fits a template whose {name} parts each stand for one or more characters."""
+    pattern = ".+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", template))
+    return re.fullmatch(pattern, path) is not None
+
+
+def endpoint_schema(table: dict[str, str], endpoint: str | None) -> str | None:
+    """The schema of table whose key fits endpoint ("METHOD /path?query"): same method, the path fits the
+    key's template, and the request has every query parameter the key names; the most specific key wins."""
+    if not endpoint:
+        return None
+    method, target = endpoint.split(" ", 1)
+    parts = urlsplit(target)
+    query = dict(parse_qsl(parts.query))
+    best: tuple[int, str] | None = None
+    for key, name in table.items():
+        key_method, key_target = key.split(" ", 1)
+        key_parts = urlsplit(key_target)
+        key_query = dict(parse_qsl(key_parts.query))
+        if key_method != method or not _path_matches(key_parts.path, parts.path):
+            continue
+        if all(query.get(k) == v for k, v in key_query.items()) and (best is None or len(key_query) > best[0]):
+            best = (len(key_query), name)
+    return best[1] if best else None
 
 
 def _examples_in_plain_block(body: list[str], first_line: int, heading: str) -> list[Example]:
@@ -388,13 +464,19 @@ def classify(example: Example) -> str | None:
     if isinstance(value, dict) and "op" in value:
         return {**CLIENT_OPS, **SERVER_OPS}.get(value["op"]) if isinstance(value["op"], str) else None
     if example.source == "curl request":
-        return REQUEST_SCHEMAS.get(example.endpoint)
+        return endpoint_schema(REQUEST_SCHEMAS, example.endpoint)
     if example.source == "curl response":
         if isinstance(value, dict) and "error" in value:
             return "error-response.json"
-        return RESPONSE_SCHEMAS.get(example.endpoint)
+        return endpoint_schema(RESPONSE_SCHEMAS, example.endpoint)
     if isinstance(value, dict) and set(value) == {"error"}:
         return "error-response.json"
+    if example.source == "inline" and example.endpoint:
+        # Under an endpoint's heading: a body of that endpoint, when only one direction has a schema.
+        request = endpoint_schema(REQUEST_SCHEMAS, example.endpoint)
+        response = endpoint_schema(RESPONSE_SCHEMAS, example.endpoint)
+        if bool(request) != bool(response):
+            return request or response
     if isinstance(value, dict) and {"channel", "type"} <= value.keys():
         return "live-event.json"
     return None
@@ -433,6 +515,19 @@ def test_readme_example_validates(example: Example):
         assert not errors("client-frame.json", example.value)
     if name in SERVER_OPS.values():
         assert not errors("server-frame.json", example.value)
+
+
+def test_presence_endpoint_examples_name_the_channel_of_their_path():
+    # README: "The channel is the rest of the path, slashes included."
+    checked = 0
+    for example in EXAMPLES:
+        if example.source != "curl response" or not isinstance(example.value, dict) or "channel" not in example.value:
+            continue
+        path = urlsplit(example.endpoint.split(" ", 1)[1]).path
+        if path.startswith("/v1/presence/"):
+            assert example.value["channel"] == path[len("/v1/presence/"):], f"README.md line {example.line}"
+            checked += 1
+    assert checked >= 3, "expected the curl examples of GET and POST /v1/presence/{channel}"
 
 
 def test_every_schema_has_a_readme_example():
@@ -478,6 +573,34 @@ ERROR = {"op": "error", "id": 3, "code": "forbidden", "message": "clients may no
 PUBLISH_RESPONSE = {"results": [{"channel": "resources/posts", "offset": 42}]}
 ERROR_RESPONSE = {"error": {"code": "unauthorized", "message": "missing or invalid API key"}}
 HEALTHZ = {"status": "ok", "epoch": "k3j9x0a1", "connections": 3}
+MEMBER = {"user": "alice", "info": {"name": "Alice"}, "connections": 2}
+TYPIST = {"user": "bob", "name": "Bob", "scope": "new-comment"}
+PRESENCE_ENTER = {"op": "presence.enter", "id": 10, "channel": "presence/posts/1", "info": {"name": "Alice", "avatar": "/a.png", "field": "title"}}
+PRESENCE_UPDATE = {"op": "presence.update", "id": 11, "channel": "presence/posts/1", "info": {"name": "Alice", "field": "body"}}
+PRESENCE_LEAVE = {"op": "presence.leave", "id": 12, "channel": "presence/posts/1"}
+PRESENCE_SUBSCRIBE = {"op": "presence.subscribe", "id": 13, "channel": "presence/posts/1"}
+PRESENCE_UNSUBSCRIBE = {"op": "presence.unsubscribe", "id": 14, "channel": "presence/posts/1"}
+TYPING_START = {"op": "typing.start", "channel": "comments/posts/1", "scope": "new-comment"}
+TYPING_STOP = {"op": "typing.stop", "channel": "comments/posts/1", "scope": "new-comment"}
+TYPING_SUBSCRIBE = {"op": "typing.subscribe", "id": 20, "channel": "comments/posts/1"}
+TYPING_UNSUBSCRIBE = {"op": "typing.unsubscribe", "id": 21, "channel": "comments/posts/1"}
+PRESENCE_ENTERED = {"op": "presence.entered", "id": 10, "channel": "presence/posts/1"}
+PRESENCE_UPDATED = {"op": "presence.updated", "id": 11, "channel": "presence/posts/1"}
+PRESENCE_LEFT = {"op": "presence.left", "id": 12, "channel": "presence/posts/1"}
+PRESENCE_SNAPSHOT = {"op": "presence.snapshot", "id": 13, "channel": "presence/posts/1", "total": 2,
+                     "members": [MEMBER, {"user": "bob", "info": {"name": "Bob"}, "connections": 1}]}
+PRESENCE_UNSUBSCRIBED = {"op": "presence.unsubscribed", "id": 14, "channel": "presence/posts/1"}
+PRESENCE_EVENT = {"op": "presence.event", "channel": "presence/posts/1", "action": "join",
+                  "member": {"user": "carol", "info": {"name": "Carol"}, "connections": 1}}
+TYPING_OK = {"op": "typing.ok", "id": 22}
+TYPING_SNAPSHOT = {"op": "typing.snapshot", "id": 20, "channel": "comments/posts/1", "typing": [TYPIST]}
+TYPING_UNSUBSCRIBED = {"op": "typing.unsubscribed", "id": 21, "channel": "comments/posts/1"}
+TYPING_EVENT = {"op": "typing.event", "channel": "comments/posts/1", "action": "started", "typist": TYPIST}
+PRESENCE_LIST = {"channel": "presence/posts/1", "total": 1, "members": [MEMBER]}
+PRESENCE_COUNT = {"channel": "presence/posts/1", "total": 1}
+PRESENCE_POST = {"user": "dave", "info": {"name": "Dave"}, "ttlMs": 30000}
+PRESENCE_POSTED = {"channel": "presence/posts/1", "user": "dave", "ttlMs": 30000}
+PRESENCE_DELETED = {"channel": "presence/posts/1", "user": "dave", "removed": True}
 
 PRINTABLE_WITHOUT_STAR = "".join(chr(c) for c in range(0x21, 0x7F) if c != ord("*"))
 MINIMAL_EVENT = {"channel": "c", "type": "t"}
@@ -539,6 +662,77 @@ VALID: list[tuple[str, str, Any]] = [
     ("publish response: empty batch", "publish-response.json", {"results": []}),
     ("error response", "error-response.json", ERROR_RESPONSE),
     ("healthz response", "healthz-response.json", HEALTHZ),
+    # presence and typing: shared shapes
+    ("member: README", "presence-member.json", MEMBER),
+    ("member: 0 connections (as in a leave event)", "presence-member.json", with_(MEMBER, connections=0)),
+    ("member: info may be any JSON value", "presence-member.json", with_(MEMBER, info="Alice")),
+    ("member: null info", "presence-member.json", with_(MEMBER, info=None)),
+    ("member: added field", "presence-member.json", with_(MEMBER, since="2026-11-22T10:00:00.000Z")),
+    ("typist: README", "typist.json", TYPIST),
+    ("typist: no scope, no name", "typist.json", with_(TYPIST, scope=None, name=None)),
+    ("typist: 64-char scope", "typist.json", with_(TYPIST, scope="s" * 64)),
+    # presence and typing: commands
+    ("presence.enter: README", "presence.enter.json", PRESENCE_ENTER),
+    ("presence.enter: minimal (no id, no info)", "presence.enter.json", {"op": "presence.enter", "channel": "c"}),
+    ("presence.enter: info is a string", "presence.enter.json", with_(PRESENCE_ENTER, info="Alice")),
+    ("presence.enter: unknown field ignored", "presence.enter.json", with_(PRESENCE_ENTER, future=1)),
+    ("presence.update: README", "presence.update.json", PRESENCE_UPDATE),
+    ("presence.update: null info", "presence.update.json", with_(PRESENCE_UPDATE, info=None, id=DELETE)),
+    ("presence.leave: README", "presence.leave.json", PRESENCE_LEAVE),
+    ("presence.leave: string id", "presence.leave.json", with_(PRESENCE_LEAVE, id="leave-1")),
+    ("presence.subscribe: README", "presence.subscribe.json", PRESENCE_SUBSCRIBE),
+    ("presence.unsubscribe: README", "presence.unsubscribe.json", PRESENCE_UNSUBSCRIBE),
+    ("typing.start: README", "typing.start.json", TYPING_START),
+    ("typing.start: no scope, with id", "typing.start.json", {"op": "typing.start", "id": 7, "channel": "c"}),
+    ("typing.start: null scope", "typing.start.json", with_(TYPING_START, scope=None)),
+    ("typing.start: 64-char scope", "typing.start.json", with_(TYPING_START, scope="s" * 64)),
+    ("typing.stop: README", "typing.stop.json", TYPING_STOP),
+    ("typing.stop: no scope", "typing.stop.json", with_(TYPING_STOP, scope=DELETE)),
+    ("typing.subscribe: README", "typing.subscribe.json", TYPING_SUBSCRIBE),
+    ("typing.unsubscribe: README", "typing.unsubscribe.json", TYPING_UNSUBSCRIBE),
+    ("client frame: presence.enter", "client-frame.json", PRESENCE_ENTER),
+    ("client frame: typing.start without id", "client-frame.json", TYPING_START),
+    ("client frame: typing.unsubscribe", "client-frame.json", TYPING_UNSUBSCRIBE),
+    # presence and typing: replies and pushes
+    ("presence.entered: README", "presence.entered.json", PRESENCE_ENTERED),
+    ("presence.entered: no id", "presence.entered.json", with_(PRESENCE_ENTERED, id=DELETE)),
+    ("presence.updated: README", "presence.updated.json", PRESENCE_UPDATED),
+    ("presence.left: README", "presence.left.json", PRESENCE_LEFT),
+    ("presence.snapshot: README", "presence.snapshot.json", PRESENCE_SNAPSHOT),
+    ("presence.snapshot: empty channel", "presence.snapshot.json", with_(PRESENCE_SNAPSHOT, total=0, members=[])),
+    ("presence.snapshot: capped list (total above the members listed)", "presence.snapshot.json",
+     with_(PRESENCE_SNAPSHOT, total=250, members=[with_(MEMBER, user=f"u{i}") for i in range(100)])),
+    ("presence.unsubscribed: README", "presence.unsubscribed.json", PRESENCE_UNSUBSCRIBED),
+    ("presence.event: README (join)", "presence.event.json", PRESENCE_EVENT),
+    ("presence.event: update", "presence.event.json", with_(PRESENCE_EVENT, action="update", member=MEMBER)),
+    ("presence.event: leave with 0 connections", "presence.event.json",
+     with_(PRESENCE_EVENT, action="leave", member__connections=0)),
+    ("typing.ok: numeric id", "typing.ok.json", TYPING_OK),
+    ("typing.ok: string id", "typing.ok.json", with_(TYPING_OK, id="t1")),
+    ("typing.snapshot: README", "typing.snapshot.json", TYPING_SNAPSHOT),
+    ("typing.snapshot: nobody typing", "typing.snapshot.json", with_(TYPING_SNAPSHOT, typing=[])),
+    ("typing.unsubscribed: README", "typing.unsubscribed.json", TYPING_UNSUBSCRIBED),
+    ("typing.event: README (started)", "typing.event.json", TYPING_EVENT),
+    ("typing.event: stopped, no scope", "typing.event.json", with_(TYPING_EVENT, action="stopped", typist__scope=None)),
+    ("server frame: presence.snapshot", "server-frame.json", PRESENCE_SNAPSHOT),
+    ("server frame: typing.ok", "server-frame.json", TYPING_OK),
+    ("server frame: typing.event", "server-frame.json", TYPING_EVENT),
+    ("error: not_present", "error.json", with_(ERROR, code="not_present", message="not present in presence/posts/1: enter it first")),
+    ("error: rate_limited without id", "error.json", with_(ERROR, id=DELETE, code="rate_limited")),
+    ("error response: rate_limited", "error-response.json", with_(ERROR_RESPONSE, error__code="rate_limited")),
+    # presence: HTTP
+    ("presence list response: README", "presence-list-response.json", PRESENCE_LIST),
+    ("presence list response: nobody", "presence-list-response.json", with_(PRESENCE_LIST, total=0, members=[])),
+    ("presence list response: limit=0", "presence-list-response.json", with_(PRESENCE_LIST, total=3, members=[])),
+    ("presence count response: README", "presence-count-response.json", PRESENCE_COUNT),
+    ("presence count response: 0", "presence-count-response.json", with_(PRESENCE_COUNT, total=0)),
+    ("presence POST request: README", "presence-post-request.json", PRESENCE_POST),
+    ("presence POST request: user alone (default TTL, no info)", "presence-post-request.json", {"user": "dave"}),
+    ("presence POST request: ttlMs 1", "presence-post-request.json", with_(PRESENCE_POST, ttlMs=1)),
+    ("presence POST request: ttlMs 86,400,000", "presence-post-request.json", with_(PRESENCE_POST, ttlMs=86_400_000)),
+    ("presence POST response: README", "presence-post-response.json", PRESENCE_POSTED),
+    ("presence DELETE response: README", "presence-delete-response.json", PRESENCE_DELETED),
+    ("presence DELETE response: nothing removed", "presence-delete-response.json", with_(PRESENCE_DELETED, removed=False)),
 ]
 
 INVALID: list[tuple[str, str, Any]] = [
@@ -597,7 +791,9 @@ INVALID: list[tuple[str, str, Any]] = [
     ("client frame: missing op", "client-frame.json", {"id": 1}),
     ("client frame: numeric op", "client-frame.json", {"op": 5}),
     ("client frame: unknown op", "client-frame.json", {"op": "subscrib", "sub": "s", "channel": "c"}),
-    ("client frame: reserved dotted op", "client-frame.json", {"op": "presence.enter", "channel": "c"}),
+    ("client frame: reserved dotted op", "client-frame.json", {"op": "record.edit", "channel": "c"}),
+    ("client frame: presence.enter without channel", "client-frame.json", with_(PRESENCE_ENTER, channel=DELETE)),
+    ("client frame: a server push", "client-frame.json", PRESENCE_EVENT),
     ("client frame: a server frame", "client-frame.json", PONG),
     ("client frame: subscribe without sub", "client-frame.json", with_(SUBSCRIBE, sub=DELETE)),
     ("client frame: not an object", "client-frame.json", [SUBSCRIBE]),
@@ -624,7 +820,9 @@ INVALID: list[tuple[str, str, Any]] = [
     ("error: client-only code", "error.json", with_(ERROR, code="timeout")),
     ("error: missing message", "error.json", with_(ERROR, message=DELETE)),
     ("error: missing code", "error.json", with_(ERROR, code=DELETE)),
-    ("server frame: unknown op", "server-frame.json", {"op": "presence.snapshot"}),
+    ("server frame: unknown op", "server-frame.json", {"op": "record.stale"}),
+    ("server frame: presence.snapshot without members", "server-frame.json", with_(PRESENCE_SNAPSHOT, members=DELETE)),
+    ("server frame: a presence command", "server-frame.json", PRESENCE_ENTER),
     ("server frame: a client command", "server-frame.json", SUBSCRIBE),
     ("server frame: error with bad code", "server-frame.json", with_(ERROR, code="Forbidden")),
     # HTTP
@@ -644,6 +842,92 @@ INVALID: list[tuple[str, str, Any]] = [
     ("healthz: other status", "healthz-response.json", with_(HEALTHZ, status="down")),
     ("healthz: negative connections", "healthz-response.json", with_(HEALTHZ, connections=-1)),
     ("healthz: missing epoch", "healthz-response.json", with_(HEALTHZ, epoch=DELETE)),
+    # presence and typing: shared shapes
+    ("member: negative connections", "presence-member.json", with_(MEMBER, connections=-1)),
+    ("member: fractional connections", "presence-member.json", with_(MEMBER, connections=1.5)),
+    ("member: missing info", "presence-member.json", with_(MEMBER, info=DELETE)),
+    ("member: missing user", "presence-member.json", with_(MEMBER, user=DELETE)),
+    ("member: empty user", "presence-member.json", with_(MEMBER, user="")),
+    ("member: numeric user", "presence-member.json", with_(MEMBER, user=42)),
+    ("typist: missing scope (null when none)", "typist.json", with_(TYPIST, scope=DELETE)),
+    ("typist: missing name", "typist.json", with_(TYPIST, name=DELETE)),
+    ("typist: 65-char scope", "typist.json", with_(TYPIST, scope="s" * 65)),
+    ("typist: numeric name", "typist.json", with_(TYPIST, name=1)),
+    # presence and typing: commands
+    ("presence.enter: missing channel", "presence.enter.json", with_(PRESENCE_ENTER, channel=DELETE)),
+    ("presence.enter: channel with *", "presence.enter.json", with_(PRESENCE_ENTER, channel="presence/*")),
+    ("presence.enter: 65-char id", "presence.enter.json", with_(PRESENCE_ENTER, id="i" * 65)),
+    ("presence.enter: wrong op", "presence.enter.json", with_(PRESENCE_ENTER, op="presence.update")),
+    ("presence.update: missing info", "presence.update.json", with_(PRESENCE_UPDATE, info=DELETE)),
+    ("presence.update: missing channel", "presence.update.json", with_(PRESENCE_UPDATE, channel=DELETE)),
+    ("presence.leave: missing channel", "presence.leave.json", with_(PRESENCE_LEAVE, channel=DELETE)),
+    ("presence.leave: numeric channel", "presence.leave.json", with_(PRESENCE_LEAVE, channel=1)),
+    ("presence.subscribe: empty channel", "presence.subscribe.json", with_(PRESENCE_SUBSCRIBE, channel="")),
+    ("presence.subscribe: boolean id", "presence.subscribe.json", with_(PRESENCE_SUBSCRIBE, id=True)),
+    ("presence.unsubscribe: missing channel", "presence.unsubscribe.json", with_(PRESENCE_UNSUBSCRIBE, channel=DELETE)),
+    ("typing.start: 65-byte scope", "typing.start.json", with_(TYPING_START, scope="s" * 65)),
+    ("typing.start: empty scope", "typing.start.json", with_(TYPING_START, scope="")),
+    ("typing.start: numeric scope", "typing.start.json", with_(TYPING_START, scope=1)),
+    ("typing.start: missing channel", "typing.start.json", with_(TYPING_START, channel=DELETE)),
+    ("typing.stop: 65-byte scope", "typing.stop.json", with_(TYPING_STOP, scope="s" * 65)),
+    ("typing.stop: channel with a space", "typing.stop.json", with_(TYPING_STOP, channel="comments posts")),
+    ("typing.subscribe: missing channel", "typing.subscribe.json", with_(TYPING_SUBSCRIBE, channel=DELETE)),
+    ("typing.unsubscribe: 201-byte channel", "typing.unsubscribe.json", with_(TYPING_UNSUBSCRIBE, channel="c" * 201)),
+    ("client frame: typing.start with a 65-byte scope", "client-frame.json", with_(TYPING_START, scope="s" * 65)),
+    # presence and typing: replies and pushes
+    ("presence.entered: missing channel", "presence.entered.json", with_(PRESENCE_ENTERED, channel=DELETE)),
+    ("presence.updated: wrong op", "presence.updated.json", with_(PRESENCE_UPDATED, op="presence.update")),
+    ("presence.left: missing channel", "presence.left.json", with_(PRESENCE_LEFT, channel=DELETE)),
+    ("presence.snapshot: missing total", "presence.snapshot.json", with_(PRESENCE_SNAPSHOT, total=DELETE)),
+    ("presence.snapshot: negative total", "presence.snapshot.json", with_(PRESENCE_SNAPSHOT, total=-1)),
+    ("presence.snapshot: members is an object", "presence.snapshot.json", with_(PRESENCE_SNAPSHOT, members=MEMBER)),
+    ("presence.snapshot: member with 0 connections", "presence.snapshot.json",
+     with_(PRESENCE_SNAPSHOT, members=[with_(MEMBER, connections=0)])),
+    ("presence.snapshot: member with negative connections", "presence.snapshot.json",
+     with_(PRESENCE_SNAPSHOT, members=[with_(MEMBER, connections=-1)])),
+    ("presence.unsubscribed: missing channel", "presence.unsubscribed.json", with_(PRESENCE_UNSUBSCRIBED, channel=DELETE)),
+    ("presence.event: unknown action", "presence.event.json", with_(PRESENCE_EVENT, action="joined")),
+    ("presence.event: missing action", "presence.event.json", with_(PRESENCE_EVENT, action=DELETE)),
+    ("presence.event: missing member", "presence.event.json", with_(PRESENCE_EVENT, member=DELETE)),
+    ("presence.event: member with negative connections", "presence.event.json",
+     with_(PRESENCE_EVENT, action="update", member__connections=-1)),
+    ("presence.event: leave with connections left", "presence.event.json",
+     with_(PRESENCE_EVENT, action="leave", member__connections=1)),
+    ("presence.event: join with 0 connections", "presence.event.json", with_(PRESENCE_EVENT, member__connections=0)),
+    ("presence.event: join with 2 connections (join is the first session)", "presence.event.json",
+     with_(PRESENCE_EVENT, member__connections=2)),
+    ("presence.event: update with 0 connections", "presence.event.json",
+     with_(PRESENCE_EVENT, action="update", member__connections=0)),
+    ("typing.ok: missing id", "typing.ok.json", with_(TYPING_OK, id=DELETE)),
+    ("typing.ok: object id", "typing.ok.json", with_(TYPING_OK, id={"a": 1})),
+    ("typing.snapshot: missing typing", "typing.snapshot.json", with_(TYPING_SNAPSHOT, typing=DELETE)),
+    ("typing.snapshot: typist without user", "typing.snapshot.json", with_(TYPING_SNAPSHOT, typing=[with_(TYPIST, user=DELETE)])),
+    ("typing.unsubscribed: missing channel", "typing.unsubscribed.json", with_(TYPING_UNSUBSCRIBED, channel=DELETE)),
+    ("typing.event: unknown action", "typing.event.json", with_(TYPING_EVENT, action="typing")),
+    ("typing.event: missing typist", "typing.event.json", with_(TYPING_EVENT, typist=DELETE)),
+    ("typing.event: typist with a 65-char scope", "typing.event.json", with_(TYPING_EVENT, typist__scope="s" * 65)),
+    ("server frame: presence.event with an unknown action", "server-frame.json", with_(PRESENCE_EVENT, action="joined")),
+    ("error: unknown code near a new one", "error.json", with_(ERROR, code="rate_limit")),
+    # presence: HTTP
+    ("presence list response: missing members", "presence-list-response.json", with_(PRESENCE_LIST, members=DELETE)),
+    ("presence list response: member with 0 connections", "presence-list-response.json",
+     with_(PRESENCE_LIST, members=[with_(MEMBER, connections=0)])),
+    ("presence list response: bad channel", "presence-list-response.json", with_(PRESENCE_LIST, channel="presence/*")),
+    ("presence count response: missing total", "presence-count-response.json", with_(PRESENCE_COUNT, total=DELETE)),
+    ("presence count response: string total", "presence-count-response.json", with_(PRESENCE_COUNT, total="1")),
+    ("presence count response: with a member list", "presence-count-response.json", PRESENCE_LIST),
+    ("presence POST request: ttlMs 0", "presence-post-request.json", with_(PRESENCE_POST, ttlMs=0)),
+    ("presence POST request: ttlMs over 86,400,000", "presence-post-request.json", with_(PRESENCE_POST, ttlMs=86_400_001)),
+    ("presence POST request: negative ttlMs", "presence-post-request.json", with_(PRESENCE_POST, ttlMs=-1)),
+    ("presence POST request: fractional ttlMs", "presence-post-request.json", with_(PRESENCE_POST, ttlMs=1.5)),
+    ("presence POST request: string ttlMs", "presence-post-request.json", with_(PRESENCE_POST, ttlMs="30000")),
+    ("presence POST request: missing user", "presence-post-request.json", with_(PRESENCE_POST, user=DELETE)),
+    ("presence POST request: empty user", "presence-post-request.json", with_(PRESENCE_POST, user="")),
+    ("presence POST request: an array", "presence-post-request.json", [PRESENCE_POST]),
+    ("presence POST response: missing ttlMs", "presence-post-response.json", with_(PRESENCE_POSTED, ttlMs=DELETE)),
+    ("presence POST response: ttlMs 0", "presence-post-response.json", with_(PRESENCE_POSTED, ttlMs=0)),
+    ("presence DELETE response: missing removed", "presence-delete-response.json", with_(PRESENCE_DELETED, removed=DELETE)),
+    ("presence DELETE response: removed as a string", "presence-delete-response.json", with_(PRESENCE_DELETED, removed="true")),
 ]
 
 

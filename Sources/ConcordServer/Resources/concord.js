@@ -508,6 +508,9 @@ export class ConcordClient {
       get user() {
         return client.welcome?.user ?? null;
       },
+      get closed() {
+        return client.#closed;
+      },
       get connected() {
         return client.#state === "connected";
       },
@@ -759,6 +762,895 @@ function serverIds(params) {
   if (ids === undefined || ids.length > MAX_SERVER_IDS) return undefined;
   const usable = ids.every((id) => typeof id === "string" || (typeof id === "number" && Number.isFinite(id)));
   return usable ? ids : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Features: presence (ops presence.*; push `presence.event`) and typing (ops typing.*; push
+// `typing.event`)
+
+const DEFAULT_TYPING_INTERVAL_MS = 1000;
+
+const monotonicNow = () => (typeof globalThis.performance?.now === "function" ? globalThis.performance.now() : Date.now());
+
+// What presence and typing share. A session is "live" for them once their onConnected has run, so
+// that a call made from a "state" listener, before the feature restored the session, waits for the
+// restore instead of racing it. `drain` counts the unsubscribes in flight per channel (see Watch).
+class ChannelFeature {
+  ctx;
+  #liveIn = 0;
+  #draining = new Map(); // channel -> unsubscribe frames without a reply yet
+
+  constructor(ctx) {
+    this.ctx = ctx;
+  }
+
+  get live() {
+    return this.ctx.connected && this.#liveIn === this.ctx.generation;
+  }
+
+  onConnected() {
+    this.#liveIn = this.ctx.generation;
+    this.#draining.clear();
+  }
+
+  onDisconnected() {
+    this.#draining.clear();
+  }
+
+  drain(channel) {
+    this.#draining.set(channel, (this.#draining.get(channel) ?? 0) + 1);
+  }
+
+  drained(channel) {
+    const count = this.#draining.get(channel) ?? 0;
+    if (count <= 1) this.#draining.delete(channel);
+    else this.#draining.set(channel, count - 1);
+  }
+
+  draining(channel) {
+    return this.#draining.has(channel);
+  }
+}
+
+// One `presence.subscribe` or `typing.subscribe` of a channel: sent while wanted, again after every
+// reconnect. Its reply is the snapshot; the pushes that follow are applied to it in order. Pushes
+// that arrive between the subscribe frame and the snapshot reply are held and applied right after
+// the snapshot (as Phoenix does), so nothing is lost whatever order a server answers in. Pushes of
+// an earlier watch of the channel on this connection arrive before its unsubscribe reply: the
+// feature drops those (`draining`), as the new snapshot already accounts for them.
+class Watch {
+  #feature;
+  #family;
+  #channel;
+  #onSnapshot;
+  #onPush;
+  #sentIn = 0;
+  #held = null; // pushes received while the snapshot is on its way
+  #waiters = []; // subscribe() calls waiting for the next snapshot
+
+  wanted = false;
+  /** "idle" | "pending" | "subscribing" | "active" | "failed" */
+  status = "idle";
+  error = undefined;
+  /** True when the snapshot of the current session has arrived. */
+  synced = false;
+
+  constructor(feature, family, channel, onSnapshot, onPush) {
+    this.#feature = feature;
+    this.#family = family;
+    this.#channel = channel;
+    this.#onSnapshot = onSnapshot;
+    this.#onPush = onPush;
+  }
+
+  want() {
+    if (this.wanted) return;
+    this.wanted = true;
+    this.status = "pending";
+    if (this.#feature.live) this.#send();
+  }
+
+  /** Resolves at the next snapshot, at once when in sync; rejects when refused, ended or closed. */
+  ready() {
+    this.want();
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  unwant(code = "unsubscribed", message = `the ${this.#family} subscription of ${this.#channel} was ended`) {
+    if (!this.wanted) return;
+    const ctx = this.#feature.ctx;
+    const onServer = this.#feature.live && this.#sentIn === ctx.generation &&
+      (this.status === "subscribing" || this.status === "active");
+    this.wanted = false;
+    this.status = "idle";
+    this.error = undefined;
+    this.synced = false;
+    this.#held = null;
+    this.#settleWaiters(new ConcordError(code, message));
+    if (!onServer) return;
+    const channel = this.#channel;
+    this.#feature.drain(channel);
+    ctx.command({ op: `${this.#family}.unsubscribe`, channel }, {
+      onReply: () => this.#feature.drained(channel),
+      onError: (error) => {
+        this.#feature.drained(channel);
+        if (!SESSION_ENDED.has(error.code) && error.code !== "unknown_subscription") ctx.report(error);
+      },
+    });
+  }
+
+  onConnected() {
+    if (this.wanted) this.#send();
+  }
+
+  onDisconnected() {
+    this.synced = false;
+    this.#held = null;
+    if (this.status === "subscribing" || this.status === "active") this.status = "pending";
+  }
+
+  onClosed() {
+    this.#settleWaiters(new ConcordError("closed", "the client is closed"));
+  }
+
+  push(frame) {
+    if (!this.wanted) return;
+    if (this.synced) this.#onPush(frame);
+    else this.#held?.push(frame);
+  }
+
+  #send() {
+    const ctx = this.#feature.ctx;
+    const generation = ctx.generation;
+    this.#sentIn = generation;
+    this.status = "subscribing";
+    this.error = undefined;
+    this.synced = false;
+    this.#held = [];
+    const current = () => this.wanted && this.status === "subscribing" && this.#sentIn === generation;
+    // No timeout: only a dead connection keeps the reply away, and that ends the session anyway.
+    ctx.command({ op: `${this.#family}.subscribe`, channel: this.#channel }, {
+      timeoutMs: 0,
+      onReply: (reply) => {
+        if (!current()) return;
+        const held = this.#held ?? [];
+        this.#held = null;
+        this.status = "active";
+        this.synced = true;
+        this.#onSnapshot(reply, held);
+        this.#settleWaiters(null);
+      },
+      onError: (error) => {
+        if (!current()) return;
+        this.#held = null;
+        if (SESSION_ENDED.has(error.code)) return; // pending again; sent on the next session
+        this.status = "failed";
+        this.error = error;
+        this.#settleWaiters(error);
+        ctx.report(error);
+      },
+    });
+  }
+
+  #settleWaiters(error) {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+  }
+}
+
+// Calls a listener set with `list`; a throwing listener is reported and does not stop the others.
+function emitList(listeners, list, ctx) {
+  for (const listener of [...listeners]) {
+    try {
+      listener(list);
+    } catch (error) {
+      ctx.report(error);
+    }
+  }
+}
+
+function addChangeListener(listeners, event, listener) {
+  if (event !== "change") throw new TypeError(`unknown event "${event}": only "change" is emitted`);
+  if (typeof listener !== "function") throw new TypeError("listener must be a function");
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function toMember(raw) {
+  if (raw === null || typeof raw !== "object" || typeof raw.user !== "string") return null;
+  return Object.freeze({
+    user: raw.user,
+    info: raw.info === undefined ? null : raw.info,
+    connections: typeof raw.connections === "number" ? raw.connections : 1,
+  });
+}
+
+function toTypist(raw) {
+  if (raw === null || typeof raw !== "object" || typeof raw.user !== "string") return null;
+  return Object.freeze({
+    user: raw.user,
+    name: typeof raw.name === "string" ? raw.name : null,
+    scope: typeof raw.scope === "string" ? raw.scope : null,
+  });
+}
+
+/**
+ * The presence of one channel, from client.presence(channel). enter/update/leave make this client
+ * present (and are restored after every reconnect); members(), on("change") and subscribe() watch
+ * the member list (snapshot, then every presence.event).
+ */
+export class Presence {
+  #state;
+
+  constructor(state) {
+    this.#state = state;
+    this.channel = state.channel;
+    Object.freeze(this);
+  }
+
+  /** Enters the channel with `info` (default {}); again from this client, it updates the info. */
+  enter(info) {
+    return this.#state.enter(info);
+  }
+
+  /** Replaces this member's info (for all its tabs). Rejects with `not_present` before enter(). */
+  update(info) {
+    return this.#state.update(info);
+  }
+
+  /** Leaves the channel; not restored after a reconnect any more. */
+  leave() {
+    return this.#state.leave();
+  }
+
+  /** The current members, longest present first. Subscribes to the channel's presence if needed. */
+  members() {
+    return this.#state.members();
+  }
+
+  /** The number of members: the server's total, which exceeds members().length when the snapshot
+   *  was capped (README, "Limits"). */
+  get total() {
+    return this.#state.total;
+  }
+
+  /** True between enter() and leave() (or close()): this client means to be present. */
+  get entered() {
+    return this.#state.entered;
+  }
+
+  /** The info this client last entered or updated with, or undefined when not entered. */
+  get info() {
+    return this.#state.info;
+  }
+
+  /** Of the member list: "idle" (not subscribed), "pending", "subscribing", "active", "failed"
+   *  (refused; retried after a reconnect) or "closed". */
+  get status() {
+    return this.#state.status;
+  }
+
+  /** True once the snapshot of the current session has arrived; during a reconnect the list keeps
+   *  the last known members until the new snapshot replaces it. */
+  get synced() {
+    return this.#state.watch.synced;
+  }
+
+  /** The server's refusal when status is "failed". */
+  get error() {
+    return this.#state.watch.error;
+  }
+
+  /** "change": called with the full member list after each snapshot and each presence.event.
+   *  Subscribes to the channel's presence. Returns a function that removes the listener. */
+  on(event, listener) {
+    return this.#state.on(event, listener);
+  }
+
+  /** Subscribes (if needed) and resolves with the member list once a snapshot is in. */
+  subscribe() {
+    return this.#state.subscribe();
+  }
+
+  /** Stops watching the member list (and clears it); this client stays present if it entered. */
+  unsubscribe() {
+    this.#state.unsubscribe();
+  }
+
+  /** Leaves, unsubscribes and drops the listeners; client.presence(channel) then makes a new object.
+   *  Resolves (never rejects) once the leave was answered. */
+  close() {
+    return this.#state.close();
+  }
+}
+
+class PresenceFeature extends ChannelFeature {
+  ops = ["presence.event"];
+  #channels = new Map(); // channel -> PresenceState
+
+  get(channel) {
+    if (typeof channel !== "string") throw new TypeError("presence needs a channel string");
+    let state = this.#channels.get(channel);
+    if (!state) this.#channels.set(channel, (state = new PresenceState(this, channel)));
+    return state.handle;
+  }
+
+  forget(state) {
+    if (this.#channels.get(state.channel) === state) this.#channels.delete(state.channel);
+  }
+
+  onConnected() {
+    super.onConnected();
+    for (const state of [...this.#channels.values()]) state.onConnected();
+  }
+
+  onDisconnected() {
+    super.onDisconnected();
+    for (const state of this.#channels.values()) state.watch.onDisconnected();
+  }
+
+  onClosed() {
+    for (const state of [...this.#channels.values()]) state.onClosed();
+  }
+
+  onPush(frame) {
+    if (typeof frame.channel !== "string" || this.draining(frame.channel)) return;
+    this.#channels.get(frame.channel)?.watch.push(frame);
+  }
+}
+
+class PresenceState {
+  feature;
+  channel;
+  handle;
+  watch;
+  #desired = null; // {info} while this client means to be present
+  #parked = []; // enter/update/leave calls made, or cut off, while no session was live
+  #members = new Map(); // user -> member: snapshot order, then arrivals
+  #total = 0;
+  #listeners = new Set();
+  #closed = false;
+
+  constructor(feature, channel) {
+    this.feature = feature;
+    this.channel = channel;
+    this.watch = new Watch(feature, "presence", channel, (reply, held) => this.#onSnapshot(reply, held), (frame) => this.#onEvent(frame));
+    this.handle = new Presence(this);
+  }
+
+  get ctx() {
+    return this.feature.ctx;
+  }
+
+  get total() {
+    return this.#total;
+  }
+
+  get entered() {
+    return this.#desired !== null;
+  }
+
+  get info() {
+    return this.#desired?.info;
+  }
+
+  get status() {
+    return this.#closed ? "closed" : this.watch.status;
+  }
+
+  enter(info = {}) {
+    const previous = this.#desired;
+    const desired = { info };
+    if (!this.#closed) this.#desired = desired;
+    // A refused enter changed nothing on the server: forget it, unless something came after it.
+    return this.#perform("presence.enter", { info }, () => {
+      if (this.#desired === desired) this.#desired = previous;
+    });
+  }
+
+  update(info = {}) {
+    const previous = this.#desired;
+    const desired = previous ? { info } : null;
+    if (previous && !this.#closed) this.#desired = desired;
+    return this.#perform("presence.update", { info }, () => {
+      if (previous && this.#desired === desired) this.#desired = previous;
+    });
+  }
+
+  leave() {
+    if (!this.#closed) this.#desired = null;
+    return this.#perform("presence.leave", {}, null);
+  }
+
+  members() {
+    if (!this.#closed) this.watch.want();
+    return [...this.#members.values()];
+  }
+
+  on(event, listener) {
+    const off = addChangeListener(this.#listeners, event, listener);
+    if (this.#closed) {
+      off();
+      return () => {};
+    }
+    this.watch.want();
+    return off;
+  }
+
+  async subscribe() {
+    if (this.#closed) throw this.#closedError();
+    await this.watch.ready();
+    return [...this.#members.values()];
+  }
+
+  unsubscribe() {
+    this.watch.unwant();
+    this.#members = new Map();
+    this.#total = 0;
+  }
+
+  close() {
+    if (this.#closed) return Promise.resolve();
+    const left = this.#desired !== null && this.feature.live ? this.leave().then(() => {}, () => {}) : Promise.resolve();
+    this.#desired = null;
+    this.#closed = true;
+    for (const call of [...this.#parked]) this.#settle(call, this.#closedError());
+    this.watch.unwant("closed", `the presence of ${this.channel} was closed`);
+    this.#listeners.clear();
+    this.feature.forget(this);
+    return left;
+  }
+
+  onConnected() {
+    const parked = this.#parked;
+    this.#parked = [];
+    // Enter first, so that our own snapshot below already lists us.
+    const restore = this.#desired ? this.#restore(this.#desired) : null;
+    for (const call of parked) {
+      if (call.settled) continue;
+      // The old session's presence went with its socket: a leave is done, an enter or update is
+      // carried out by the restoring enter (with the latest info), unless a later leave undid it.
+      if (call.op === "presence.leave") this.#settle(call, null, { op: "presence.left", channel: this.channel });
+      else if (restore) restore.push(call);
+      else if (call.op === "presence.enter") this.#settle(call, null, { op: "presence.entered", channel: this.channel });
+      else this.#settle(call, new ConcordError("not_present", `not present in ${this.channel}: enter it first`));
+    }
+    this.watch.onConnected();
+  }
+
+  onClosed() {
+    for (const call of [...this.#parked]) this.#settle(call, new ConcordError("closed", "the client is closed"));
+    this.watch.onClosed();
+  }
+
+  #closedError() {
+    return new ConcordError("closed", `the presence of ${this.channel} was closed`);
+  }
+
+  #perform(op, fields, onRefused) {
+    if (this.#closed || this.ctx.closed) {
+      const error = this.#closed ? this.#closedError() : new ConcordError("closed", "the client is closed");
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const call = { op, fields, resolve, reject, onRefused, settled: false, timer: null };
+      const timeoutMs = this.ctx.requestTimeoutMs;
+      if (timeoutMs > 0) {
+        call.timer = setTimeout(() => this.#settle(call, new ConcordError("timeout", `no reply to ${op} within ${timeoutMs} ms`)), timeoutMs);
+      }
+      if (this.feature.live) this.#transmit(call);
+      else this.#parked.push(call);
+    });
+  }
+
+  #transmit(call) {
+    this.ctx.command({ op: call.op, channel: this.channel, ...call.fields }, {
+      timeoutMs: 0, // the call has its own timer, which spans reconnects
+      onReply: (reply) => this.#settle(call, null, reply),
+      onError: (error) => {
+        if (call.settled) return;
+        if (error.code === "disconnected") {
+          this.#parked.push(call); // settled on the next session
+          return;
+        }
+        if (!SESSION_ENDED.has(error.code)) call.onRefused?.();
+        this.#settle(call, error);
+      },
+    });
+  }
+
+  // Re-enters with the latest info on a new session. Calls made or cut off while offline get its
+  // outcome. Returns the list to add those calls to.
+  #restore(desired) {
+    const calls = [];
+    this.ctx.command({ op: "presence.enter", channel: this.channel, info: desired.info }, {
+      timeoutMs: 0,
+      onReply: (reply) => {
+        for (const call of calls) this.#settle(call, null, reply);
+      },
+      onError: (error) => {
+        const waiting = calls.filter((call) => !call.settled);
+        if (error.code === "disconnected") {
+          this.#parked.push(...waiting);
+          return;
+        }
+        for (const call of waiting) this.#settle(call, error);
+        if (waiting.length === 0 && !SESSION_ENDED.has(error.code)) this.ctx.report(error);
+      },
+    });
+    return calls;
+  }
+
+  #settle(call, error, reply) {
+    if (call.settled) return;
+    call.settled = true;
+    clearTimeout(call.timer);
+    const parked = this.#parked.indexOf(call);
+    if (parked >= 0) this.#parked.splice(parked, 1);
+    if (error) call.reject(error);
+    else call.resolve(reply);
+  }
+
+  #onSnapshot(reply, held) {
+    const members = new Map();
+    for (const raw of Array.isArray(reply.members) ? reply.members : []) {
+      const member = toMember(raw);
+      if (member) members.set(member.user, member);
+    }
+    this.#members = members;
+    this.#total = Math.max(typeof reply.total === "number" ? reply.total : 0, members.size);
+    for (const frame of held) this.#apply(frame);
+    this.#emit();
+  }
+
+  #onEvent(frame) {
+    if (this.#apply(frame)) this.#emit();
+  }
+
+  // Applies one presence.event; every action carries the whole member, so applying one twice
+  // changes nothing more. Members beyond a capped snapshot join the list when they show up.
+  #apply(frame) {
+    const member = toMember(frame.member);
+    if (!member) return false;
+    const known = this.#members.has(member.user);
+    if (frame.action === "leave") {
+      this.#members.delete(member.user);
+      this.#total = Math.max(this.#members.size, this.#total - 1);
+      return true;
+    }
+    if (frame.action !== "join" && frame.action !== "update") return false;
+    this.#members.set(member.user, member);
+    if (frame.action === "join" && !known) this.#total += 1;
+    this.#total = Math.max(this.#total, this.#members.size);
+    return true;
+  }
+
+  #emit() {
+    emitList(this.#listeners, Object.freeze([...this.#members.values()]), this.ctx);
+  }
+}
+
+/**
+ * Typing signals on one channel and scope, from client.typing(channel, {scope}). start() is safe
+ * on every keystroke; typing() and on("change") list who else is typing.
+ */
+export class Typing {
+  #state;
+
+  constructor(state) {
+    this.#state = state;
+    this.channel = state.channel;
+    this.scope = state.scope;
+    Object.freeze(this);
+  }
+
+  /** The least time in ms between two typing.start frames (default 1000). Keep it well under the
+   *  server's typing TTL (3000 by default): continued typing re-sends after each interval. */
+  get interval() {
+    return this.#state.interval;
+  }
+
+  /** Says "typing": sends typing.start at once, then at most once per interval while called
+   *  again. Sends nothing while disconnected (the next call after the reconnect does). */
+  start() {
+    this.#state.start();
+  }
+
+  /** Says "stopped typing", when start() sent anything since the last stop. */
+  stop() {
+    this.#state.stop();
+  }
+
+  /** True between a start() that went out and stop() (or a disconnect). */
+  get active() {
+    return this.#state.active;
+  }
+
+  /** Who else is typing (this client's own user is never listed): those in this scope, or in the
+   *  whole channel when no scope was given. Subscribes to the channel's typing if needed. */
+  typing() {
+    return this.#state.typing();
+  }
+
+  /** Of the typing list: "idle" (not subscribed), "pending", "subscribing", "active", "failed" or "closed". */
+  get status() {
+    return this.#state.status;
+  }
+
+  /** True once the snapshot of the current session has arrived. */
+  get synced() {
+    return this.#state.synced;
+  }
+
+  /** "change": called with typing() after each snapshot and each typing.event that concerns it.
+   *  Subscribes to the channel's typing. Returns a function that removes the listener. */
+  on(event, listener) {
+    return this.#state.on(event, listener);
+  }
+
+  /** Subscribes (if needed) and resolves with typing() once a snapshot is in. */
+  subscribe() {
+    return this.#state.subscribe();
+  }
+
+  /** Stops watching who is typing. */
+  unsubscribe() {
+    this.#state.unsubscribe();
+  }
+
+  /** stop(), unsubscribe, drop the listeners; client.typing(channel, {scope}) then makes a new object. */
+  close() {
+    this.#state.close();
+  }
+}
+
+class TypingFeature extends ChannelFeature {
+  ops = ["typing.event"];
+  #objects = new Map(); // JSON [channel, scope] -> TypingState
+  #channels = new Map(); // channel -> TypingChannel: one server subscription shared by every scope
+
+  get(channel, options) {
+    if (typeof channel !== "string") throw new TypeError("typing needs a channel string");
+    const scope = options?.scope ?? null;
+    if (scope !== null && typeof scope !== "string") throw new TypeError("scope must be a string");
+    const interval = options?.interval;
+    if (interval !== undefined && !(typeof interval === "number" && interval >= 0)) {
+      throw new TypeError("interval must be a number of milliseconds");
+    }
+    const key = JSON.stringify([channel, scope]);
+    let state = this.#objects.get(key);
+    if (!state) this.#objects.set(key, (state = new TypingState(this, key, channel, scope)));
+    if (interval !== undefined) state.interval = interval;
+    return state.handle;
+  }
+
+  channelState(channel) {
+    let state = this.#channels.get(channel);
+    if (!state) this.#channels.set(channel, (state = new TypingChannel(this, channel)));
+    return state;
+  }
+
+  release(channelState) {
+    if (this.#channels.get(channelState.channel) === channelState) this.#channels.delete(channelState.channel);
+  }
+
+  forget(state) {
+    if (this.#objects.get(state.key) === state) this.#objects.delete(state.key);
+  }
+
+  onConnected() {
+    super.onConnected();
+    for (const channel of [...this.#channels.values()]) channel.watch.onConnected();
+  }
+
+  onDisconnected() {
+    super.onDisconnected();
+    for (const channel of this.#channels.values()) channel.watch.onDisconnected();
+    for (const state of this.#objects.values()) state.onDisconnected();
+  }
+
+  onClosed() {
+    for (const channel of this.#channels.values()) channel.watch.onClosed();
+  }
+
+  onPush(frame) {
+    if (typeof frame.channel !== "string" || this.draining(frame.channel)) return;
+    this.#channels.get(frame.channel)?.watch.push(frame);
+  }
+}
+
+// Who is typing on one channel, for the TypingStates (scopes) that watch it.
+class TypingChannel {
+  feature;
+  channel;
+  watch;
+  watchers = new Set();
+  typists = new Map(); // JSON [user, scope] -> typist
+
+  constructor(feature, channel) {
+    this.feature = feature;
+    this.channel = channel;
+    this.watch = new Watch(feature, "typing", channel, (reply, held) => this.#onSnapshot(reply, held), (frame) => this.#onEvent(frame));
+  }
+
+  add(state) {
+    this.watchers.add(state);
+    this.watch.want();
+  }
+
+  remove(state, code) {
+    this.watchers.delete(state);
+    if (this.watchers.size > 0) return;
+    this.watch.unwant(code);
+    this.typists.clear();
+    this.feature.release(this);
+  }
+
+  #onSnapshot(reply, held) {
+    this.typists = new Map();
+    for (const raw of Array.isArray(reply.typing) ? reply.typing : []) {
+      const typist = this.#own(toTypist(raw));
+      if (typist) this.typists.set(typistKey(typist), typist);
+    }
+    for (const frame of held) this.#apply(frame);
+    for (const state of [...this.watchers]) state.emit();
+  }
+
+  #onEvent(frame) {
+    const typist = this.#apply(frame);
+    if (!typist) return;
+    for (const state of [...this.watchers]) if (state.matches(typist)) state.emit();
+  }
+
+  // The typist of a started/stopped push when it changed the list, else null.
+  #apply(frame) {
+    const typist = this.#own(toTypist(frame.typist));
+    if (!typist) return null;
+    const key = typistKey(typist);
+    if (frame.action === "started") {
+      const known = this.typists.has(key);
+      this.typists.set(key, typist);
+      return known ? null : typist;
+    }
+    if (frame.action === "stopped") return this.typists.delete(key) ? typist : null;
+    return null;
+  }
+
+  // The server does not send a typist its own events; its own signals (from another tab, say)
+  // are left out of the snapshot too, or nothing would ever take them away.
+  #own(typist) {
+    return typist && typist.user !== this.feature.ctx.user ? typist : null;
+  }
+}
+
+function typistKey(typist) {
+  return JSON.stringify([typist.user, typist.scope]);
+}
+
+class TypingState {
+  feature;
+  key;
+  channel;
+  scope;
+  handle;
+  interval = DEFAULT_TYPING_INTERVAL_MS;
+  #lastSentAt = -Infinity;
+  #active = false;
+  #closed = false;
+  #channelState = null; // set while watching
+  #listeners = new Set();
+
+  constructor(feature, key, channel, scope) {
+    this.feature = feature;
+    this.key = key;
+    this.channel = channel;
+    this.scope = scope;
+    this.handle = new Typing(this);
+  }
+
+  get active() {
+    return this.#active;
+  }
+
+  get status() {
+    if (this.#closed) return "closed";
+    return this.#channelState?.watch.status ?? "idle";
+  }
+
+  get synced() {
+    return this.#channelState?.watch.synced ?? false;
+  }
+
+  start() {
+    if (this.#closed || !this.feature.live) return;
+    const now = monotonicNow();
+    if (now - this.#lastSentAt < this.interval) return;
+    if (this.feature.ctx.send(this.#frame("typing.start"))) {
+      this.#lastSentAt = now;
+      this.#active = true;
+    }
+  }
+
+  stop() {
+    this.#lastSentAt = -Infinity;
+    if (!this.#active) return;
+    this.#active = false;
+    if (this.feature.live) this.feature.ctx.send(this.#frame("typing.stop"));
+  }
+
+  typing() {
+    this.#watch();
+    return this.#list();
+  }
+
+  on(event, listener) {
+    const off = addChangeListener(this.#listeners, event, listener);
+    if (this.#closed) {
+      off();
+      return () => {};
+    }
+    this.#watch();
+    return off;
+  }
+
+  async subscribe() {
+    if (this.#closed) throw new ConcordError("closed", `typing on ${this.channel} was closed`);
+    this.#watch();
+    await this.#channelState.watch.ready();
+    return this.#list();
+  }
+
+  unsubscribe(code) {
+    const channelState = this.#channelState;
+    if (!channelState) return;
+    this.#channelState = null;
+    channelState.remove(this, code);
+  }
+
+  close() {
+    if (this.#closed) return;
+    this.stop();
+    this.#closed = true;
+    this.unsubscribe("closed");
+    this.#listeners.clear();
+    this.feature.forget(this);
+  }
+
+  // The server forgets a closed connection's signals (or lets them lapse): start() sends again.
+  onDisconnected() {
+    this.#lastSentAt = -Infinity;
+    this.#active = false;
+  }
+
+  matches(typist) {
+    return this.scope === null || typist.scope === this.scope;
+  }
+
+  emit() {
+    emitList(this.#listeners, Object.freeze(this.#list()), this.feature.ctx);
+  }
+
+  #watch() {
+    if (this.#closed || this.#channelState) return;
+    this.#channelState = this.feature.channelState(this.channel);
+    this.#channelState.add(this);
+  }
+
+  #list() {
+    const typists = this.#channelState?.typists;
+    return typists ? [...typists.values()].filter((typist) => this.matches(typist)) : [];
+  }
+
+  #frame(op) {
+    const frame = { op, channel: this.channel };
+    if (this.scope !== null) frame.scope = this.scope;
+    return frame;
+  }
 }
 
 /** Same as `new ConcordClient(url, options)`. */
