@@ -12,7 +12,8 @@ case "$target" in
   websocket)
     # Not WebSocketHandshake.swift: it imports Crypto, which a bare swiftc build does not have.
     sources=("$src/WebSocketOpcode.swift" "$src/WebSocketEvent.swift" "$src/WebSocketMasking.swift"
-             "$src/UTF8Validator.swift" "$src/WebSocketDecoder.swift" "$src/WebSocketFrameEncoder.swift"
+             "$src/UTF8Validator.swift" "$src/WebSocketDecoder.swift" "$src/WebSocketCloseFrame.swift"
+             "$src/WebSocketFrameEncoder.swift"
              fuzz/FuzzWebSocketDecoder.swift)
     extra=()
     dict=()

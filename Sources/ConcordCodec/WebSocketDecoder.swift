@@ -287,39 +287,15 @@ public struct WebSocketDecoder {
         }
     }
 
-    /// Validates a close frame's payload (RFC 6455 section 5.5.1 and 7.4) and reports it.
     private mutating func finishClose(_ emit: (WebSocketEvent) -> Void) {
         let payload = control
         control = []
-        guard !payload.isEmpty else {
+        switch WebSocketCloseFrame(payload: payload) {
+        case .valid(let code, let reason):
             isClosed = true
-            emit(.close(code: nil, reason: ""))
-            return
-        }
-        guard payload.count >= 2 else {
-            _ = fail(1002, "close payload of 1 byte")
-            return
-        }
-        let code = UInt16(payload[0]) << 8 | UInt16(payload[1])
-        guard Self.isValidCloseCode(code) else {
-            _ = fail(1002, "invalid close code \(code)")
-            return
-        }
-        let reason = payload[2...]
-        guard reason.withUnsafeBytes({ UTF8Validator.isValid($0) }) else {
-            _ = fail(1007, "close reason is not valid UTF-8")
-            return
-        }
-        isClosed = true
-        emit(.close(code: code, reason: String(decoding: reason, as: UTF8.self)))
-    }
-
-    /// Codes a peer may send: the defined ones that are not reserved for local use (1004-1006,
-    /// 1015), plus the ranges for libraries (3000-3999) and applications (4000-4999).
-    public static func isValidCloseCode(_ code: UInt16) -> Bool {
-        switch code {
-        case 1000...1003, 1007...1011, 3000...4999: return true
-        default: return false
+            emit(.close(code: code, reason: reason))
+        case .invalid(let closeCode, let reason):
+            _ = fail(closeCode, reason)
         }
     }
 

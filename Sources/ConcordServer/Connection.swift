@@ -113,8 +113,8 @@ final class Connection: Hashable, TCPStreamDelegate {
         }
         switch WebSocketHandshake.validate(request) {
         case .failure(let error):
-            write(.error(400, ProtocolError(.badRequest, "bad WebSocket handshake: \(error)"),
-                         headers: [("Sec-WebSocket-Version", "13")]), keepAlive: false)
+            write(.error(error.status, ProtocolError(.badRequest, "bad WebSocket handshake: \(error.message)"),
+                         headers: error.responseHeaders.map { ($0.name, $0.value) }), keepAlive: false)
         case .success(let accept):
             httpParser = nil
             phase = .webSocket

@@ -14,6 +14,7 @@ import {
   Subscription,
 } from "../../protocol/concord.js";
 import { waitFor } from "./helpers.mjs";
+import { FakeSocket, fakeClient } from "./fake-socket.mjs";
 
 // --- admits: Refine's filter ----------------------------------------------------------------
 
@@ -96,71 +97,6 @@ test("toLiveEvent turns date into a Date and keeps everything else", () => {
 });
 
 // --- the client over a scripted WebSocket ---------------------------------------------------
-
-class FakeSocket extends EventTarget {
-  static all = [];
-  constructor(url) {
-    super();
-    this.url = url;
-    this.sent = [];
-    this.closedByClient = null;
-    FakeSocket.all.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close(code) {
-    if (this.closedByClient !== null) return;
-    this.closedByClient = code ?? 1005;
-    // The worst case seen in real implementations: Node 20 fires "error" synchronously from close().
-    this.fail();
-    this.drop(code ?? 1005);
-  }
-  // --- the "server" side
-  push(frame) {
-    const event = new Event("message");
-    event.data = JSON.stringify(frame);
-    this.dispatchEvent(event);
-  }
-  welcome(extra = {}) {
-    this.push({ op: "welcome", v: 1, epoch: "e1", session: "c1", user: null, limits: { maxMessageBytes: 65536, maxSubscriptions: 128 }, ...extra });
-  }
-  drop(code = 1006) {
-    const event = new Event("close");
-    event.code = code;
-    event.reason = "";
-    this.dispatchEvent(event);
-  }
-  fail() {
-    this.dispatchEvent(new Event("error"));
-  }
-  lastSent(op) {
-    return this.sent.filter((f) => f.op === op).at(-1);
-  }
-  // Replies to every subscribe sent so far that has no reply yet.
-  confirmSubscribes(offset = 0, epoch = "e1") {
-    this.confirmed ??= new Set();
-    for (const f of this.sent) {
-      if (f.op === "subscribe" && !this.confirmed.has(f.id)) {
-        this.confirmed.add(f.id);
-        this.push({ op: "subscribed", id: f.id, sub: f.sub, channel: f.channel, offset, epoch });
-      }
-    }
-  }
-}
-
-function fakeClient(options = {}) {
-  FakeSocket.all = [];
-  const errors = [];
-  const client = createClient("ws://fake/v1/ws", {
-    WebSocket: FakeSocket,
-    reconnect: { initialDelayMs: 1, maxDelayMs: 5, jitter: 0 },
-    heartbeat: false,
-    onError: (e) => errors.push(e),
-    ...options,
-  });
-  return { client, errors, socket: () => FakeSocket.all.at(-1) };
-}
 
 test("subscribe returns a handle synchronously and sends nothing before welcome", async () => {
   const { client, socket } = fakeClient();

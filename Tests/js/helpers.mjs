@@ -156,3 +156,104 @@ export function recordErrors(client) {
   client.on("error", (error) => errors.push(error));
   return errors;
 }
+
+/**
+ * Any HTTP request to the server, with the test API key unless `apiKey` is null. A `body` that is
+ * not a string is sent as JSON. Resolves with {status, body (parsed JSON or undefined), text}.
+ */
+export async function httpJson(server, method, path, { body, apiKey = API_KEY } = {}) {
+  const headers = { ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}) };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(`${server.httpUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, body: json, text };
+}
+
+/** The flags of a development-mode server with short deadlines, for presence and typing tests. */
+export const PRESENCE_ARGS = ["--dev", "--ping-interval", "200", "--idle-timeout", "600", "--typing-ttl", "500"];
+
+/**
+ * A WebSocket client over a bare TCP socket that never answers pings: a client that vanished
+ * without closing (sleeping laptop, lost network), as the server's idle deadline sees it.
+ * `send(frame)` writes a masked text frame; `frames` collects the server's text frames as JSON.
+ * `destroy()` drops the TCP connection without a close frame.
+ */
+export async function silentWebSocket(server, path = "/v1/ws", timeoutMs = 3_000) {
+  const { connect } = await import("node:net");
+  const { randomBytes } = await import("node:crypto");
+  const socket = connect(server.port, "127.0.0.1");
+  const frames = [];
+  let buffer = Buffer.alloc(0);
+  let upgraded = false;
+  let closed = false;
+  socket.on("close", () => (closed = true));
+  socket.on("error", () => {});
+  const ready = new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error("no 101 from the server")), timeoutMs);
+    socket.on("data", (chunk) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (!upgraded) {
+        const end = buffer.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const head = buffer.subarray(0, end).toString();
+        buffer = buffer.subarray(end + 4);
+        if (!head.startsWith("HTTP/1.1 101")) {
+          clearTimeout(timer);
+          reject(new Error(`upgrade refused: ${head}`));
+          return;
+        }
+        upgraded = true;
+        clearTimeout(timer);
+        resolveReady();
+      }
+      // Server frames are unmasked; only text frames are kept, pings are left unanswered.
+      for (;;) {
+        if (buffer.length < 2) return;
+        const opcode = buffer[0] & 0x0f;
+        let length = buffer[1] & 0x7f;
+        let offset = 2;
+        if (length === 126) {
+          if (buffer.length < 4) return;
+          length = buffer.readUInt16BE(2);
+          offset = 4;
+        } else if (length === 127) {
+          if (buffer.length < 10) return;
+          length = Number(buffer.readBigUInt64BE(2));
+          offset = 10;
+        }
+        if (buffer.length < offset + length) return;
+        const payload = buffer.subarray(offset, offset + length);
+        buffer = buffer.subarray(offset + length);
+        if (opcode === 0x1) frames.push(JSON.parse(payload.toString()));
+      }
+    });
+  });
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await ready;
+  return {
+    frames,
+    closed: () => closed,
+    send(frame) {
+      const payload = Buffer.from(typeof frame === "string" ? frame : JSON.stringify(frame));
+      const mask = randomBytes(4);
+      const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+      const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]));
+      socket.write(Buffer.concat([header, mask, masked]));
+    },
+    next: (predicate, what = "frame") => waitFor(() => frames.find(predicate), timeoutMs, `${what}; got ${JSON.stringify(frames)}`),
+    destroy: () => socket.destroy(),
+  };
+}

@@ -1279,8 +1279,17 @@ class PresenceState {
           this.#parked.push(...waiting);
           return;
         }
+        if (SESSION_ENDED.has(error.code)) {
+          for (const call of waiting) this.#settle(call, error);
+          return;
+        }
+        // Refused: the offline calls are undone, latest first, as if each had been refused. When
+        // that leaves an earlier presence (say, an update with too large an info after an accepted
+        // enter), restore that one instead.
+        for (const call of [...waiting].reverse()) call.onRefused?.();
         for (const call of waiting) this.#settle(call, error);
-        if (waiting.length === 0 && !SESSION_ENDED.has(error.code)) this.ctx.report(error);
+        if (waiting.length === 0) this.ctx.report(error);
+        else if (this.#desired && this.#desired !== desired && this.feature.live && !this.#closed) this.#restore(this.#desired);
       },
     });
     return calls;
