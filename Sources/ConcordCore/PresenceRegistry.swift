@@ -52,8 +52,8 @@ public struct PresenceRegistry<Session: Hashable> {
 
     public func channels(of session: Session) -> Int { bySession[session]?.count ?? 0 }
 
-    /// Adds a session's presence. Returns `.join` for a new member, `.update` when a further session
-    /// brings different info, nothing otherwise.
+    /// Adds a session's presence. Returns `.join` for a new member and `.update` when a further
+    /// session joins an existing one: its connection count (and perhaps its info) changed.
     public mutating func enter(_ session: Session, user: String, channel: String, info: JSONValue, limit: Int) throws(ProtocolError) -> PresenceChange? {
         var entered = bySession[session] ?? [:]
         if let present = entered[channel] {
@@ -69,10 +69,9 @@ public struct PresenceRegistry<Session: Hashable> {
         defer { channels[channel] = members }
         if var member = members[user] {
             member.sessions.append(session)
-            let changed = member.info != info
             member.info = info
             members[user] = member
-            return changed ? .update(channel: channel, member: Self.public(user, member)) : nil
+            return .update(channel: channel, member: Self.public(user, member))
         }
         arrivals += 1
         let member = Member(info: info, sessions: [session], since: arrivals)
@@ -91,7 +90,8 @@ public struct PresenceRegistry<Session: Hashable> {
         return .update(channel: channel, member: Self.public(user, member))
     }
 
-    /// Removes one session's presence; `.leave` when it was the member's last session.
+    /// Removes one session's presence: `.leave` when it was the member's last session, otherwise an
+    /// `.update` with the smaller connection count (never a leave while a tab remains).
     public mutating func leave(_ session: Session, channel: String) throws(ProtocolError) -> PresenceChange? {
         guard let user = bySession[session]?.removeValue(forKey: channel) else {
             throw ProtocolError(.notPresent, "not present in \(channel)")
@@ -120,7 +120,7 @@ public struct PresenceRegistry<Session: Hashable> {
         }
         members[user] = member
         channels[channel] = members
-        return nil
+        return .update(channel: channel, member: Self.public(user, member))
     }
 
     /// Gives a session a deadline (milliseconds): it is removed by `expire(now:)` unless refreshed.

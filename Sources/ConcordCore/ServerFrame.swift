@@ -1,6 +1,6 @@
 /// Builds the JSON text of every frame the server sends, once per frame.
 public enum ServerFrame {
-    public static func welcome(epoch: String, session: String, user: String?, maxMessageBytes: Int, maxSubscriptions: Int) -> [UInt8] {
+    public static func welcome(epoch: String, session: String, user: String?, maxMessageBytes: Int, maxSubscriptions: Int, typingTTLMilliseconds: UInt64) -> [UInt8] {
         var w = JSONWriter()
         w.raw("{\"op\":\"welcome\",\"v\":1")
         w.key("epoch"); w.string(epoch)
@@ -9,6 +9,7 @@ public enum ServerFrame {
         w.key("limits")
         w.raw("{\"maxMessageBytes\":"); w.int(Int64(maxMessageBytes))
         w.raw(",\"maxSubscriptions\":"); w.int(Int64(maxSubscriptions))
+        w.raw(",\"typingTtlMs\":"); w.int(Int64(typingTTLMilliseconds))
         w.raw("}}")
         return w.bytes
     }

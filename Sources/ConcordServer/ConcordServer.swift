@@ -126,7 +126,8 @@ public final class ConcordServer {
         guard !configuration.echoOnly else { return }
         connection.sendText(ServerFrame.welcome(
             epoch: epoch, session: "c\(connection.number)", user: connection.user,
-            maxMessageBytes: configuration.maxMessageBytes, maxSubscriptions: configuration.maxSubscriptions))
+            maxMessageBytes: configuration.maxMessageBytes, maxSubscriptions: configuration.maxSubscriptions,
+            typingTTLMilliseconds: configuration.typingTTLMilliseconds))
     }
 
     func connectionClosed(_ connection: Connection) {

@@ -9,11 +9,13 @@ struct PresenceRegistryTests {
         var presence = PresenceRegistry<Int>()
         let join = try presence.enter(1, user: "alice", channel: "p", info: info, limit: 10)
         #expect(join == .join(channel: "p", member: PresenceMember(user: "alice", info: info, connections: 1)))
-        // A second tab with the same info: no push at all.
-        #expect(try presence.enter(2, user: "alice", channel: "p", info: info, limit: 10) == nil)
+        // A second tab is no second join: the member's connection count goes up.
+        #expect(try presence.enter(2, user: "alice", channel: "p", info: info, limit: 10)
+                == .update(channel: "p", member: PresenceMember(user: "alice", info: info, connections: 2)))
         #expect(presence.members(of: "p", limit: 10).members.first?.connections == 2)
-        // Closing one of two tabs is silent.
-        #expect(try presence.leave(1, channel: "p") == nil)
+        // Closing one of two tabs is no leave either.
+        #expect(try presence.leave(1, channel: "p")
+                == .update(channel: "p", member: PresenceMember(user: "alice", info: info, connections: 1)))
         let leave = try presence.leave(2, channel: "p")
         #expect(leave == .leave(channel: "p", member: PresenceMember(user: "alice", info: info, connections: 0)))
         #expect(presence.memberCount == 0 && presence.channelCount == 0)
@@ -36,7 +38,10 @@ struct PresenceRegistryTests {
         _ = try presence.enter(1, user: "alice", channel: "b", info: info, limit: 10)
         _ = try presence.enter(2, user: "alice", channel: "b", info: info, limit: 10)
         let changes = presence.removeAll(1)
-        #expect(changes.map(\.channel) == ["a"])
+        #expect(changes == [
+            .leave(channel: "a", member: PresenceMember(user: "alice", info: info, connections: 0)),
+            .update(channel: "b", member: PresenceMember(user: "alice", info: info, connections: 1)),
+        ])
         #expect(presence.memberCount(of: "b") == 1)
     }
 

@@ -79,31 +79,32 @@ test("two tabs are one member: one join, connections 2, no leave until the last 
   const late = newClient("late");
   assert.deepEqual(await late.presence(channel).subscribe(), [{ user: "alice", info: { name: "Alice" }, connections: 2 }]);
 
-  await waitFor(() => events().length >= 1, 3000, "alice's join");
-  assert.deepEqual(events().map((e) => [e.action, e.member.user]), [["join", "alice"]], "one join for two tabs");
+  await waitFor(() => events().length >= 2, 3000, "alice's join and second tab");
+  assert.deepEqual(events().map((e) => [e.action, e.member.user, e.member.connections]), [["join", "alice", 1], ["update", "alice", 2]], "one join for two tabs");
   assert.deepEqual(events()[0].member, { user: "alice", info: { name: "Alice" }, connections: 1 });
   await waitFor(() => bobPresence.members().length === 1, 3000, "bob's list");
   assert.equal(bobPresence.members()[0].user, "alice");
   assert.equal(bobPresence.total, 1);
 
-  // The second tab closes: alice is still there, and nobody is told anything.
+  // The second tab closes: alice is still there; watchers only see her count go down.
   tab2.close();
   await waitFor(async () => (await getPresence(channel)).body.members[0]?.connections === 1, 3000, "connections back to 1");
   // An info update from the remaining tab reaches bob; any leave would have arrived before it.
   await tab1.presence(channel).update({ name: "Alice", field: "title" });
-  await waitFor(() => events().length === 2, 3000, "the update");
-  assert.deepEqual(events().map((e) => e.action), ["join", "update"], "no leave while a tab remains");
-  assert.deepEqual(events()[1].member, { user: "alice", info: { name: "Alice", field: "title" }, connections: 1 });
+  await waitFor(() => events().length === 4, 3000, "the update");
+  assert.deepEqual(events().map((e) => e.action), ["join", "update", "update", "update"], "no leave while a tab remains");
+  assert.deepEqual(events()[2].member, { user: "alice", info: { name: "Alice" }, connections: 1 });
+  assert.deepEqual(events()[3].member, { user: "alice", info: { name: "Alice", field: "title" }, connections: 1 });
   await waitFor(() => bobPresence.members()[0]?.info?.field === "title", 3000, "bob sees the new info");
   assert.deepEqual(bobPresence.members(), [{ user: "alice", info: { name: "Alice", field: "title" }, connections: 1 }]);
 
   // The last tab goes: leave, at once (a clean close).
   tab1.close();
-  await waitFor(() => events().length === 3, 3000, "the leave");
-  assert.deepEqual(events()[2], { op: "presence.event", channel, action: "leave", member: { user: "alice", info: { name: "Alice", field: "title" }, connections: 0 } });
+  await waitFor(() => events().length === 5, 3000, "the leave");
+  assert.deepEqual(events()[4], { op: "presence.event", channel, action: "leave", member: { user: "alice", info: { name: "Alice", field: "title" }, connections: 0 } });
   await waitFor(() => bobPresence.members().length === 0, 3000, "bob's list empty");
   assert.equal(bobPresence.total, 0);
-  assert.deepEqual(bobLists.map((list) => list.map((m) => m.user)), [[], ["alice"], ["alice"], []]);
+  assert.deepEqual(bobLists.map((list) => list.map((m) => `${m.user}:${m.connections}`)), [[], ["alice:1"], ["alice:2"], ["alice:1"], ["alice:1"], []]);
   assert.equal(raw.closed(), null);
 });
 
@@ -233,7 +234,7 @@ test("HTTP: a backend entry and a WebSocket tab of the same user are one member"
   await waitFor(async () => (await getPresence(channel)).body.members[0]?.connections === 1, 3000, "one session left");
   await httpJson(server, "DELETE", `/v1/presence/${channel}?user=hank`);
   await waitFor(() => events().some((e) => e.action === "leave"), 3000, "the leave");
-  assert.deepEqual(events().map((e) => e.action), ["join", "leave"]);
+  assert.deepEqual(events().map((e) => [e.action, e.member.connections]), [["join", 1], ["update", 2], ["update", 1], ["leave", 0]]);
 });
 
 test("HTTP errors: API key, user, ttlMs, info size, channel", async () => {

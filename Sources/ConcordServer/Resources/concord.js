@@ -508,6 +508,9 @@ export class ConcordClient {
       get user() {
         return client.welcome?.user ?? null;
       },
+      get typingTtlMs() {
+        return client.welcome?.limits?.typingTtlMs ?? null;
+      },
       get closed() {
         return client.#closed;
       },
@@ -1358,8 +1361,9 @@ export class Typing {
     Object.freeze(this);
   }
 
-  /** The least time in ms between two typing.start frames (default 1000). Keep it well under the
-   *  server's typing TTL (3000 by default): continued typing re-sends after each interval. */
+  /** The least time in ms between two typing.start frames: by default a third of the server's
+   *  typing TTL (from `welcome.limits.typingTtlMs`), at most 1000. Continued typing re-sends after
+   *  each interval, so the server's TTL never lapses while the user types. */
   get interval() {
     return this.#state.interval;
   }
@@ -1547,7 +1551,8 @@ class TypingState {
   channel;
   scope;
   handle;
-  interval = DEFAULT_TYPING_INTERVAL_MS;
+  // null: derived from the server's typing TTL (a third of it, at most the default).
+  #interval = null;
   #lastSentAt = -Infinity;
   #active = false;
   #closed = false;
@@ -1573,6 +1578,16 @@ class TypingState {
 
   get synced() {
     return this.#channelState?.watch.synced ?? false;
+  }
+
+  get interval() {
+    if (this.#interval !== null) return this.#interval;
+    const ttl = this.feature.ctx.typingTtlMs;
+    return typeof ttl === "number" && ttl > 0 ? Math.min(DEFAULT_TYPING_INTERVAL_MS, ttl / 3) : DEFAULT_TYPING_INTERVAL_MS;
+  }
+
+  set interval(ms) {
+    this.#interval = ms;
   }
 
   start() {
