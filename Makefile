@@ -38,11 +38,13 @@ schema-test:
 fuzz-smoke:
 	fuzz/run.sh websocket $(FUZZ_SECONDS)
 	fuzz/run.sh http $(FUZZ_SECONDS)
+	fuzz/run.sh command $(FUZZ_SECONDS)
 
 ## Longer fuzzing: make fuzz FUZZ_SECONDS=1800
 fuzz:
 	fuzz/run.sh websocket $(FUZZ_SECONDS)
 	fuzz/run.sh http $(FUZZ_SECONDS)
+	fuzz/run.sh command $(FUZZ_SECONDS)
 
 bench: deps
 	scripts/bench.sh

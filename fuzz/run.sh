@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target over the codec sources.
-#   fuzz/run.sh websocket|http [SECONDS]    (default 30 seconds)
+#   fuzz/run.sh websocket|http|command [SECONDS]    (default 30 seconds)
 # Exits non-zero when the fuzzer finds a crash; the crashing input is saved under fuzz/out/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +26,14 @@ case "$target" in
     # libhttp_parser is not instrumented, so libFuzzer cannot see its branches; tokens help.
     dict=(-dict=fuzz/http.dict)
     ;;
+  command)
+    # The core has no package dependencies, so all of it builds with the fuzz entry point.
+    sources=(Sources/ConcordCore/*.swift fuzz/FuzzCommandDecoder.swift)
+    extra=()
+    dict=(-dict=fuzz/command.dict)
+    ;;
   *)
-    echo "usage: fuzz/run.sh websocket|http [SECONDS]" >&2
+    echo "usage: fuzz/run.sh websocket|http|command [SECONDS]" >&2
     exit 2
     ;;
 esac
