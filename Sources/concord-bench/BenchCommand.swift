@@ -1,4 +1,5 @@
 import ArgumentParser
+
 /// `concord-bench`: load generators for Concord, each on one libuv loop.
 @main
 struct BenchCommand: ParsableCommand {

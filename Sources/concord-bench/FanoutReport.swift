@@ -17,7 +17,8 @@ struct FanoutReport {
     var firstFailure: String?
     var serverCPUSeconds: Double?
     var generatorCPUSeconds = 0.0
-    /// All cores, busy time during the publish phase (see `ProcStats.machineCPU`).
+    /// All cores' busy time during the publish phase (see `ProcStats.machineCPU`): when it is well
+    /// above server plus generator, other programs shared the machine during the run.
     var machineBusyCPUSeconds: Double?
     var machineSoftirqCPUSeconds: Double?
     var serverRSSBeforeConnect: Int?
@@ -64,7 +65,7 @@ struct FanoutReport {
         line("server CPU per delivery", serverCPUMicrosecondsPerDelivery.map { "\(fixed($0, 3)) µs" } ?? "-")
         line("generator CPU (publish phase)", "\(fixed(generatorCPUSeconds, 2)) s")
         line("machine busy CPU (publish phase)", machineBusyCPUSeconds.map { busy in
-            "\(fixed(busy, 2)) s of \(fixed(publishSeconds * Double(coreCount), 2)) s, softirq \(fixed(machineSoftirqCPUSeconds ?? 0, 2)) s"
+            "\(fixed(busy, 2)) s of \(fixed(publishSeconds * Double(ProcStats.onlineCores), 2)) s, softirq \(fixed(machineSoftirqCPUSeconds ?? 0, 2)) s"
         } ?? "-")
         line("server RSS before/subscribed/end", [serverRSSBeforeConnect, serverRSSAfterSubscribe, serverRSSAtEnd].map { $0.map { mebibytes($0) } ?? "-" }.joined(separator: " / "))
         line("server RSS per connection", rssPerConnection.map { "\(fixed($0 / 1024, 2)) KiB" } ?? "-")
@@ -101,8 +102,6 @@ struct FanoutReport {
         if let firstFailure { fields.append(("first_failure", jsonString(firstFailure))) }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
-
-    private var coreCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     private func fixed(_ value: Double, _ digits: Int) -> String {
         var buffer = [CChar](repeating: 0, count: 64)

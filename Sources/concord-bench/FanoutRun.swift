@@ -15,7 +15,7 @@ final class FanoutRun {
     private var publishStart: UInt64 = 0
     private var serverCPUAtStart: Double?
     private var generatorCPUAtStart = 0.0
-    private var machineCPUAtStart: (busy: Double, softirq: Double)?
+    private var machineCPUAtStart: (idle: Double, steal: Double, softirq: Double)?
     private var finished = false
     /// Why the run stopped early (setup or publisher failure), reported with the figures.
     private(set) var abortReason: String?
@@ -105,12 +105,13 @@ final class FanoutRun {
             report.serverCPUSeconds = after - before
         }
         if publishStart > 0 { report.generatorCPUSeconds = ProcStats.ownCPUSeconds() - generatorCPUAtStart }
-        if let before = machineCPUAtStart, let after = ProcStats.machineCPU() {
-            report.machineBusyCPUSeconds = after.busy - before.busy
-            report.machineSoftirqCPUSeconds = after.softirq - before.softirq
-        }
         report.serverRSSAtEnd = plan.serverPID.flatMap(ProcStats.residentBytes)
         report.publishSeconds = publishStart > 0 ? Double(end - publishStart) / 1e9 : 0
+        if let before = machineCPUAtStart, let after = ProcStats.machineCPU() {
+            let capacity = report.publishSeconds * Double(ProcStats.onlineCores)
+            report.machineBusyCPUSeconds = max(0, capacity - (after.idle - before.idle) - (after.steal - before.steal))
+            report.machineSoftirqCPUSeconds = after.softirq - before.softirq
+        }
         report.timedOut = timedOut
         if publishStart == 0 {
             // Stopped during setup: report how far it got.

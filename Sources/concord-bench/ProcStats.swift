@@ -24,18 +24,20 @@ enum ProcStats {
         return nil
     }
 
-    /// CPU time every core spent busy, and the part of it in softirq, from /proc/stat, in seconds.
-    /// Loopback TCP does much of its receive work in softirq, which no process is charged for, and
-    /// other programs on a shared machine show up here too: both explain figures that do not add up.
-    static func machineCPU() -> (busy: Double, softirq: Double)? {
+    /// Per-machine CPU counters from /proc/stat, in seconds summed over cores: idle (with iowait),
+    /// stolen by the hypervisor, and softirq. Idle is measured exactly even on a tickless kernel,
+    /// while the busy counters are sampled at each tick and miss short bursts, so busy time is
+    /// derived from idle: wall time x cores - idle - steal.
+    static func machineCPU() -> (idle: Double, steal: Double, softirq: Double)? {
         guard let text = readFile("/proc/stat"), let first = text.split(separator: "\n").first else { return nil }
+        // cpu user nice system idle iowait irq softirq steal ...
         let ticks = first.split(separator: " ").dropFirst().compactMap { Double($0) }
-        guard ticks.count >= 7 else { return nil }
-        // user nice system idle iowait irq softirq ...: everything but idle and iowait is busy.
+        guard ticks.count >= 8 else { return nil }
         let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]
-        return (busy / hertz, ticks[6] / hertz)
+        return ((ticks[3] + ticks[4]) / hertz, ticks[7] / hertz, ticks[6] / hertz)
     }
+
+    static var onlineCores: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     /// This process's user + system CPU time in seconds: shows when the generator is the bottleneck.
     static func ownCPUSeconds() -> Double {
