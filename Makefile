@@ -47,6 +47,7 @@ fuzz:
 	fuzz/run.sh command $(FUZZ_SECONDS)
 
 bench: deps
+	@scripts/install-deps.sh bench
 	scripts/bench.sh
 
 autobahn: deps

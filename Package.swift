@@ -47,7 +47,7 @@ let package = Package(
         ]),
         // The load generator: WebSocket subscribers and HTTP publishers on its own libuv loop.
         .executableTarget(name: "concord-bench", dependencies: [
-            "ConcordUV", "ConcordCodec",
+            "ConcordUV", "ConcordCodec", "ConcordCore",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
