@@ -107,12 +107,8 @@ public enum ClientCommand: Equatable, Sendable {
                 guard raw.count <= maxIDs else {
                     throw ProtocolError(.invalidFrame, "at most \(maxIDs) ids per subscription")
                 }
-                var strings: [String] = []
-                for id in raw {
-                    guard let s = id.idString else {
-                        throw ProtocolError(.invalidFrame, "params.ids must hold strings and numbers")
-                    }
-                    strings.append(s)
+                guard let strings = JSONValue.idStrings(raw) else {
+                    throw ProtocolError(.invalidFrame, "params.ids must hold strings and numbers")
                 }
                 ids = strings
             default:

@@ -41,6 +41,17 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// Every element's `idString`, or nil when one of them is not a string or a number.
+    public static func idStrings(_ values: [JSONValue]) -> [String]? {
+        var strings: [String] = []
+        strings.reserveCapacity(values.count)
+        for value in values {
+            guard let s = value.idString else { return nil }
+            strings.append(s)
+        }
+        return strings
+    }
+
     /// A short name of the JSON type, for error messages.
     public var typeName: String {
         switch self {

@@ -28,13 +28,8 @@ public struct LiveEvent: Sendable, Equatable {
             case nil, .null?:
                 ids = nil
             case .array(let raw)?:
-                var strings: [String] = []
-                strings.reserveCapacity(raw.count)
-                for id in raw {
-                    guard let s = id.idString else {
-                        throw ProtocolError(.invalidEvent, "payload.ids must hold strings and numbers")
-                    }
-                    strings.append(s)
+                guard let strings = JSONValue.idStrings(raw) else {
+                    throw ProtocolError(.invalidEvent, "payload.ids must hold strings and numbers")
                 }
                 ids = strings
             default:

@@ -3,7 +3,9 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
+import { createClient } from "../../protocol/concord.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const clientModulePath = resolve(repoRoot, "protocol/concord.js");
@@ -256,4 +258,29 @@ export async function silentWebSocket(server, path = "/v1/ws", timeoutMs = 3_000
     next: (predicate, what = "frame") => waitFor(() => frames.find(predicate), timeoutMs, `${what}; got ${JSON.stringify(frames)}`),
     destroy: () => socket.destroy(),
   };
+}
+
+/** One development-mode server per test file, plus the clients and raw sockets to close after it:
+ *  `newClient(user, name)` connects as that user through the reference client. */
+export function devServerFixture(args = PRESENCE_ARGS) {
+  const fixture = {
+    server: null,
+    clients: [],
+    sockets: [],
+    newClient(user, name, options = {}) {
+      const params = user === undefined ? undefined : { user, ...(name === undefined ? {} : { name }) };
+      const client = createClient(fixture.server.wsUrl, { reconnect: FAST_RECONNECT, params, ...options });
+      fixture.clients.push(client);
+      return client;
+    },
+  };
+  before(async () => {
+    fixture.server = await startServer({ args });
+  });
+  after(async () => {
+    for (const client of fixture.clients) client.close();
+    for (const socket of fixture.sockets) socket.close();
+    await fixture.server?.stop();
+  });
+  return fixture;
 }

@@ -1,7 +1,7 @@
 // Presence against the real server in development mode (README, "Presence", "Liveness" and the
 // presence endpoints): members keyed by user, join once for many tabs, leave when the last tab goes,
 // backend entries with a TTL, the idle deadline, and the client restoring presence after a restart.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "../../protocol/concord.js";
 import {
@@ -14,32 +14,15 @@ import {
   recordErrors,
   FAST_RECONNECT,
   PRESENCE_ARGS,
+  devServerFixture,
 } from "./helpers.mjs";
 
-let server;
-const clients = [];
-const sockets = [];
-
-before(async () => {
-  server = await startServer({ args: PRESENCE_ARGS });
-});
-
-after(async () => {
-  for (const client of clients) client.close();
-  for (const socket of sockets) socket.close();
-  await server?.stop();
-});
-
-function newClient(user, name, options = {}) {
-  const params = user === undefined ? undefined : { user, ...(name === undefined ? {} : { name }) };
-  const client = createClient(server.wsUrl, { reconnect: FAST_RECONNECT, params, ...options });
-  clients.push(client);
-  return client;
-}
+const fixture = devServerFixture();
+const { clients, sockets, newClient } = fixture;
 
 // A raw WebSocket (as `user`) that watches a channel's presence and records every frame.
 async function watcher(channel, user = "watcher") {
-  const socket = await rawSocket(`${server.wsUrl}?user=${user}`);
+  const socket = await rawSocket(`${fixture.server.wsUrl}?user=${user}`);
   sockets.push(socket);
   await socket.next((f) => f.op === "welcome", "welcome");
   socket.send({ op: "presence.subscribe", id: "w", channel });
@@ -48,7 +31,7 @@ async function watcher(channel, user = "watcher") {
 }
 
 const byUser = (members) => Object.fromEntries(members.map((m) => [m.user, m]));
-const getPresence = (channel, query = "") => httpJson(server, "GET", `/v1/presence/${channel}${query}`);
+const getPresence = (channel, query = "") => httpJson(fixture.server, "GET", `/v1/presence/${channel}${query}`);
 
 test("development mode names the user from ?user=", async () => {
   const client = newClient("alice", "Alice");
@@ -151,7 +134,7 @@ test("close() on the presence object leaves and unsubscribes", async () => {
 test("a client that vanishes without closing leaves when the idle deadline passes", async () => {
   const channel = "presence/posts/vanish";
   const { events } = await watcher(channel);
-  const ghost = await silentWebSocket(server, "/v1/ws?user=ghost");
+  const ghost = await silentWebSocket(fixture.server, "/v1/ws?user=ghost");
   await ghost.next((f) => f.op === "welcome", "welcome");
   ghost.send({ op: "presence.enter", id: 1, channel, info: { name: "Ghost" } });
   await ghost.next((f) => f.id === 1, "entered");
@@ -183,7 +166,7 @@ test("HTTP: POST makes a user present for ttlMs, GET lists, ?count=1 and ?limit,
   await presence.subscribe();
   const { events } = await watcher(channel);
 
-  const posted = await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "dave", info: { name: "Dave" }, ttlMs: 400 } });
+  const posted = await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "dave", info: { name: "Dave" }, ttlMs: 400 } });
   assert.equal(posted.status, 200, posted.text);
   assert.deepEqual(posted.body, { channel, user: "dave", ttlMs: 400 });
   const postedAt = Date.now();
@@ -210,16 +193,16 @@ test("HTTP: POST makes a user present for ttlMs, GET lists, ?count=1 and ?limit,
   assert.equal(presence.total, 1);
 
   // A refreshed entry stays; DELETE removes it at once.
-  await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "dave", info: { name: "Dave" }, ttlMs: 400 } });
+  await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "dave", info: { name: "Dave" }, ttlMs: 400 } });
   for (let i = 0; i < 3; i++) {
     await sleep(200);
-    await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "dave", info: { name: "Dave" }, ttlMs: 400 } });
+    await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "dave", info: { name: "Dave" }, ttlMs: 400 } });
   }
   assert.ok(presence.members().some((m) => m.user === "dave"), "refreshed in time, still present");
-  const removed = await httpJson(server, "DELETE", `/v1/presence/${channel}?user=dave`);
+  const removed = await httpJson(fixture.server, "DELETE", `/v1/presence/${channel}?user=dave`);
   assert.deepEqual(removed.body, { channel, user: "dave", removed: true });
   await waitFor(() => !presence.members().some((m) => m.user === "dave"), 3000, "dave removed");
-  assert.deepEqual((await httpJson(server, "DELETE", `/v1/presence/${channel}?user=dave`)).body, { channel, user: "dave", removed: false });
+  assert.deepEqual((await httpJson(fixture.server, "DELETE", `/v1/presence/${channel}?user=dave`)).body, { channel, user: "dave", removed: false });
   assert.deepEqual(events().filter((e) => e.member.user === "dave").map((e) => e.action), ["join", "leave", "join", "leave"]);
 });
 
@@ -228,11 +211,11 @@ test("HTTP: a backend entry and a WebSocket tab of the same user are one member"
   const { events } = await watcher(channel);
   const hank = newClient("hank", "Hank");
   await hank.presence(channel).enter({ name: "Hank" });
-  await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "hank", info: { name: "Hank" }, ttlMs: 60_000 } });
+  await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "hank", info: { name: "Hank" }, ttlMs: 60_000 } });
   assert.equal((await getPresence(channel)).body.members[0].connections, 2);
   hank.close();
   await waitFor(async () => (await getPresence(channel)).body.members[0]?.connections === 1, 3000, "one session left");
-  await httpJson(server, "DELETE", `/v1/presence/${channel}?user=hank`);
+  await httpJson(fixture.server, "DELETE", `/v1/presence/${channel}?user=hank`);
   await waitFor(() => events().some((e) => e.action === "leave"), 3000, "the leave");
   assert.deepEqual(events().map((e) => [e.action, e.member.connections]), [["join", 1], ["update", 2], ["update", 1], ["leave", 0]]);
 });
@@ -240,17 +223,17 @@ test("HTTP: a backend entry and a WebSocket tab of the same user are one member"
 test("HTTP errors: API key, user, ttlMs, info size, channel", async () => {
   const channel = "presence/posts/errors";
   const code = (response) => [response.status, response.body?.error?.code];
-  assert.deepEqual(code(await httpJson(server, "GET", `/v1/presence/${channel}`, { apiKey: null })), [401, "unauthorized"]);
-  assert.deepEqual(code(await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "x" }, apiKey: "wrong" })), [401, "unauthorized"]);
-  assert.deepEqual(code(await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { info: {} } })), [400, "invalid_frame"]);
-  assert.deepEqual(code(await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "x", ttlMs: -1 } })), [400, "invalid_frame"]);
-  assert.deepEqual(code(await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "x", ttlMs: 86_400_001 } })), [400, "invalid_frame"]);
-  assert.deepEqual(code(await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "x", info: { s: "x".repeat(2100) } } })), [400, "invalid_frame"]);
-  assert.deepEqual(code(await httpJson(server, "POST", `/v1/presence/${channel}`, { body: "{nope" })), [400, "invalid_json"]);
-  assert.deepEqual(code(await httpJson(server, "GET", "/v1/presence/bad*channel")), [400, "invalid_channel"]);
-  const defaults = await httpJson(server, "POST", `/v1/presence/${channel}`, { body: { user: "ivy" } });
+  assert.deepEqual(code(await httpJson(fixture.server, "GET", `/v1/presence/${channel}`, { apiKey: null })), [401, "unauthorized"]);
+  assert.deepEqual(code(await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "x" }, apiKey: "wrong" })), [401, "unauthorized"]);
+  assert.deepEqual(code(await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { info: {} } })), [400, "invalid_frame"]);
+  assert.deepEqual(code(await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "x", ttlMs: -1 } })), [400, "invalid_frame"]);
+  assert.deepEqual(code(await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "x", ttlMs: 86_400_001 } })), [400, "invalid_frame"]);
+  assert.deepEqual(code(await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "x", info: { s: "x".repeat(2100) } } })), [400, "invalid_frame"]);
+  assert.deepEqual(code(await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: "{nope" })), [400, "invalid_json"]);
+  assert.deepEqual(code(await httpJson(fixture.server, "GET", "/v1/presence/bad*channel")), [400, "invalid_channel"]);
+  const defaults = await httpJson(fixture.server, "POST", `/v1/presence/${channel}`, { body: { user: "ivy" } });
   assert.deepEqual(defaults.body, { channel, user: "ivy", ttlMs: 30_000 });
-  await httpJson(server, "DELETE", `/v1/presence/${channel}?user=ivy`);
+  await httpJson(fixture.server, "DELETE", `/v1/presence/${channel}?user=ivy`);
 });
 
 test("WebSocket errors: anonymous, not_present, info too large, duplicate and unknown watches", async () => {
@@ -266,7 +249,7 @@ test("WebSocket errors: anonymous, not_present, info too large, duplicate and un
   await assert.rejects(jay.presence("presence/e").enter({ s: "x".repeat(2100) }), (e) => e.code === "invalid_frame");
   await assert.rejects(jay.presence("bad*").enter({}), (e) => e.code === "invalid_channel");
 
-  const socket = await rawSocket(`${server.wsUrl}?user=kim`);
+  const socket = await rawSocket(`${fixture.server.wsUrl}?user=kim`);
   sockets.push(socket);
   const reply = (id) => socket.next((f) => f.id === id, `reply ${id}`);
   socket.send({ op: "presence.subscribe", id: 1, channel: "presence/e" });

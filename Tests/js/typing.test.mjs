@@ -1,36 +1,19 @@
 // Typing against the real server in development mode, TTL 500 ms (README, "Typing"): started once,
 // silent refreshes, stopped on stop / TTL / last connection gone, scopes, the typist's own connections
 // left out, snapshots for new subscribers, and the rate limit.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "../../protocol/concord.js";
-import { startServer, rawSocket, waitFor, sleep, recordErrors, FAST_RECONNECT, PRESENCE_ARGS } from "./helpers.mjs";
+import { startServer, rawSocket, waitFor, sleep, recordErrors, FAST_RECONNECT, PRESENCE_ARGS, devServerFixture
+} from "./helpers.mjs";
 
 const TTL_MS = 500; // --typing-ttl in PRESENCE_ARGS
 
-let server;
-const clients = [];
-const sockets = [];
-
-before(async () => {
-  server = await startServer({ args: PRESENCE_ARGS });
-});
-
-after(async () => {
-  for (const client of clients) client.close();
-  for (const socket of sockets) socket.close();
-  await server?.stop();
-});
-
-function newClient(user, name, options = {}) {
-  const params = user === undefined ? undefined : { user, ...(name === undefined ? {} : { name }) };
-  const client = createClient(server.wsUrl, { reconnect: FAST_RECONNECT, params, ...options });
-  clients.push(client);
-  return client;
-}
+const fixture = devServerFixture();
+const { clients, sockets, newClient } = fixture;
 
 async function open(user) {
-  const socket = await rawSocket(user === undefined ? server.wsUrl : `${server.wsUrl}?user=${user}&name=${user.toUpperCase()}`);
+  const socket = await rawSocket(user === undefined ? fixture.server.wsUrl : `${fixture.server.wsUrl}?user=${user}&name=${user.toUpperCase()}`);
   sockets.push(socket);
   await socket.next((f) => f.op === "welcome", "welcome");
   return socket;
