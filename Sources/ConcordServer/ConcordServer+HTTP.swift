@@ -18,6 +18,8 @@ extension ConcordServer {
             metrics.connections.set(Int64(webSocketCount))
             metrics.subscriptions.set(Int64(registry.subscriptionCount))
             metrics.channels.set(Int64(registry.activeChannelCount))
+            metrics.presenceMembers.set(Int64(presence.memberCount))
+            metrics.typists.set(Int64(typing.count))
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
         case "/v1/client.js":
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }

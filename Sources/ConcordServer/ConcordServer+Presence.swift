@@ -65,6 +65,7 @@ extension ConcordServer {
         var bucket = connection.typingBucket ?? TokenBucket(capacity: configuration.typingBurst, perSecond: configuration.typingPerSecond, now: now)
         defer { connection.typingBucket = bucket }
         guard bucket.take(now: now) else {
+            metrics.rateLimited.increment()
             throw ProtocolError(.rateLimited, "typing signals are limited to \(Int(configuration.typingPerSecond)) per second")
         }
     }

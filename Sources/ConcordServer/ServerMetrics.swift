@@ -12,17 +12,24 @@ final class ServerMetrics {
     let httpRequests: Counter
     let slowConsumers: Counter
     let protocolErrors: Counter
+    let presenceMembers: Gauge
+    let typists: Gauge
+    let rateLimited: Counter
 
     init() {
-        connections = registry.makeGauge(name: "concord_connections", help: "Open WebSocket connections")
-        subscriptions = registry.makeGauge(name: "concord_subscriptions", help: "Subscriptions held by all connections")
-        channels = registry.makeGauge(name: "concord_channels", help: "Channels with at least one subscription")
-        messagesIn = registry.makeCounter(name: "concord_messages_in_total", help: "WebSocket messages received")
-        messagesOut = registry.makeCounter(name: "concord_messages_out_total", help: "WebSocket messages sent, one per delivery")
-        eventsPublished = registry.makeCounter(name: "concord_events_published_total", help: "Events published over HTTP and WebSocket")
-        httpRequests = registry.makeCounter(name: "concord_http_requests_total", help: "HTTP requests answered")
-        slowConsumers = registry.makeCounter(name: "concord_slow_consumers_total", help: "Connections closed with 4008 for falling behind")
-        protocolErrors = registry.makeCounter(name: "concord_protocol_errors_total", help: "Connections closed for a WebSocket protocol violation")
+        connections = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "connections", unitName: "", helpText: "Open WebSocket connections"))
+        subscriptions = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "subscriptions", unitName: "", helpText: "Subscriptions held by all connections"))
+        channels = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "channels", unitName: "", helpText: "Channels with at least one subscription"))
+        messagesIn = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "messages_in", unitName: "total", helpText: "WebSocket messages received"))
+        messagesOut = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "messages_out", unitName: "total", helpText: "WebSocket messages sent, one per delivery"))
+        eventsPublished = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "events_published", unitName: "total", helpText: "Events published over HTTP and WebSocket"))
+        httpRequests = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "http_requests", unitName: "total", helpText: "HTTP requests answered"))
+        slowConsumers = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "slow_consumers", unitName: "total", helpText: "Connections closed with 4008 for falling behind"))
+        protocolErrors = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "protocol_errors", unitName: "total", helpText: "Connections closed for a WebSocket protocol violation"))
+
+        presenceMembers = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "presence_members", unitName: "", helpText: "Presence members across all channels"))
+        typists = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "typing", unitName: "", helpText: "Users typing across all channels"))
+        rateLimited = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "rate_limited", unitName: "total", helpText: "Signals dropped by a rate limit"))
     }
 
     func render() -> [UInt8] {

@@ -134,6 +134,8 @@ struct PresenceIntegrationTests {
             if frame["code"] as? String == "rate_limited" { limited += 1 }
         }
         #expect(limited >= 15)
+        let metrics = try TestHTTP.request(port: server.port, "GET", "/metrics").text
+        #expect(metrics.contains("concord_rate_limited_total \(limited)"))
 
         let anonymous = try TestWebSocket(port: server.port)
         _ = try anonymous.expect(op: "welcome")
