@@ -13,6 +13,11 @@ public enum ClientCommand: Equatable, Sendable {
     case typingStop(channel: String, scope: String?)
     case typingSubscribe(channel: String)
     case typingUnsubscribe(channel: String)
+    case recordGet(RecordKey)
+    case recordEdit(RecordKey, context: VersionVector)
+    case recordStop(RecordKey)
+    case recordCommit(RecordKey, context: VersionVector, fields: [String: JSONValue?]?)
+    case recordDelete(RecordKey, context: VersionVector)
 
     public struct Subscribe: Equatable, Sendable {
         public var sub: JSONValue
@@ -59,6 +64,13 @@ public enum ClientCommand: Equatable, Sendable {
         case "typing.stop": return .typingStop(channel: try channel(object, op), scope: try typingScope(object))
         case "typing.subscribe": return .typingSubscribe(channel: try channel(object, op))
         case "typing.unsubscribe": return .typingUnsubscribe(channel: try channel(object, op))
+        case "record.get": return .recordGet(try recordKey(object, op))
+        case "record.edit": return .recordEdit(try recordKey(object, op), context: try VersionVector.from(object["version"]))
+        case "record.stop": return .recordStop(try recordKey(object, op))
+        case "record.commit":
+            return .recordCommit(try recordKey(object, op), context: try VersionVector.from(object["version"]),
+                                 fields: try commitFields(object["fields"]))
+        case "record.delete": return .recordDelete(try recordKey(object, op), context: try VersionVector.from(object["version"]))
         default:
             let shown = op.utf8.count <= 40 ? op : String(op.prefix(40)) + "..."
             throw ProtocolError(.unknownOp, "unknown op \"\(shown)\"")

@@ -11,6 +11,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case notPresent = "not_present"
     case rateLimited = "rate_limited"
     case anonymous
+    case unavailable
     case forbidden
     case unauthorized
     case notFound = "not_found"

@@ -8,7 +8,8 @@ extension ConcordServer {
         }
         let id = ClientCommand.correlationID(in: object)
         do {
-            switch try ClientCommand.decode(object) {
+            let command = try ClientCommand.decode(object)
+            switch command {
             case .subscribe(let command):
                 let offset = try registry.subscribe(
                     connection, name: command.sub.idString!, channel: command.channel,
@@ -29,6 +30,8 @@ extension ConcordServer {
                 _ = publish(event)
             case .ping:
                 connection.sendText(ServerFrame.pong(id: id))
+            case .recordGet, .recordEdit, .recordStop, .recordCommit, .recordDelete:
+                try handleRecord(command, id: id, from: connection)
             case let other:
                 try handlePresenceOrTyping(other, id: id, from: connection)
             }

@@ -3,7 +3,15 @@ import ConcordCore
 
 /// The HTTP endpoints: health, metrics, the client script, and the backend publish API.
 extension ConcordServer {
-    func respond(to request: HTTPRequest) -> HTTPResponse {
+    /// Answers a request, at once or (for commits, once durable) later; `answer` runs on the loop.
+    func respond(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        if request.path == "/v1/records" || request.path.hasPrefix("/v1/records/") {
+            return respondRecords(to: request, answer: answer)
+        }
+        answer(respondNow(to: request))
+    }
+
+    private func respondNow(to request: HTTPRequest) -> HTTPResponse {
         if request.path.hasPrefix(Self.presencePrefix) { return respondPresence(to: request) }
         switch request.path {
         case "/healthz":

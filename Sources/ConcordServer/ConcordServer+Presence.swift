@@ -48,12 +48,12 @@ extension ConcordServer {
             try unwatch(channel, in: \.typingWatches, connection)
             removeWatcher(connection, channel, from: &typingWatchers)
             connection.sendText(ServerFrame.channelReply("typing.unsubscribed", id: id, channel: channel))
-        case .subscribe, .unsubscribe, .publish, .ping:
+        default:
             break
         }
     }
 
-    private func requireUser(_ connection: Connection, _ feature: String) throws(ProtocolError) -> String {
+    func requireUser(_ connection: Connection, _ feature: String) throws(ProtocolError) -> String {
         guard let user = connection.user else {
             throw ProtocolError(.anonymous, "\(feature) needs a user: connect with ?user= (development mode) or a token")
         }

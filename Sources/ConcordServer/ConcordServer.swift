@@ -22,6 +22,9 @@ public final class ConcordServer {
     var connectionsPerUser: [String: Int] = [:]
     /// Each connection's next liveness check: ping, drop, or end a stuck close.
     var heartbeats = ExpiryQueue<Connection>()
+    var records: RecordBook
+    var editing = EditingSessions<Connection>()
+    let groupCommit: GroupCommit
     var deadlineTimer: LoopTimer?
     var armedDeadline: Int64?
     var connections: [ObjectIdentifier: Connection] = [:]
@@ -42,6 +45,10 @@ public final class ConcordServer {
         loop = try EventLoop()
         epoch = Self.makeEpoch()
         clientScript = ClientScript.load()
+        records = RecordBook(maxActors: configuration.maxRecordActors)
+        let store = try configuration.makeRecordStore()
+        for (key, state) in try store.loadAll() { records.restore(key, state) }
+        groupCommit = try GroupCommit(store: store, loop: loop)
     }
 
     static func makeEpoch() -> String {
@@ -70,11 +77,15 @@ public final class ConcordServer {
         }
     }
 
-    /// Runs the loop until `shutdown()` completes, then releases the loop.
+    /// Runs the loop until `shutdown()` completes, then releases the loop and the record store.
     public func run() {
         loop.run()
+        groupCommit.close()
         loop.close()
     }
+
+    /// Records loaded from the data directory at start.
+    public var recordCount: Int { records.count }
 
     /// Thread-safe request to shut down; `run()` returns once connections have closed.
     public func requestStop() {
@@ -138,6 +149,7 @@ public final class ConcordServer {
         webSocketCount -= 1
         for channel in connection.presenceWatches { removeWatcher(connection, channel, from: &presenceWatchers) }
         for channel in connection.typingWatches { removeWatcher(connection, channel, from: &typingWatchers) }
+        editing.removeAll(connection)
         broadcast(presence.removeAll(.connection(connection)))
         if let user = connection.user {
             let remaining = (connectionsPerUser[user] ?? 1) - 1

@@ -25,12 +25,17 @@ final class Connection: Hashable, TCPStreamDelegate {
     var presenceWatches: Set<String> = []
     var typingWatches: Set<String> = []
     var typingBucket: TokenBucket?
-    var watchCount: Int { presenceWatches.count + typingWatches.count }
+    /// Records this connection declared it edits.
+    var editing: Set<RecordKey> = []
+    var watchCount: Int { presenceWatches.count + typingWatches.count + editing.count }
     /// Set once the upgrade succeeded, so the close path knows which gauge to move.
     var isWebSocket = false
     /// Loop time of the last byte read: the liveness signal the idle sweep checks.
     var lastActivity: UInt64
     var closingSince: UInt64 = 0
+    /// HTTP only: a response is being prepared (a commit waits for durability) and input waits.
+    private var awaitingResponse = false
+    private var bufferedInput: [UInt8] = []
 
     init(server: ConcordServer, stream: TCPStream, number: UInt64) {
         self.server = server
@@ -67,6 +72,12 @@ final class Connection: Hashable, TCPStreamDelegate {
     // MARK: HTTP
 
     private func readHTTP(_ bytes: UnsafeRawBufferPointer) {
+        // Responses go out in request order: while one is pending, later bytes wait.
+        if awaitingResponse {
+            bufferedInput.append(contentsOf: bytes)
+            if bufferedInput.count > server.configuration.maxHeaderBytes + server.configuration.maxBodyBytes { stream.close() }
+            return
+        }
         var rest = bytes
         while !rest.isEmpty, phase == .http, let parser = httpParser {
             switch parser.feed(rest) {
@@ -79,13 +90,29 @@ final class Connection: Hashable, TCPStreamDelegate {
                     return
                 }
                 server.metrics.httpRequests.increment()
-                let response = server.respond(to: request)
-                write(response, keepAlive: request.keepAlive)
+                awaitingResponse = true
+                server.respond(to: request) { [weak self] response in self?.answered(response, keepAlive: request.keepAlive) }
+                if awaitingResponse {
+                    bufferedInput.append(contentsOf: rest)
+                    return
+                }
             case .error(let error):
                 server.metrics.httpRequests.increment()
                 write(Self.response(for: error), keepAlive: false)
                 return
             }
+        }
+    }
+
+    private func answered(_ response: HTTPResponse, keepAlive: Bool) {
+        guard phase == .http, awaitingResponse else { return }
+        awaitingResponse = false
+        write(response, keepAlive: keepAlive)
+        // An asynchronous answer resumes whatever the client sent meanwhile.
+        if !bufferedInput.isEmpty, phase == .http {
+            let waiting = bufferedInput
+            bufferedInput = []
+            waiting.withUnsafeBytes { readHTTP($0) }
         }
     }
 

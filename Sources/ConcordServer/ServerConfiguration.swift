@@ -1,4 +1,5 @@
 import ConcordCore
+import ConcordSQLite
 
 /// Everything `concord serve` can be told, with a default for every field.
 ///
@@ -37,8 +38,18 @@ public struct ServerConfiguration: Sendable {
     /// Backend presence entries live this long unless the request says otherwise.
     public var defaultPresenceTTLMilliseconds: Int64 = 30_000
     public static let maxPresenceTTLMilliseconds: Int64 = 86_400_000
+    /// Where accepted commits are stored; nil keeps them in memory only (chosen explicitly).
+    public var dataDirectory: String? = "concord-data"
+    /// Actors one record's version vector keeps before the oldest fold into `~`.
+    public var maxRecordActors = 32
     /// Echo mode answers every WebSocket message with itself: only for the conformance suite.
     public var echoOnly = false
 
     public init() {}
+
+    /// The configured record store: SQLite in the data directory, or memory.
+    func makeRecordStore() throws -> any RecordStore {
+        guard let dataDirectory, !echoOnly else { return MemoryRecordStore() }
+        return try SQLiteRecordStore.open(directory: dataDirectory)
+    }
 }

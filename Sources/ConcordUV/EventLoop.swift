@@ -17,6 +17,8 @@ public final class EventLoop {
 
     /// Streams with frames queued during this turn; flushed once, after polling for I/O.
     var dirty: [TCPStream] = []
+    /// Work deferred to the end of this turn, before the writes go out (group commit uses it).
+    private var turnEnd: [() -> Void] = []
     private let check: UnsafeMutablePointer<uv_check_t>
     private let idle: UnsafeMutablePointer<uv_idle_t>
     private var idleActive = false
@@ -59,6 +61,16 @@ public final class EventLoop {
 
     func scheduleFlush(_ stream: TCPStream) {
         dirty.append(stream)
+        keepPollFromBlocking()
+    }
+
+    /// Runs `body` once, at the end of this loop turn (after polling for I/O).
+    public func atTurnEnd(_ body: @escaping () -> Void) {
+        turnEnd.append(body)
+        keepPollFromBlocking()
+    }
+
+    private func keepPollFromBlocking() {
         if !idleActive {
             // An active idle handle makes the poll non-blocking, so frames queued from a timer
             // callback are flushed this turn instead of after the next I/O event.
@@ -71,6 +83,11 @@ public final class EventLoop {
         if idleActive {
             idleActive = false
             uv_idle_stop(idle)
+        }
+        if !turnEnd.isEmpty {
+            let work = turnEnd
+            turnEnd.removeAll()
+            for body in work { body() }
         }
         guard !dirty.isEmpty else { return }
         let streams = dirty

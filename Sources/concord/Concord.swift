@@ -51,6 +51,15 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest HTTP request body, in bytes (env CONCORD_MAX_BODY_BYTES).")
     var maxBodyBytes: Int?
 
+    @Option(help: "Directory of the durable record store (env CONCORD_DATA_DIR).")
+    var dataDir: String?
+
+    @Flag(help: "Keep records in memory only: nothing survives a restart (env CONCORD_MEMORY=1).")
+    var memory = false
+
+    @Option(help: "Actors a record's version vector keeps before the oldest fold (env CONCORD_MAX_RECORD_ACTORS).")
+    var maxRecordActors: Int?
+
     @Option(help: "Members listed in a presence snapshot (env CONCORD_MAX_PRESENCE_MEMBERS).")
     var maxPresenceMembers: Int?
 
@@ -79,6 +88,12 @@ struct Serve: ParsableCommand {
         config.idleTimeoutMilliseconds = try idleTimeout ?? settings.int("CONCORD_IDLE_TIMEOUT").map(UInt64.init) ?? config.idleTimeoutMilliseconds
         config.maxPresenceMembers = try maxPresenceMembers ?? settings.int("CONCORD_MAX_PRESENCE_MEMBERS") ?? config.maxPresenceMembers
         config.typingTTLMilliseconds = try typingTtl ?? settings.int("CONCORD_TYPING_TTL").map(UInt64.init) ?? config.typingTTLMilliseconds
+        config.maxRecordActors = try maxRecordActors ?? settings.int("CONCORD_MAX_RECORD_ACTORS") ?? config.maxRecordActors
+        if memory || settings.flag("CONCORD_MEMORY") {
+            config.dataDirectory = nil
+        } else {
+            config.dataDirectory = dataDir ?? settings.string("CONCORD_DATA_DIR") ?? config.dataDirectory
+        }
         try settings.validate(config)
         let logger = bootstrapLogging(listen.logLevel ?? settings.string("CONCORD_LOG_LEVEL"))
         try runServer(config, logger: logger)
@@ -121,6 +136,13 @@ func runServer(_ config: ServerConfiguration, logger: Logger) throws {
     try server.handleSignals()
     if config.developmentMode {
         logger.warning("DEVELOPMENT MODE: connections are not authenticated and '?user=' picks any user. Never expose this server.")
+    }
+    if !config.echoOnly {
+        if let directory = config.dataDirectory {
+            logger.info("records stored in \(directory): \(server.recordCount) loaded")
+        } else {
+            logger.notice("records kept in memory only (--memory): nothing survives a restart")
+        }
     }
     if config.apiKeys.isEmpty && !config.echoOnly {
         logger.notice("no API key configured: POST /v1/publish answers 401 until one is given with --api-key")

@@ -29,6 +29,7 @@ struct Settings {
         guard config.maxMessageBytes >= 125 else { throw ValidationError("max message bytes must be at least 125") }
         guard config.maxSubscriptions >= 1 else { throw ValidationError("max subscriptions must be at least 1") }
         guard config.maxQueueBytes >= config.maxMessageBytes else { throw ValidationError("max queue bytes must be at least the max message size") }
+        guard config.maxRecordActors >= 1 else { throw ValidationError("max record actors must be at least 1") }
         guard config.typingTTLMilliseconds >= 100 else { throw ValidationError("typing TTL must be at least 100 ms") }
         guard config.pingIntervalMilliseconds >= 100, config.idleTimeoutMilliseconds > config.pingIntervalMilliseconds else {
             throw ValidationError("ping interval must be at least 100 ms and shorter than the idle timeout")

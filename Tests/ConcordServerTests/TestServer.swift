@@ -12,6 +12,7 @@ final class TestServer: @unchecked Sendable {
         var config = ServerConfiguration()
         config.port = 0
         config.apiKeys = ["test-key"]
+        config.dataDirectory = nil
         configure(&config)
         let settings = config
         let ready = DispatchSemaphore(value: 0)

@@ -9,9 +9,10 @@
 //
 // Structure: ConcordClient owns the socket, the connection state, reconnects and request/reply
 // correlation. What lives on top of a session is a "feature": channel subscriptions, presence
-// (`client.presence(channel)`) and typing (`client.typing(channel)`). A feature is told when a
-// session starts or ends and receives the server pushes of its ops; each one restores its state on
-// the server after a reconnect by itself. Records (ops `record.*`) are meant to be added the same way.
+// (`client.presence(channel)`), typing (`client.typing(channel)`) and records under conflict
+// detection (`client.record(channel, id)`). A feature is told when a session starts or ends and
+// receives the server pushes of its ops; each one restores its state on the server after a
+// reconnect by itself.
 
 export const PROTOCOL_VERSION = 1;
 
@@ -154,6 +155,7 @@ export class ConcordClient {
   #subscriptions;
   #presence;
   #typing;
+  #records;
 
   /** The last `welcome` frame ({epoch, session, user, limits}), or null before the first one. */
   welcome = null;
@@ -173,6 +175,7 @@ export class ConcordClient {
     this.#subscriptions = this.#addFeature(new Subscriptions(this.#featureContext()));
     this.#presence = this.#addFeature(new PresenceFeature(this.#featureContext()));
     this.#typing = this.#addFeature(new TypingFeature(this.#featureContext()));
+    this.#records = this.#addFeature(new RecordFeature(this.#featureContext()));
     this.#watchNetwork();
     this.#connect();
   }
@@ -229,6 +232,15 @@ export class ConcordClient {
    */
   typing(channel, options) {
     return this.#typing.get(channel, options);
+  }
+
+  /**
+   * The record `id` of `channel` under conflict detection (README, "Records and conflicts"):
+   * version(), edit() with stale warnings, commit() with conflicts, keepMine(), loadLatest().
+   * One object per (channel, String(id)) until its close().
+   */
+  record(channel, id) {
+    return this.#records.get(channel, id);
   }
 
   /** Publishes a LiveEvent; resolves with {channel, offset}, rejects with a ConcordError. */
@@ -1674,6 +1686,568 @@ class TypingState {
     const frame = { op, channel: this.channel };
     if (this.scope !== null) frame.scope = this.scope;
     return frame;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feature: records and conflicts (ops record.*; push `record.stale`)
+
+/**
+ * True when version `a` descends version `b` (README, "Records and conflicts"): `a` has every
+ * actor's counter of `b` at least as high, i.e. whoever read `a` has seen every write of `b`.
+ */
+export function descends(a, b) {
+  for (const [actor, counter] of Object.entries(b ?? {})) {
+    if (typeof counter === "number" && !((a?.[actor] ?? 0) >= counter)) return false;
+  }
+  return true;
+}
+
+/**
+ * The wire `fields` of a commit from `{fields, values}`: the values object when values are given
+ * (names in `fields` without a value are sent as null: changed, value not shared), else the array
+ * of names, else undefined (a commit of the whole record). Throws TypeError on other shapes.
+ */
+export function commitFields(options) {
+  const { fields, values } = options ?? {};
+  if (fields !== undefined && fields !== null) {
+    if (!Array.isArray(fields) || !fields.every((name) => typeof name === "string")) {
+      throw new TypeError("fields must be an array of field names");
+    }
+  }
+  if (values !== undefined && values !== null) {
+    if (typeof values !== "object" || Array.isArray(values)) throw new TypeError("values must be an object of field values");
+    const wire = {};
+    for (const name of fields ?? []) wire[name] = null;
+    for (const [name, value] of Object.entries(values)) wire[name] = value === undefined ? null : value;
+    return wire;
+  }
+  return fields == null ? undefined : [...fields];
+}
+
+function toVersion(raw) {
+  const version = {};
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
+    for (const [actor, counter] of Object.entries(raw)) if (typeof counter === "number") version[actor] = counter;
+  }
+  return Object.freeze(version);
+}
+
+function toDate(raw) {
+  return raw === undefined || raw === null ? new Date(NaN) : new Date(raw);
+}
+
+// A change of a stale push or a conflict: {field, actor, at: Date, value?}.
+function toChange(raw) {
+  if (raw === null || typeof raw !== "object" || typeof raw.field !== "string") return null;
+  const change = { field: raw.field, actor: typeof raw.actor === "string" ? raw.actor : null, at: toDate(raw.at) };
+  if (raw.value !== undefined) change.value = raw.value;
+  return Object.freeze(change);
+}
+
+function toChanges(raw) {
+  return Object.freeze((Array.isArray(raw) ? raw : []).map(toChange).filter(Boolean));
+}
+
+function toRecordState(reply, channel, id) {
+  const fields = {};
+  if (reply.fields !== null && typeof reply.fields === "object") {
+    for (const [name, raw] of Object.entries(reply.fields)) {
+      if (raw === null || typeof raw !== "object") continue;
+      const write = { actor: raw.actor, counter: raw.counter, at: toDate(raw.at) };
+      if (raw.value !== undefined) write.value = raw.value;
+      fields[name] = Object.freeze(write);
+    }
+  }
+  return Object.freeze({
+    channel: reply.channel ?? channel,
+    record: reply.record === undefined ? id : String(reply.record),
+    version: toVersion(reply.version),
+    deleted: reply.deleted === true,
+    fields: Object.freeze(fields),
+  });
+}
+
+function toCommitResult(reply) {
+  if (reply.op === "record.committed") {
+    return Object.freeze({
+      status: "accepted",
+      version: toVersion(reply.version),
+      dot: Object.freeze({ actor: reply.dot?.actor, counter: reply.dot?.counter }),
+      fields: Object.freeze(Array.isArray(reply.fields) ? [...reply.fields] : []),
+      deleted: reply.deleted === true,
+    });
+  }
+  if (reply.op === "record.conflict") {
+    const conflict = {
+      status: "conflict",
+      kind: reply.kind,
+      conflicts: toChanges(reply.conflicts),
+      version: toVersion(reply.version),
+    };
+    if (reply.deletedBy !== null && typeof reply.deletedBy === "object") {
+      conflict.deletedBy = Object.freeze({ actor: reply.deletedBy.actor, at: toDate(reply.deletedBy.at) });
+    }
+    return Object.freeze(conflict);
+  }
+  throw new ConcordError("internal", `unexpected reply ${JSON.stringify(reply.op)} to a commit`, reply);
+}
+
+// The list of changes a banner shows: one entry per field, the latest write of it, in arrival order.
+function mergeChanges(list, changes) {
+  const merged = [...list];
+  for (const change of changes) {
+    const known = merged.findIndex((entry) => entry.field === change.field);
+    if (known >= 0) merged.splice(known, 1);
+    merged.push(change);
+  }
+  return Object.freeze(merged);
+}
+
+const NO_CHANGES = Object.freeze([]);
+
+/**
+ * One record (a channel plus an id) under conflict detection, from client.record(channel, id)
+ * (README, "Records and conflicts"). version() reads it and remembers the version as the context;
+ * edit() declares an editing session on that context, so that another user's commit pushes a stale
+ * warning before Save; commit() sends the context back with the changes and resolves with
+ * "accepted" or "conflict"; keepMine() and loadLatest() resolve a conflict.
+ */
+export class ConcordRecord {
+  #state;
+
+  constructor(state) {
+    this.#state = state;
+    this.channel = state.channel;
+    this.id = state.id;
+    Object.freeze(this);
+  }
+
+  /** Reads the record (record.get) and remembers its version as the context. */
+  version() {
+    return this.#state.version();
+  }
+
+  /** Declares editing on the context (reading it first when there is none); restored after every
+   *  reconnect. Resolves with the context once the server confirmed. */
+  edit() {
+    return this.#state.edit();
+  }
+
+  /** Commits `{fields, values}` on the context: resolves with {status: "accepted", ...} or
+   *  {status: "conflict", ...}; rejects with a ConcordError on a protocol error. */
+  commit(options) {
+    return this.#state.commit(options);
+  }
+
+  /** Deletes on the context; resolves like commit(). */
+  delete() {
+    return this.#state.delete();
+  }
+
+  /** "Keep my changes": the last conflicting commit (or delete) again, on the version the conflict gave. */
+  keepMine() {
+    return this.#state.keepMine();
+  }
+
+  /** "Load latest": version(), then a new edit() on it when editing; clears stale and lastConflict. */
+  loadLatest() {
+    return this.#state.loadLatest();
+  }
+
+  /** Ends the editing session (record.stop) and clears stale. Resolves, never rejects. */
+  stop() {
+    return this.#state.stop();
+  }
+
+  /** stop(), drop the listeners; client.record(channel, id) then makes a new object. */
+  close() {
+    return this.#state.close();
+  }
+
+  /** "stale": called with the stale list each time it changes (an empty list when it clears), and
+   *  the stale push that changed it (null otherwise). Returns a function that removes the listener. */
+  on(event, listener) {
+    return this.#state.on(event, listener);
+  }
+
+  /** The version the next commit is made on, or null before the first read. */
+  get context() {
+    return this.#state.context;
+  }
+
+  /** What other users changed since the context, while editing: [{field, actor, at, value?}]. */
+  get stale() {
+    return this.#state.stale;
+  }
+
+  /** True between edit() and stop() (or a refused edit). */
+  get editing() {
+    return this.#state.editing;
+  }
+
+  /** The last commit's conflict until a commit is accepted or loadLatest(), else null. */
+  get lastConflict() {
+    return this.#state.lastConflict;
+  }
+
+  /** {context, stale, editing, lastConflict} at once. */
+  get state() {
+    const state = this.#state;
+    return Object.freeze({ context: state.context, stale: state.stale, editing: state.editing, lastConflict: state.lastConflict });
+  }
+}
+
+class RecordFeature extends ChannelFeature {
+  ops = ["record.stale"];
+  #records = new Map(); // JSON [channel, id] -> RecordEditState
+
+  get(channel, id) {
+    if (typeof channel !== "string") throw new TypeError("record needs a channel string");
+    if (!(typeof id === "string" || (typeof id === "number" && Number.isFinite(id)))) {
+      throw new TypeError("record needs an id: a string or a number");
+    }
+    const key = JSON.stringify([channel, String(id)]);
+    let state = this.#records.get(key);
+    if (!state) this.#records.set(key, (state = new RecordEditState(this, key, channel, String(id))));
+    return state.handle;
+  }
+
+  forget(state) {
+    if (this.#records.get(state.key) === state) this.#records.delete(state.key);
+  }
+
+  onConnected() {
+    super.onConnected();
+    for (const state of [...this.#records.values()]) state.onConnected();
+  }
+
+  onClosed() {
+    for (const state of [...this.#records.values()]) state.onClosed();
+  }
+
+  onPush(frame) {
+    if (typeof frame.channel !== "string" || frame.record === undefined || frame.record === null) return;
+    this.#records.get(JSON.stringify([frame.channel, String(frame.record)]))?.onStale(frame);
+  }
+}
+
+class RecordEditState {
+  feature;
+  key;
+  channel;
+  id;
+  handle;
+  #context = null;
+  #stale = NO_CHANGES;
+  #editing = false; // this client means to edit (restored after reconnects)
+  #confirmedIn = 0; // the session whose record.edit was confirmed last
+  #editCalls = []; // edit() calls waiting for a record.editing reply
+  #reading = null; // the record.get of an edit() that had no context yet
+  #lastConflict = null;
+  #lastAttempt = null; // {op, fields} of the commit that conflicted
+  #chain = Promise.resolve(); // commits go out one at a time, each on the context the previous left
+  #listeners = new Set();
+  #closed = false;
+
+  constructor(feature, key, channel, id) {
+    this.feature = feature;
+    this.key = key;
+    this.channel = channel;
+    this.id = id;
+    this.handle = new ConcordRecord(this);
+  }
+
+  get ctx() {
+    return this.feature.ctx;
+  }
+
+  get context() {
+    return this.#context;
+  }
+
+  get stale() {
+    return this.#stale;
+  }
+
+  get editing() {
+    return this.#editing;
+  }
+
+  get lastConflict() {
+    return this.#lastConflict;
+  }
+
+  async version() {
+    this.#checkOpen();
+    const reply = await this.ctx.request({ op: "record.get", channel: this.channel, record: this.id });
+    const state = toRecordState(reply, this.channel, this.id);
+    this.#context = state.version;
+    return state;
+  }
+
+  edit() {
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#editing = true;
+    return new Promise((resolve, reject) => {
+      const call = { resolve, reject, settled: false, timer: null };
+      const timeoutMs = this.ctx.requestTimeoutMs;
+      if (timeoutMs > 0) {
+        call.timer = setTimeout(() => this.#settle(call, new ConcordError("timeout", `no reply to record.edit within ${timeoutMs} ms`)), timeoutMs);
+      }
+      this.#editCalls.push(call);
+      this.#sendEdit();
+    });
+  }
+
+  commit(options) {
+    let fields;
+    try {
+      this.#checkOpen();
+      fields = commitFields(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#enqueue(() => this.#commitNow("record.commit", fields, null));
+  }
+
+  delete() {
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#enqueue(() => this.#commitNow("record.delete", undefined, null));
+  }
+
+  keepMine() {
+    const conflict = this.#lastConflict;
+    const attempt = this.#lastAttempt;
+    try {
+      this.#checkOpen();
+      if (!conflict || !attempt) throw new ConcordError("no_conflict", `no conflict to resolve on ${this.channel} record ${this.id}`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#enqueue(() => this.#commitNow(attempt.op, attempt.fields, conflict.version));
+  }
+
+  async loadLatest() {
+    const state = await this.version();
+    this.#lastConflict = null;
+    this.#lastAttempt = null;
+    this.#setStale(NO_CHANGES, null);
+    if (this.#editing) await this.edit();
+    return state;
+  }
+
+  stop() {
+    const wasEditing = this.#editing;
+    this.#editing = false;
+    this.#settleEdits(new ConcordError("stopped", `editing of ${this.channel} record ${this.id} was stopped`));
+    this.#setStale(NO_CHANGES, null);
+    const onServer = wasEditing && this.feature.live;
+    this.#confirmedIn = 0;
+    if (!onServer) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.ctx.command({ op: "record.stop", channel: this.channel, record: this.id }, {
+        onReply: () => resolve(),
+        onError: (error) => {
+          // unknown_subscription: the edit never went out, or was refused.
+          if (!SESSION_ENDED.has(error.code) && error.code !== "unknown_subscription") this.ctx.report(error);
+          resolve();
+        },
+      });
+    });
+  }
+
+  close() {
+    if (this.#closed) return Promise.resolve();
+    const stopped = this.stop();
+    this.#closed = true;
+    this.#listeners.clear();
+    this.feature.forget(this);
+    return stopped;
+  }
+
+  on(event, listener) {
+    if (event !== "stale") throw new TypeError(`unknown event "${event}": only "stale" is emitted`);
+    if (typeof listener !== "function") throw new TypeError("listener must be a function");
+    if (this.#closed) return () => {};
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // A new session: the server forgot the editing session with the old socket. Edit again on the
+  // context, then read the record for what changed while this client could not be warned.
+  onConnected() {
+    if (!this.#editing) return;
+    const missed = this.#confirmedIn !== 0 && this.#context !== null;
+    this.#sendEdit();
+    if (missed) this.#catchUp(this.#context);
+  }
+
+  onClosed() {
+    this.#settleEdits(new ConcordError("closed", "the client is closed"));
+  }
+
+  onStale(frame) {
+    if (!this.#editing || this.#closed) return;
+    const version = toVersion(frame.version);
+    // A commit the context has already seen (read after it, e.g. by loadLatest()) is no news.
+    if (this.#context !== null && descends(this.#context, version)) return;
+    const changes = toChanges(frame.changes);
+    const push = Object.freeze({
+      by: typeof frame.by === "string" ? frame.by : null,
+      deleted: frame.deleted === true,
+      version,
+      changes,
+    });
+    this.#setStale(mergeChanges(this.#stale, changes), push);
+  }
+
+  #checkOpen() {
+    if (this.#closed) throw new ConcordError("closed", `the record ${this.id} of ${this.channel} was closed`);
+    if (this.ctx.closed) throw new ConcordError("closed", "the client is closed");
+  }
+
+  #enqueue(work) {
+    const run = this.#chain.then(work);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #commitNow(op, fields, version) {
+    const frame = { op, channel: this.channel, record: this.id, version: version ?? this.#context ?? {} };
+    if (fields !== undefined) frame.fields = fields;
+    const result = toCommitResult(await this.ctx.request(frame));
+    if (result.status === "accepted") {
+      this.#context = result.version;
+      this.#lastConflict = null;
+      this.#lastAttempt = null;
+      this.#setStale(NO_CHANGES, null);
+      // Moves the server's editing session to the new context (README, record.edit).
+      if (this.#editing) this.#sendEdit();
+    } else {
+      this.#lastConflict = result;
+      this.#lastAttempt = { op, fields };
+    }
+    return result;
+  }
+
+  // Sends record.edit with the context, reading the record first when there is none. Nothing goes
+  // out while no session is live: onConnected sends it then.
+  #sendEdit() {
+    if (!this.#editing || this.#closed || !this.feature.live) return;
+    if (this.#context === null) {
+      if (this.#reading) return;
+      this.#reading = this.version().then(
+        () => {
+          this.#reading = null;
+          this.#sendEdit();
+        },
+        (error) => {
+          this.#reading = null;
+          // A session that ended is redone by onConnected; anything else refuses the edit.
+          if (!SESSION_ENDED.has(error.code)) this.#refuseEdit(error);
+        },
+      );
+      return;
+    }
+    const context = this.#context;
+    const generation = this.ctx.generation;
+    const calls = this.#editCalls;
+    this.#editCalls = [];
+    this.ctx.command({ op: "record.edit", channel: this.channel, record: this.id, version: context }, {
+      timeoutMs: 0, // the calls have their own timers, which span reconnects
+      onReply: () => {
+        if (this.#editing && this.ctx.generation === generation) this.#confirmedIn = generation;
+        for (const call of calls) this.#settle(call, null, context);
+      },
+      onError: (error) => {
+        const waiting = calls.filter((call) => !call.settled);
+        if (error.code === "disconnected") {
+          this.#editCalls.unshift(...waiting); // sent again, and settled, on the next session
+          return;
+        }
+        if (SESSION_ENDED.has(error.code)) {
+          for (const call of waiting) this.#settle(call, error);
+          return;
+        }
+        this.#refuseEdit(error, waiting);
+      },
+    });
+  }
+
+  #refuseEdit(error, calls = []) {
+    const waiting = [...calls, ...this.#editCalls];
+    this.#editCalls = [];
+    this.#editing = false;
+    this.#confirmedIn = 0;
+    for (const call of waiting) this.#settle(call, error);
+    if (waiting.length === 0) this.ctx.report(error);
+  }
+
+  #settleEdits(error) {
+    const calls = this.#editCalls;
+    this.#editCalls = [];
+    for (const call of calls) this.#settle(call, error);
+  }
+
+  #settle(call, error, value) {
+    if (call.settled) return;
+    call.settled = true;
+    clearTimeout(call.timer);
+    const waiting = this.#editCalls.indexOf(call);
+    if (waiting >= 0) this.#editCalls.splice(waiting, 1);
+    if (error) call.reject(error);
+    else call.resolve(value);
+  }
+
+  // After a reconnect: the writes of other users that the context has not seen, from the record's
+  // state, as stale changes. The state does not say who deleted a record, nor when: a deletion is
+  // reported as a change of "*" by an actor whose counter moved, at the time it was noticed.
+  #catchUp(context) {
+    this.ctx.command({ op: "record.get", channel: this.channel, record: this.id }, {
+      onReply: (reply) => {
+        if (!this.#editing || this.#context !== context) return;
+        const state = toRecordState(reply, this.channel, this.id);
+        if (descends(context, state.version)) return;
+        const me = this.ctx.user;
+        const changes = [];
+        for (const [field, write] of Object.entries(state.fields)) {
+          if (write.actor === me || (context[write.actor] ?? 0) >= write.counter) continue;
+          const change = { field, actor: write.actor, at: write.at };
+          if (write.value !== undefined) change.value = write.value;
+          changes.push(Object.freeze(change));
+        }
+        changes.sort((a, b) => a.at - b.at);
+        if (state.deleted) {
+          const movers = Object.keys(state.version).filter((actor) => actor !== me && (context[actor] ?? 0) < state.version[actor]);
+          if (movers.length > 0) changes.push(Object.freeze({ field: "*", actor: movers.at(-1), at: new Date() }));
+        }
+        if (changes.length > 0) this.#setStale(mergeChanges(this.#stale, changes), null);
+      },
+      onError: (error) => {
+        if (!SESSION_ENDED.has(error.code)) this.ctx.report(error);
+      },
+    });
+  }
+
+  #setStale(list, push) {
+    if (list === this.#stale || (list.length === 0 && this.#stale.length === 0)) return;
+    this.#stale = list;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(list, push);
+      } catch (error) {
+        this.ctx.report(error);
+      }
+    }
   }
 }
 

@@ -1,0 +1,398 @@
+// The JSON forms of record state: the stored form of a whole `RecordState` (what the durable store
+// writes and reads back) and the wire form of a `VersionVector` (what clients send as a context).
+//
+// Stored form, one object, members omitted when empty or absent:
+//
+//     {"version":{"alice":2,"~":1},"fields":{"title":["bob",1,1763805600000,"Hi"]},
+//      "whole":["alice",2,1763805600000],"tombstone":[...],"actors":["bob","alice"],"folds":1}
+//
+// A write is `[actor, counter, at in milliseconds]` plus, when the writer shared it, the value as a
+// fourth element: a shared `null` (four elements) stays distinct from an unshared value (three).
+
+extension RecordState {
+    /// The stored form as compact JSON. Actors and fields are written in sorted order so that a
+    /// dump of the store reads and diffs well; keys inside shared values keep `JSONWriter`'s order.
+    public var jsonBytes: [UInt8] {
+        var w = JSONWriter(reservingCapacity: 96 + fields.count * 48)
+        w.raw("{")
+        w.key("version", first: true)
+        Self.write(version, to: &w)
+        if !fields.isEmpty {
+            w.key("fields")
+            w.raw("{")
+            for (i, name) in fields.keys.sorted().enumerated() {
+                if i > 0 { w.raw(",") }
+                w.string(name)
+                w.raw(":")
+                Self.write(fields[name]!, to: &w)
+            }
+            w.raw("}")
+        }
+        if let wholeWrite {
+            w.key("whole")
+            Self.write(wholeWrite, to: &w)
+        }
+        if let tombstone {
+            w.key("tombstone")
+            Self.write(tombstone, to: &w)
+        }
+        if !actors.isEmpty {
+            w.key("actors")
+            w.raw("[")
+            for (i, actor) in actors.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.string(actor)
+            }
+            w.raw("]")
+        }
+        if folds > 0 {
+            w.key("folds")
+            w.rawBytes(String(folds).utf8)
+        }
+        w.raw("}")
+        return w.bytes
+    }
+
+    /// Reads the stored form back. Strict: unknown members and malformed writes are refused, since
+    /// silently dropping part of a state would lose the writes a later commit must be checked against.
+    public init(json: [UInt8]) throws(RecordStateJSONError) {
+        self.init()
+        var r = StoredJSONReader(json)
+        try r.object { r, key throws(RecordStateJSONError) in
+            switch key {
+            case "version":
+                var counters: [String: UInt64] = [:]
+                try r.object { r, actor throws(RecordStateJSONError) in counters[actor] = try r.unsigned() }
+                version = VersionVector(counters)
+            case "fields":
+                try r.object { r, name throws(RecordStateJSONError) in fields[name] = try r.write() }
+            case "whole": wholeWrite = try r.write()
+            case "tombstone": tombstone = try r.write()
+            case "actors": try r.array { r throws(RecordStateJSONError) in actors.append(try r.string()) }
+            case "folds": folds = try r.unsigned()
+            default: throw r.failure("unknown member \"\(key)\"")
+            }
+        }
+        try r.end()
+    }
+
+    private static func write(_ version: VersionVector, to w: inout JSONWriter) {
+        w.raw("{")
+        for (i, (actor, counter)) in version.counters.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { w.raw(",") }
+            w.string(actor)
+            w.raw(":")
+            w.rawBytes(String(counter).utf8)
+        }
+        w.raw("}")
+    }
+
+    private static func write(_ write: FieldWrite, to w: inout JSONWriter) {
+        w.raw("[")
+        w.string(write.dot.actor)
+        w.raw(",")
+        w.rawBytes(String(write.dot.counter).utf8)
+        w.raw(",")
+        w.int(write.at.milliseconds)
+        if let value = write.value {
+            w.raw(",")
+            w.value(value)
+        }
+        w.raw("]")
+    }
+}
+
+/// Why stored record state could not be read back: where in the bytes, and what was wrong.
+public struct RecordStateJSONError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var offset: Int
+    public var reason: String
+
+    public var description: String { "malformed record state at byte \(offset): \(reason)" }
+}
+
+extension VersionVector {
+    /// The largest counter a client may send: JavaScript numbers are exact only up to 2^53.
+    public static let maxWireCounter: UInt64 = 1 << 53
+
+    /// Parses a context sent by a client: an object of actor to counter; absent or `null` is the
+    /// empty version (a client that has read nothing).
+    public static func from(_ json: JSONValue?) throws(ProtocolError) -> VersionVector {
+        guard let json, json != .null else { return VersionVector() }
+        guard case .object(let members) = json else {
+            throw ProtocolError(.invalidFrame, "version must be an object of actor to counter, not \(json.typeName)")
+        }
+        var counters: [String: UInt64] = [:]
+        counters.reserveCapacity(members.count)
+        for (actor, value) in members {
+            guard !actor.isEmpty, actor.utf8.count <= 200 else {
+                throw ProtocolError(.invalidFrame, "version actors must be 1 to 200 bytes")
+            }
+            guard let counter = wireCounter(value) else {
+                throw ProtocolError(.invalidFrame, "version counter of \"\(actor)\" must be an integer from 0 to 2^53")
+            }
+            counters[actor] = counter
+        }
+        return VersionVector(counters)
+    }
+
+    /// The wire form: an object of actor to counter, `{}` when empty.
+    public var json: JSONValue {
+        .object(counters.mapValues { .int(Int64(clamping: $0)) })
+    }
+
+    private static func wireCounter(_ value: JSONValue) -> UInt64? {
+        switch value {
+        case .int(let i) where i >= 0 && UInt64(i) <= maxWireCounter:
+            return UInt64(i)
+        // `2.0` or `1e3` is still an integer; JSON does not say how a sender spells one.
+        case .double(let d) where d >= 0 && d <= Double(maxWireCounter) && d.rounded(.towardZero) == d:
+            return UInt64(d)
+        default:
+            return nil
+        }
+    }
+}
+
+/// A strict reader of the stored form over bytes: the store decodes every record at startup, so
+/// this avoids Foundation's decoder and its intermediate values (about ten times faster).
+private struct StoredJSONReader {
+    /// Values nest no deeper than a client frame allows; this only keeps corrupt data off the stack.
+    static let maxDepth = 128
+
+    let bytes: [UInt8]
+    var i = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func failure(_ reason: String) -> RecordStateJSONError {
+        RecordStateJSONError(offset: i, reason: reason)
+    }
+
+    mutating func skipSpace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+    }
+
+    /// Consumes `byte` after optional whitespace.
+    mutating func expect(_ byte: UInt8) throws(RecordStateJSONError) {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == byte else {
+            throw failure("expected \"\(Character(Unicode.Scalar(byte)))\"")
+        }
+        i += 1
+    }
+
+    mutating func end() throws(RecordStateJSONError) {
+        skipSpace()
+        guard i == bytes.count else { throw failure("trailing bytes") }
+    }
+
+    /// Calls `member` with each key, positioned at its value.
+    mutating func object(_ member: (inout StoredJSONReader, String) throws(RecordStateJSONError) -> Void) throws(RecordStateJSONError) {
+        try expect(UInt8(ascii: "{"))
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
+        while true {
+            let key = try string()
+            try expect(UInt8(ascii: ":"))
+            try member(&self, key)
+            skipSpace()
+            guard i < bytes.count else { throw failure("unterminated object") }
+            i += 1
+            if bytes[i - 1] == UInt8(ascii: "}") { return }
+            guard bytes[i - 1] == UInt8(ascii: ",") else { i -= 1; throw failure("expected \",\" or \"}\"") }
+        }
+    }
+
+    /// Calls `element` once per element, positioned at it.
+    mutating func array(_ element: (inout StoredJSONReader) throws(RecordStateJSONError) -> Void) throws(RecordStateJSONError) {
+        try expect(UInt8(ascii: "["))
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return }
+        while true {
+            try element(&self)
+            skipSpace()
+            guard i < bytes.count else { throw failure("unterminated array") }
+            i += 1
+            if bytes[i - 1] == UInt8(ascii: "]") { return }
+            guard bytes[i - 1] == UInt8(ascii: ",") else { i -= 1; throw failure("expected \",\" or \"]\"") }
+        }
+    }
+
+    /// `[actor, counter, at]` or `[actor, counter, at, value]`.
+    mutating func write() throws(RecordStateJSONError) -> FieldWrite {
+        try expect(UInt8(ascii: "["))
+        let actor = try string()
+        try expect(UInt8(ascii: ","))
+        let counter = try unsigned()
+        try expect(UInt8(ascii: ","))
+        let at = try signed()
+        skipSpace()
+        var value: JSONValue?
+        if i < bytes.count, bytes[i] == UInt8(ascii: ",") {
+            i += 1
+            value = try self.value(depth: 0)
+        }
+        try expect(UInt8(ascii: "]"))
+        return FieldWrite(dot: Dot(actor: actor, counter: counter), at: Timestamp(milliseconds: at), value: value)
+    }
+
+    mutating func string() throws(RecordStateJSONError) -> String {
+        try expect(UInt8(ascii: "\""))
+        let start = i
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                defer { i += 1 }
+                return String(decoding: bytes[start..<i], as: UTF8.self)
+            }
+            if b == UInt8(ascii: "\\") { return try escapedString(from: start) }
+            if b < 0x20 { throw failure("control character in string") }
+            i += 1
+        }
+        throw failure("unterminated string")
+    }
+
+    /// The slow path, for strings with escapes: copies into a buffer, decoding as it goes.
+    private mutating func escapedString(from start: Int) throws(RecordStateJSONError) -> String {
+        var utf8 = Array(bytes[start..<i])
+        while i < bytes.count {
+            let b = bytes[i]
+            i += 1
+            switch b {
+            case UInt8(ascii: "\""): return String(decoding: utf8, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard i < bytes.count else { throw failure("unterminated escape") }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(e)
+                case UInt8(ascii: "b"): utf8.append(0x08)
+                case UInt8(ascii: "f"): utf8.append(0x0C)
+                case UInt8(ascii: "n"): utf8.append(0x0A)
+                case UInt8(ascii: "r"): utf8.append(0x0D)
+                case UInt8(ascii: "t"): utf8.append(0x09)
+                case UInt8(ascii: "u"): utf8.append(contentsOf: String(try unicodeEscape()).utf8)
+                default: throw failure("unknown escape")
+                }
+            case 0..<0x20: throw failure("control character in string")
+            default: utf8.append(b)
+            }
+        }
+        throw failure("unterminated string")
+    }
+
+    /// The scalar of `XXXX` after `\u`, joining a surrogate pair written as two escapes.
+    private mutating func unicodeEscape() throws(RecordStateJSONError) -> Unicode.Scalar {
+        let high = try hex4()
+        if (0xD800..<0xDC00).contains(high) {
+            guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                throw failure("lone surrogate")
+            }
+            i += 2
+            let low = try hex4()
+            guard (0xDC00..<0xE000).contains(low) else { throw failure("lone surrogate") }
+            return Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))!
+        }
+        guard let scalar = Unicode.Scalar(high) else { throw failure("lone surrogate") }
+        return scalar
+    }
+
+    private mutating func hex4() throws(RecordStateJSONError) -> UInt32 {
+        guard i + 4 <= bytes.count else { throw failure("short \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[i]
+            let digit: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
+            default: throw failure("bad \\u escape")
+            }
+            v = v << 4 | UInt32(digit)
+            i += 1
+        }
+        return v
+    }
+
+    /// The end of a JSON number starting at `i`, and whether it has a fraction or an exponent.
+    private func numberEnd() throws(RecordStateJSONError) -> (end: Int, isInteger: Bool) {
+        var j = i
+        func digits(_ j: inout Int) -> Int {
+            let start = j
+            while j < bytes.count, bytes[j] >= UInt8(ascii: "0"), bytes[j] <= UInt8(ascii: "9") { j += 1 }
+            return j - start
+        }
+        if j < bytes.count, bytes[j] == UInt8(ascii: "-") { j += 1 }
+        let intStart = j
+        let intDigits = digits(&j)
+        guard intDigits > 0, intDigits == 1 || bytes[intStart] != UInt8(ascii: "0") else { throw failure("bad number") }
+        var isInteger = true
+        if j < bytes.count, bytes[j] == UInt8(ascii: ".") {
+            j += 1
+            guard digits(&j) > 0 else { throw failure("bad number") }
+            isInteger = false
+        }
+        if j < bytes.count, bytes[j] == UInt8(ascii: "e") || bytes[j] == UInt8(ascii: "E") {
+            j += 1
+            if j < bytes.count, bytes[j] == UInt8(ascii: "+") || bytes[j] == UInt8(ascii: "-") { j += 1 }
+            guard digits(&j) > 0 else { throw failure("bad number") }
+            isInteger = false
+        }
+        return (j, isInteger)
+    }
+
+    mutating func unsigned() throws(RecordStateJSONError) -> UInt64 {
+        skipSpace()
+        let (end, isInteger) = try numberEnd()
+        guard isInteger, bytes[i] != UInt8(ascii: "-"),
+              let v = UInt64(String(decoding: bytes[i..<end], as: UTF8.self)) else { throw failure("expected a counter") }
+        i = end
+        return v
+    }
+
+    mutating func signed() throws(RecordStateJSONError) -> Int64 {
+        skipSpace()
+        let (end, isInteger) = try numberEnd()
+        guard isInteger, let v = Int64(String(decoding: bytes[i..<end], as: UTF8.self)) else { throw failure("expected an integer") }
+        i = end
+        return v
+    }
+
+    /// Any JSON value. Integers that fit stay `.int` and the rest `.double`, as `JSONWriter` wrote them.
+    mutating func value(depth: Int) throws(RecordStateJSONError) -> JSONValue {
+        guard depth < Self.maxDepth else { throw failure("nested too deeply") }
+        skipSpace()
+        guard i < bytes.count else { throw failure("expected a value") }
+        switch bytes[i] {
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "{"):
+            var members: [String: JSONValue] = [:]
+            try object { r, key throws(RecordStateJSONError) in members[key] = try r.value(depth: depth + 1) }
+            return .object(members)
+        case UInt8(ascii: "["):
+            var elements: [JSONValue] = []
+            try array { r throws(RecordStateJSONError) in elements.append(try r.value(depth: depth + 1)) }
+            return .array(elements)
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default:
+            let (end, isInteger) = try numberEnd()
+            let text = String(decoding: bytes[i..<end], as: UTF8.self)
+            if isInteger, let v = Int64(text) {
+                i = end
+                return .int(v)
+            }
+            guard let d = Double(text), d.isFinite else { throw failure("bad number") }
+            i = end
+            return .double(d)
+        }
+    }
+
+    private mutating func literal(_ word: String) throws(RecordStateJSONError) {
+        let n = word.utf8.count
+        guard i + n <= bytes.count, bytes[i..<(i + n)].elementsEqual(word.utf8) else { throw failure("bad literal") }
+        i += n
+    }
+}

@@ -1,0 +1,94 @@
+import ConcordCore
+
+/// The `record.*` commands: reading versions, editing sessions, and durable commits.
+extension ConcordServer {
+    func handleRecord(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+        switch command {
+        case .recordGet(let key):
+            connection.sendText(ServerFrame.recordState("record.state", id: id, key: key, state: records.state(of: key)))
+        case .recordEdit(let key, let context):
+            let user = try requireUser(connection, "editing")
+            if !connection.editing.contains(key) {
+                guard registry.subscriptionCount(of: connection) + connection.watchCount < configuration.maxSubscriptions else {
+                    throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
+                }
+                connection.editing.insert(key)
+            }
+            editing.edit(connection, user: user, key: key, context: context)
+            connection.sendText(ServerFrame.recordReply("record.editing", id: id, key: key))
+        case .recordStop(let key):
+            guard connection.editing.remove(key) != nil else {
+                throw ProtocolError(.unknownSubscription, "not editing \(key.channel) record \(key.id)")
+            }
+            editing.leave(connection, key: key)
+            connection.sendText(ServerFrame.recordReply("record.stopped", id: id, key: key))
+        case .recordCommit(let key, let context, let fields):
+            let actor = try requireUser(connection, "committing")
+            try commit(key, Commit(actor: actor, context: context, fields: fields), delete: false) { [weak connection] result in
+                connection?.sendText(Self.reply(result, id: id, key: key))
+            }
+        case .recordDelete(let key, let context):
+            let actor = try requireUser(connection, "deleting")
+            try commit(key, Commit(actor: actor, context: context, fields: nil), delete: true) { [weak connection] result in
+                connection?.sendText(Self.reply(result, id: id, key: key))
+            }
+        default:
+            break
+        }
+    }
+
+    enum CommitResult {
+        case outcome(CommitOutcome)
+        case unavailable
+    }
+
+    static func reply(_ result: CommitResult, id: JSONValue?, key: RecordKey) -> [UInt8] {
+        switch result {
+        case .outcome(.accepted(let accepted)): return ServerFrame.committed("record.committed", id: id, key: key, accepted)
+        case .outcome(.conflict(let conflict)): return ServerFrame.conflict("record.conflict", id: id, key: key, conflict)
+        case .unavailable: return ServerFrame.error(id: id, ProtocolError(.unavailable, "the record store is unavailable"))
+        }
+    }
+
+    /// Checks a commit or delete; an accepted one is made durable first, then acknowledged,
+    /// published on the record's channel, and warned to stale editors, in that order.
+    func commit(_ key: RecordKey, _ commit: Commit, delete: Bool, dryRun: Bool = false, answer: @escaping (CommitResult) -> Void) throws(ProtocolError) {
+        guard !groupCommit.failed else { return answer(.unavailable) }
+        var book = records
+        let now = now()
+        let outcome = delete
+            ? try book.delete(key, actor: commit.actor, context: commit.context, now: now)
+            : try book.commit(key, commit, now: now)
+        guard case .accepted(let accepted) = outcome, !dryRun else { return answer(.outcome(outcome)) }
+        records = book
+        let state = book.state(of: key)!
+        groupCommit.add(key, state) { [unowned self] durable in
+            guard durable else {
+                logger.error("record store failed: commits are refused until restart")
+                return answer(.unavailable)
+            }
+            answer(.outcome(outcome))
+            publishCommit(key, accepted)
+            for (editor, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
+                editor.sendText(ServerFrame.stale(key: key, by: accepted.dot.actor, deleted: accepted.deleted,
+                                                  version: accepted.version, changes: changes))
+            }
+        }
+    }
+
+    /// The Refine event for an accepted commit: `updated` (or `deleted`) with the record's id.
+    private func publishCommit(_ key: RecordKey, _ accepted: CommitOutcome.Accepted) {
+        var payload: [String: JSONValue] = [
+            "ids": .array([.string(key.id)]),
+            "version": .object(accepted.version.counters.mapValues { .int(Int64($0)) }),
+            "actor": .string(accepted.dot.actor),
+        ]
+        if !accepted.deleted { payload["fields"] = .array(accepted.fields.map { .string($0) }) }
+        let json: [String: JSONValue] = [
+            "channel": .string(key.channel),
+            "type": .string(accepted.deleted ? "deleted" : "updated"),
+            "payload": .object(payload),
+        ]
+        if let event = try? LiveEvent(json: json, now: now()) { _ = publish(event) }
+    }
+}

@@ -1,0 +1,58 @@
+import ConcordCodec
+import ConcordCore
+
+/// `/v1/records`: the backend reads versions and puts Concord's check in front of its own writes.
+extension ConcordServer {
+    func respondRecords(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        guard isAuthorizedBackend(request) else {
+            return answer(.error(401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")]))
+        }
+        switch (request.method, request.path) {
+        case ("GET", "/v1/records"):
+            guard let channel = request.query["channel"], let id = request.query["id"], !id.isEmpty else {
+                return answer(.error(400, ProtocolError(.invalidFrame, "name the record: ?channel=CHANNEL&id=ID")))
+            }
+            if let error = ChannelName.validate(channel) { return answer(.error(400, error)) }
+            let key = RecordKey(channel: channel, id: id)
+            answer(HTTPResponse(status: 200, body: ServerFrame.recordState(nil, id: nil, key: key, state: records.state(of: key))))
+        case ("POST", "/v1/records/commit"), ("POST", "/v1/records/delete"):
+            commitOverHTTP(request, delete: request.path.hasSuffix("/delete"), answer: answer)
+        case (_, "/v1/records"), (_, "/v1/records/commit"), (_, "/v1/records/delete"):
+            let allowed = request.path == "/v1/records" ? "GET" : "POST"
+            answer(.error(405, ProtocolError(.methodNotAllowed, "use \(allowed) for \(request.path)"), headers: [("Allow", allowed)]))
+        default:
+            answer(.error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)")))
+        }
+    }
+
+    private func commitOverHTTP(_ request: HTTPRequest, delete: Bool, answer: @escaping (HTTPResponse) -> Void) {
+        guard case .object(let body)? = JSONParsing.value(from: request.body) else {
+            return answer(.error(400, ProtocolError(.invalidJSON, "body must be a JSON object")))
+        }
+        do {
+            let key = try ClientCommand.recordKey(body, delete ? "delete" : "commit")
+            let context = try VersionVector.from(body["version"])
+            let fields = delete ? nil : try ClientCommand.commitFields(body["fields"])
+            var actor = "backend"
+            if let given = body["actor"] {
+                guard case .string(let name) = given else { throw ProtocolError(.invalidFrame, "\"actor\" must be a string") }
+                actor = name
+            }
+            let dryRun = body["dryRun"] == .bool(true)
+            try commit(key, Commit(actor: actor, context: context, fields: fields), delete: delete, dryRun: dryRun) { result in
+                switch result {
+                case .outcome(.accepted(let accepted)):
+                    answer(HTTPResponse(status: 200, body: ServerFrame.committed(nil, id: nil, key: key, accepted)))
+                case .outcome(.conflict(let conflict)):
+                    answer(HTTPResponse(status: 409, body: ServerFrame.conflict(nil, id: nil, key: key, conflict)))
+                case .unavailable:
+                    answer(.error(503, ProtocolError(.unavailable, "the record store is unavailable")))
+                }
+            }
+        } catch let error as ProtocolError {
+            answer(.error(400, error))
+        } catch {
+            answer(.error(500, ProtocolError(.internal, "internal error")))
+        }
+    }
+}
