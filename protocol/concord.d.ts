@@ -85,6 +85,8 @@ export type ErrorCode =
   | "not_present"
   | "anonymous"
   | "rate_limited"
+  /** the record store could not write: the commit was not acknowledged */
+  | "unavailable"
   | "forbidden"
   | "unauthorized"
   | "internal"
@@ -99,6 +101,10 @@ export type ErrorCode =
   /** client: the subscription was ended before the server confirmed it (Subscription.ready,
    *  Presence.subscribe(), Typing.subscribe()) */
   | "unsubscribed"
+  /** client: edit() was overtaken by stop() or close() before the server confirmed it */
+  | "stopped"
+  /** client: keepMine() without a conflict to resolve */
+  | "no_conflict"
   | (string & {});
 
 export declare class ConcordError extends Error {
@@ -273,6 +279,11 @@ export declare class ConcordClient {
    * (channel, scope) until its close(). `options.interval` updates the object's interval.
    */
   typing(channel: string, options?: TypingOptions): Typing;
+  /**
+   * The record `id` of `channel` under conflict detection: the same object per
+   * (channel, String(id)) until its close(). Throws TypeError unless `id` is a string or a number.
+   */
+  record(channel: string, id: BaseKey): ConcordRecord;
   /** Stops for good: no reconnect; pending requests reject with `closed`. */
   close(): void;
 }
@@ -443,6 +454,173 @@ export interface TypingSnapshotFrame {
   typing: Typist[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Records and conflicts (README, "Records and conflicts")
+
+/** A version vector: actor (user id, backend name, or the floor actor "~") to counter. `{}` for a
+ *  record never written. */
+export type Version = Readonly<{ [actor: string]: number }>;
+
+/** The write that last changed a field. */
+export interface Dot {
+  readonly actor: string;
+  readonly counter: number;
+}
+
+/** A field another actor changed: in a stale warning, or in a conflict. `field` is `"*"` for a
+ *  write of the whole record (a commit without fields, or a deletion). `value` is there when the
+ *  writer shared it. */
+export interface RecordChange<Value = unknown> {
+  readonly field: string;
+  readonly actor: string;
+  readonly at: Date;
+  readonly value?: Value;
+}
+
+/** The last write of one field, in a record's state. */
+export interface FieldWrite<Value = unknown> extends Dot {
+  readonly at: Date;
+  readonly value?: Value;
+}
+
+/** What version() and loadLatest() resolve with: the `record.state` reply, dates as Date. */
+export interface RecordState {
+  readonly channel: string;
+  /** The record id, as a string. */
+  readonly record: string;
+  readonly version: Version;
+  readonly deleted: boolean;
+  readonly fields: Readonly<{ [field: string]: FieldWrite }>;
+}
+
+/** A commit or delete the server accepted. */
+export interface CommitAccepted {
+  readonly status: "accepted";
+  /** The record's new version, now the context. */
+  readonly version: Version;
+  /** This write: the committing user and its new counter. */
+  readonly dot: Dot;
+  /** The fields changed, sorted; empty for a commit of the whole record or a delete. */
+  readonly fields: ReadonlyArray<string>;
+  /** True for delete(). */
+  readonly deleted: boolean;
+}
+
+/** A commit or delete the server refused because the context had not seen a write it overrides:
+ *  a normal outcome, not an error. */
+export interface CommitConflict {
+  readonly status: "conflict";
+  /** "fields": `conflicts` names the fields; "deleted": the record was deleted (`deletedBy`),
+   *  `conflicts` is empty. */
+  readonly kind: "fields" | "deleted";
+  readonly conflicts: ReadonlyArray<RecordChange>;
+  /** The record's current version: keepMine() commits on it. */
+  readonly version: Version;
+  /** Who deleted the record, and when (kind "deleted"). */
+  readonly deletedBy?: { readonly actor: string; readonly at: Date };
+}
+
+export type CommitResult = CommitAccepted | CommitConflict;
+
+export interface CommitOptions {
+  /** The names of the fields changed. Without fields and values the commit changes the whole
+   *  record (checked against every field). */
+  fields?: ReadonlyArray<string>;
+  /** New values to share with a conflicting editor: sent as the commit's `fields` object, with
+   *  `null` for each name in `fields` that has no value here. At most 16,384 bytes. */
+  values?: Readonly<{ [field: string]: unknown }>;
+}
+
+/** The `record.stale` push that changed a stale list. */
+export interface StalePush {
+  /** The user whose commit it was. */
+  readonly by: string;
+  readonly deleted: boolean;
+  /** The record's version after that commit. */
+  readonly version: Version;
+  /** The fields of that commit that the context has not seen. */
+  readonly changes: ReadonlyArray<RecordChange>;
+}
+
+export interface RecordEditState {
+  readonly context: Version | null;
+  readonly stale: ReadonlyArray<RecordChange>;
+  readonly editing: boolean;
+  readonly lastConflict: CommitConflict | null;
+}
+
+/**
+ * One record (a channel plus an id) under conflict detection, from client.record(channel, id).
+ *
+ * The flow of an edit form: `await record.edit()` when it opens (reads the version if needed and
+ * declares the editing session); `record.on("stale", ...)` shows "This post was updated by
+ * another user" as soon as someone else commits; `await record.commit({fields, values})` on Save,
+ * then on a conflict `keepMine()` or `loadLatest()`; `stop()` when the form closes.
+ *
+ * Commits (commit(), delete(), keepMine()) go out one after the other, each on the context the
+ * previous one left. A commit cut off by a disconnect rejects with `disconnected` and is not
+ * retried (it may have been applied): call loadLatest(). An editing session is restored after
+ * every reconnect, on the same context; what other users changed meanwhile is then read from the
+ * record and added to `stale` (a deletion seen that way has `field` "*" and the time it was noticed).
+ */
+export declare class ConcordRecord {
+  private constructor();
+  readonly channel: string;
+  /** The record id, as a string. */
+  readonly id: string;
+  /** Reads the record (`record.get`) and makes its version the context. */
+  version(): Promise<RecordState>;
+  /** Declares editing on the context (calling version() first when there is none); `editing` is
+   *  true at once. Resolves with that context once the server confirmed; rejects with the server's
+   *  code (`anonymous`, `too_many_subscriptions`, ...; editing is then false again), `timeout`
+   *  (counting time offline), `stopped` or `closed`. */
+  edit(): Promise<Version>;
+  /** Commits on the context (`{}` before any read). Accepted: the result's version becomes the
+   *  context, `stale` and `lastConflict` clear, and the editing session moves to the new context.
+   *  A conflict becomes `lastConflict`. Rejects only on errors: `invalid_frame`, `anonymous`,
+   *  `unavailable`, `disconnected`, `timeout`, `closed`; TypeError for malformed options. */
+  commit(options?: CommitOptions): Promise<CommitResult>;
+  /** Deletes on the context; settles like commit() (accepted with `deleted: true`). */
+  delete(): Promise<CommitResult>;
+  /** "Keep my changes": the last conflicting commit or delete again, on `lastConflict.version`.
+   *  Rejects with `no_conflict` when there is none. */
+  keepMine(): Promise<CommitResult>;
+  /** "Load latest": version(), clears `stale` and `lastConflict`, then when editing a new edit()
+   *  on the new context. Resolves with the state. */
+  loadLatest(): Promise<RecordState>;
+  /** Ends the editing session (`record.stop`), clears `stale`; edit() calls still waiting reject
+   *  with `stopped`. Resolves, never rejects. */
+  stop(): Promise<void>;
+  /** stop() and drop the listeners; client.record(channel, id) then returns a new object. */
+  close(): Promise<void>;
+  /** Called with the stale list each time it changes while editing (an empty list when it clears)
+   *  and the push that changed it (null when cleared, or after the reconnect catch-up). Returns
+   *  a function that removes the listener. */
+  on(event: "stale", listener: (stale: ReadonlyArray<RecordChange>, push: StalePush | null) => void): () => void;
+  /** The version commits are made on: from version(), or the last accepted commit. Null before. */
+  readonly context: Version | null;
+  /** What other users changed since the context while editing, one entry per field (the latest
+   *  write of it), oldest first. Empty when nothing changed or not editing. */
+  readonly stale: ReadonlyArray<RecordChange>;
+  /** True between edit() and stop(), close() or a refused edit. */
+  readonly editing: boolean;
+  /** The last conflict, until a commit is accepted or loadLatest(). */
+  readonly lastConflict: CommitConflict | null;
+  /** All four above at once. */
+  readonly state: RecordEditState;
+}
+
+/** A `record.stale` push as it arrives (dates as strings). */
+export interface RecordStaleFrame {
+  op: "record.stale";
+  channel: string;
+  record: string;
+  by: string;
+  deleted: boolean;
+  version: { [actor: string]: number };
+  changes: Array<{ field: string; actor: string; at: string; value?: unknown }>;
+}
+
 export declare function createClient(url: string | URL, options?: ClientOptions): ConcordClient;
 
 /** Refine's LiveProvider backed by `client`. */
@@ -471,6 +649,13 @@ export declare function toWireEvent(event: LiveEvent | PublishEvent): {
   date?: string;
   meta?: Record<string, unknown>;
 };
+
+/** True when version `a` has every actor's counter of `b` at least as high (has seen all of `b`). */
+export declare function descends(a: Version, b: Version): boolean;
+
+/** The wire `fields` of a commit: the values object (names without a value as null) when values
+ *  are given, else the names, else undefined (the whole record). Throws TypeError. */
+export declare function commitFields(options?: CommitOptions): { [field: string]: unknown } | string[] | undefined;
 
 /** A received wire event as a LiveEvent (date as Date). */
 export declare function toLiveEvent(wire: Record<string, any>, channel?: string): LiveEvent;

@@ -93,9 +93,9 @@ public struct RecordBook: Sendable {
     }
 
     private func conflict(_ state: RecordState, _ context: VersionVector, fields: [String]?) throws(ProtocolError) -> CommitOutcome.Conflict? {
-        // A context cannot have seen writes the record never had; actors missing from the record
-        // may have been folded, so only counters above the record's own are refused.
-        for (actor, counter) in context.counters where state.version.counters[actor] != nil && counter > state.version[actor] {
+        // A context cannot have seen writes the record never had. Once actors have been folded, an
+        // actor missing from the record may be one of them, so only known actors are checked then.
+        for (actor, counter) in context.counters where counter > state.version[actor] && (state.version.counters[actor] != nil || state.folds == 0) {
             throw ProtocolError(.invalidFrame, "context names write \(actor):\(counter), which this record does not have")
         }
         if let tombstone = state.tombstone {

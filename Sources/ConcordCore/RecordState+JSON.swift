@@ -60,12 +60,15 @@ extension RecordState {
         var r = StoredJSONReader(json)
         try r.object { r, key throws(RecordStateJSONError) in
             switch key {
+            // Members are collected first so that each dictionary is allocated once, at its size.
             case "version":
-                var counters: [String: UInt64] = [:]
-                try r.object { r, actor throws(RecordStateJSONError) in counters[actor] = try r.unsigned() }
-                version = VersionVector(counters)
+                var counters: [(String, UInt64)] = []
+                try r.object { r, actor throws(RecordStateJSONError) in counters.append((actor, try r.unsigned())) }
+                version = VersionVector(Dictionary(counters, uniquingKeysWith: { _, last in last }))
             case "fields":
-                try r.object { r, name throws(RecordStateJSONError) in fields[name] = try r.write() }
+                var writes: [(String, FieldWrite)] = []
+                try r.object { r, name throws(RecordStateJSONError) in writes.append((name, try r.write())) }
+                fields = Dictionary(writes, uniquingKeysWith: { _, last in last })
             case "whole": wholeWrite = try r.write()
             case "tombstone": tombstone = try r.write()
             case "actors": try r.array { r throws(RecordStateJSONError) in actors.append(try r.string()) }
@@ -342,21 +345,37 @@ private struct StoredJSONReader {
         return (j, isInteger)
     }
 
+    /// Digits straight into an integer: counters and times are most of a state's numbers, and
+    /// going through a `String` for each doubled the time to read a store.
     mutating func unsigned() throws(RecordStateJSONError) -> UInt64 {
         skipSpace()
-        let (end, isInteger) = try numberEnd()
-        guard isInteger, bytes[i] != UInt8(ascii: "-"),
-              let v = UInt64(String(decoding: bytes[i..<end], as: UTF8.self)) else { throw failure("expected a counter") }
-        i = end
+        let start = i
+        var v: UInt64 = 0
+        while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+            let (times10, o1) = v.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[i] - UInt8(ascii: "0")))
+            guard !o1, !o2 else { throw failure("integer too large") }
+            v = sum
+            i += 1
+        }
+        guard i > start, i - start == 1 || bytes[start] != UInt8(ascii: "0") else { throw failure("expected an integer") }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            throw failure("expected an integer")
+        }
         return v
     }
 
     mutating func signed() throws(RecordStateJSONError) -> Int64 {
         skipSpace()
-        let (end, isInteger) = try numberEnd()
-        guard isInteger, let v = Int64(String(decoding: bytes[i..<end], as: UTF8.self)) else { throw failure("expected an integer") }
-        i = end
-        return v
+        let negative = i < bytes.count && bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        let magnitude = try unsigned()
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { throw failure("integer too large") }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { throw failure("integer too large") }
+        return Int64(magnitude)
     }
 
     /// Any JSON value. Integers that fit stay `.int` and the rest `.double`, as `JSONWriter` wrote them.

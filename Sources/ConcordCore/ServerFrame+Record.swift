@@ -43,6 +43,10 @@ extension ServerFrame {
         let state = state ?? RecordState()
         w.key("version"); writeVersion(state.version, into: &w)
         w.key("deleted"); state.tombstone == nil ? w.raw("false") : w.raw("true")
+        if let tombstone = state.tombstone {
+            w.key("deletedBy"); w.raw("{\"actor\":"); w.string(tombstone.dot.actor)
+            w.raw(",\"at\":"); w.string(tombstone.at.iso8601); w.raw("}")
+        }
         w.key("fields"); w.raw("{")
         for (i, (name, write)) in state.fields.sorted(by: { $0.key < $1.key }).enumerated() {
             if i > 0 { w.raw(",") }

@@ -5,6 +5,10 @@ import ConcordCore
 extension ConcordServer {
     /// Answers a request, at once or (for commits, once durable) later; `answer` runs on the loop.
     func respond(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        if request.method == "POST", !(request.header("content-type")?.lowercased().hasPrefix("application/json") ?? false),
+           request.path.hasPrefix("/v1/") {
+            return answer(.error(415, ProtocolError(.unsupportedMediaType, "send Content-Type: application/json")))
+        }
         if request.path == "/v1/records" || request.path.hasPrefix("/v1/records/") {
             return respondRecords(to: request, answer: answer)
         }
@@ -60,10 +64,6 @@ extension ConcordServer {
         guard isAuthorizedBackend(request) else {
             return .error(401, ProtocolError(.unauthorized, "missing or invalid API key"),
                           headers: [("WWW-Authenticate", "Bearer")])
-        }
-        let contentType = request.header("content-type")?.lowercased() ?? ""
-        guard contentType.hasPrefix("application/json") else {
-            return .error(415, ProtocolError(.unsupportedMediaType, "send Content-Type: application/json"))
         }
         guard let body = JSONParsing.value(from: request.body) else {
             return .error(400, ProtocolError(.invalidJSON, "body is not valid JSON"))

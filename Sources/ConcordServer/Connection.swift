@@ -138,6 +138,10 @@ final class Connection: Hashable, TCPStreamDelegate {
             write(.error(404, ProtocolError(.notFound, "no WebSocket endpoint at \(request.path)")), keepAlive: false)
             return
         }
+        if server.configuration.developmentMode, let asked = request.query["user"], asked.hasPrefix("~") || asked.utf8.count > 200 {
+            write(.error(400, ProtocolError(.badRequest, "user ids are 1 to 200 bytes and cannot start with \"~\"")), keepAlive: false)
+            return
+        }
         switch WebSocketHandshake.validate(request) {
         case .failure(let error):
             write(.error(error.status, ProtocolError(.badRequest, "bad WebSocket handshake: \(error.message)"),

@@ -42,7 +42,7 @@ enum ConcordTarget {
     }
 
     /// A JSON string literal; channel names are printable ASCII, so only quote and backslash matter.
-    private static func jsonString(_ text: String) -> String {
+    static func jsonString(_ text: String) -> String {
         var out = "\""
         for character in text {
             if character == "\"" || character == "\\" { out.append("\\") }

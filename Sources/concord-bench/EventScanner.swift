@@ -1,5 +1,5 @@
-/// Pulls `seq` and `t` out of an event push by byte patterns: parsing every push as JSON would make
-/// the generator, not the server, the thing being measured.
+/// Pulls numbers (an event's `seq` and `t`, a reply's `id`) out of server frames by byte patterns:
+/// parsing every push as JSON would make the generator, not the server, the thing being measured.
 enum EventScanner {
     private static let seqKey = Array("\"seq\":".utf8)
     private static let timeKey = Array("\"t\":".utf8)
@@ -13,6 +13,14 @@ enum EventScanner {
                   let timeAt = find(timeKey, in: bytes, from: start), let sentAt = number(in: bytes, at: timeAt)
             else { return nil }
             return (Int(truncatingIfNeeded: seq), sentAt)
+        }
+    }
+
+    /// The non-negative integer right after the first `key` in `message`, such as a reply's `"id":`.
+    static func integer(after key: [UInt8], in message: [UInt8]) -> Int? {
+        message.withUnsafeBytes { bytes in
+            guard let at = find(key, in: bytes, from: 0), let value = number(in: bytes, at: at) else { return nil }
+            return Int(truncatingIfNeeded: value)
         }
     }
 

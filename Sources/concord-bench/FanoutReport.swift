@@ -1,4 +1,3 @@
-import Glibc
 import Histogram
 
 /// The figures of one fan-out run, printed as a readable block and optionally as one JSON line.
@@ -15,12 +14,8 @@ struct FanoutReport {
     var latencyMicroseconds: Histogram<UInt64>?
     var errors = DeliveryTracker.Errors()
     var firstFailure: String?
-    var serverCPUSeconds: Double?
-    var generatorCPUSeconds = 0.0
-    /// All cores' busy time during the publish phase (see `ProcStats.machineCPU`): when it is well
-    /// above server plus generator, other programs shared the machine during the run.
-    var machineBusyCPUSeconds: Double?
-    var machineSoftirqCPUSeconds: Double?
+    /// CPU of the publish phase.
+    var cpu = PhaseCPU()
     var serverRSSBeforeConnect: Int?
     var serverRSSAfterSubscribe: Int?
     var serverRSSAtEnd: Int?
@@ -30,8 +25,8 @@ struct FanoutReport {
     var deliveriesPerSecond: Double { publishSeconds > 0 ? Double(deliveries) / publishSeconds : 0 }
 
     var serverCPUMicrosecondsPerDelivery: Double? {
-        guard let cpu = serverCPUSeconds, deliveries > 0 else { return nil }
-        return cpu * 1e6 / Double(deliveries)
+        guard let seconds = cpu.serverSeconds, deliveries > 0 else { return nil }
+        return seconds * 1e6 / Double(deliveries)
     }
 
     var rssPerConnection: Double? {
@@ -41,16 +36,12 @@ struct FanoutReport {
 
     /// Latency percentile in milliseconds.
     func latency(_ percentile: Double) -> Double? {
-        guard let histogram = latencyMicroseconds, histogram.totalCount > 0 else { return nil }
-        let micros = percentile >= 100 ? histogram.max : histogram.valueAtPercentile(percentile)
-        return Double(micros) / 1000
+        ReportFormat.milliseconds(latencyMicroseconds, percentile: percentile)
     }
 
     var text: String {
-        var lines: [String] = []
-        func line(_ label: String, _ value: String) {
-            lines.append(label + String(repeating: " ", count: max(1, 34 - label.count)) + value)
-        }
+        var block = ReportFormat.Block()
+        func line(_ label: String, _ value: String) { block.line(label, value) }
         line("subscribers", "\(subscribed) subscribed of \(plan.subscribers) (setup \(fixed(setupSeconds, 2)) s)")
         line("events", "\(plan.events) x ~\(plan.payloadBytes) B, " + (plan.rate > 0 ? "rate \(fixed(plan.rate, 0))/s" : "window \(plan.window)"))
         line("deliveries", "\(deliveries) of \(expectedDeliveries)" + (timedOut ? " (TIMED OUT)" : ""))
@@ -61,15 +52,13 @@ struct FanoutReport {
         line("errors", "\(errors.total)" + (errors.total > 0 ? " (missing \(errors.missing), out of order \(errors.outOfOrder), malformed \(errors.malformed), server errors \(errors.serverErrors), disconnects \(errors.disconnects), publish failures \(errors.publishFailures))" : ""))
         if setupFailures > 0 { line("setup failures", "\(setupFailures)") }
         if let firstFailure { line("first failure", firstFailure) }
-        line("server CPU (publish phase)", serverCPUSeconds.map { "\(fixed($0, 2)) s" } ?? "- (no --server-pid)")
+        line("server CPU (publish phase)", cpu.serverSeconds.map { "\(fixed($0, 2)) s" } ?? "- (no --server-pid)")
         line("server CPU per delivery", serverCPUMicrosecondsPerDelivery.map { "\(fixed($0, 3)) µs" } ?? "-")
-        line("generator CPU (publish phase)", "\(fixed(generatorCPUSeconds, 2)) s")
-        line("machine busy CPU (publish phase)", machineBusyCPUSeconds.map { busy in
-            "\(fixed(busy, 2)) s of \(fixed(publishSeconds * Double(ProcStats.onlineCores), 2)) s, softirq \(fixed(machineSoftirqCPUSeconds ?? 0, 2)) s"
-        } ?? "-")
+        line("generator CPU (publish phase)", "\(fixed(cpu.generatorSeconds, 2)) s")
+        line("machine busy CPU (publish phase)", cpu.machineText(wallSeconds: publishSeconds))
         line("server RSS before/subscribed/end", [serverRSSBeforeConnect, serverRSSAfterSubscribe, serverRSSAtEnd].map { $0.map { mebibytes($0) } ?? "-" }.joined(separator: " / "))
         line("server RSS per connection", rssPerConnection.map { "\(fixed($0 / 1024, 2)) KiB" } ?? "-")
-        return lines.joined(separator: "\n")
+        return block.text
     }
 
     /// One JSON object; numbers that could not be measured are null.
@@ -89,43 +78,22 @@ struct FanoutReport {
             ("malformed", "\(errors.malformed)"), ("server_errors", "\(errors.serverErrors)"),
             ("disconnects", "\(errors.disconnects)"), ("publish_failures", "\(errors.publishFailures)"),
             ("setup_failures", "\(setupFailures)"),
-            ("server_cpu_seconds", number(serverCPUSeconds)),
+            ("server_cpu_seconds", number(cpu.serverSeconds)),
             ("server_cpu_us_per_delivery", number(serverCPUMicrosecondsPerDelivery)),
-            ("generator_cpu_seconds", number(generatorCPUSeconds)),
-            ("machine_busy_cpu_seconds", number(machineBusyCPUSeconds)),
-            ("machine_softirq_cpu_seconds", number(machineSoftirqCPUSeconds)),
+            ("generator_cpu_seconds", number(cpu.generatorSeconds)),
+            ("machine_busy_cpu_seconds", number(cpu.machineBusySeconds)),
+            ("machine_softirq_cpu_seconds", number(cpu.machineSoftirqSeconds)),
             ("server_rss_before_bytes", number(serverRSSBeforeConnect.map(Double.init))),
             ("server_rss_subscribed_bytes", number(serverRSSAfterSubscribe.map(Double.init))),
             ("server_rss_end_bytes", number(serverRSSAtEnd.map(Double.init))),
             ("server_rss_per_connection_bytes", number(rssPerConnection)),
         ]
         if let firstFailure { fields.append(("first_failure", jsonString(firstFailure))) }
-        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        return ReportFormat.jsonObject(fields)
     }
 
-    private func fixed(_ value: Double, _ digits: Int) -> String {
-        var buffer = [CChar](repeating: 0, count: 64)
-        _ = withVaList([digits, value]) { vsnprintf(&buffer, 64, "%.*f", $0) }
-        return String(cString: buffer)
-    }
-
-    private func number(_ value: Double?) -> String {
-        guard let value, value.isFinite else { return "null" }
-        return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : fixed(value, 4)
-    }
-
-    private func mebibytes(_ bytes: Int) -> String { "\(fixed(Double(bytes) / 1_048_576, 1)) MiB" }
-
-    private func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    private func fixed(_ value: Double, _ digits: Int) -> String { ReportFormat.fixed(value, digits) }
+    private func number(_ value: Double?) -> String { ReportFormat.number(value) }
+    private func mebibytes(_ bytes: Int) -> String { ReportFormat.mebibytes(bytes) }
+    private func jsonString(_ text: String) -> String { ReportFormat.jsonString(text) }
 }

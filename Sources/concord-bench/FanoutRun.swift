@@ -13,9 +13,7 @@ final class FanoutRun {
     private var pacer: LoopTimer?
     private var setupStart: UInt64 = 0
     private var publishStart: UInt64 = 0
-    private var serverCPUAtStart: Double?
-    private var generatorCPUAtStart = 0.0
-    private var machineCPUAtStart: (idle: Double, steal: Double, softirq: Double)?
+    private var cpuAtStart: PhaseCPU.Start?
     private var finished = false
     /// Why the run stopped early (setup or publisher failure), reported with the figures.
     private(set) var abortReason: String?
@@ -59,9 +57,7 @@ final class FanoutRun {
 
     private func startPublishing() {
         startTimeout(publishing: true)
-        serverCPUAtStart = plan.serverPID.flatMap(ProcStats.cpuSeconds)
-        generatorCPUAtStart = ProcStats.ownCPUSeconds()
-        machineCPUAtStart = ProcStats.machineCPU()
+        cpuAtStart = PhaseCPU.Start(serverPID: plan.serverPID)
         publishStart = MonotonicClock.nanoseconds()
         if plan.rate > 0 {
             startPacer()
@@ -101,17 +97,9 @@ final class FanoutRun {
         guard !finished else { return }
         finished = true
         let end = MonotonicClock.nanoseconds()
-        if let pid = plan.serverPID, let before = serverCPUAtStart, let after = ProcStats.cpuSeconds(pid: pid) {
-            report.serverCPUSeconds = after - before
-        }
-        if publishStart > 0 { report.generatorCPUSeconds = ProcStats.ownCPUSeconds() - generatorCPUAtStart }
-        report.serverRSSAtEnd = plan.serverPID.flatMap(ProcStats.residentBytes)
         report.publishSeconds = publishStart > 0 ? Double(end - publishStart) / 1e9 : 0
-        if let before = machineCPUAtStart, let after = ProcStats.machineCPU() {
-            let capacity = report.publishSeconds * Double(ProcStats.onlineCores)
-            report.machineBusyCPUSeconds = max(0, capacity - (after.idle - before.idle) - (after.steal - before.steal))
-            report.machineSoftirqCPUSeconds = after.softirq - before.softirq
-        }
+        if let cpuAtStart { report.cpu = PhaseCPU(since: cpuAtStart, wallSeconds: report.publishSeconds) }
+        report.serverRSSAtEnd = plan.serverPID.flatMap(ProcStats.residentBytes)
         report.timedOut = timedOut
         if publishStart == 0 {
             // Stopped during setup: report how far it got.

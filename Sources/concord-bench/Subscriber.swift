@@ -1,21 +1,16 @@
-import ConcordCodec
 import ConcordUV
 
-/// One WebSocket subscriber: upgrades, waits for `welcome`, subscribes, then checks and times every
-/// event push it reads.
-final class Subscriber: TCPStreamDelegate {
+/// One WebSocket subscriber: waits for `welcome`, subscribes, then checks and times every event
+/// push it reads.
+final class Subscriber: WebSocketClientDelegate {
     enum Phase {
-        case connecting, upgrading, awaitingWelcome, subscribing, ready, gone
+        case awaitingWelcome, subscribing, ready, gone
     }
 
     unowned let pool: SubscriberPool
     private unowned let tracker: DeliveryTracker
-    private var stream: TCPStream?
-    private(set) var phase = Phase.connecting
-    private var key = ""
-    /// The upgrade response read so far; empty once the handshake is done.
-    private var head: [UInt8] = []
-    private var decoder = WebSocketDecoder(role: .client, maxMessageBytes: 1 << 20)
+    private var client: WebSocketClient?
+    private(set) var phase = Phase.awaitingWelcome
     /// The next seq this connection should receive; events arrive in offset order.
     private(set) var expected = 0
     /// Read once per chunk: every push in a chunk arrived at the same moment.
@@ -27,87 +22,24 @@ final class Subscriber: TCPStreamDelegate {
     }
 
     func start(loop: EventLoop, host: String, port: Int) {
-        TCPStream.connect(loop: loop, host: host, port: port) { [self] result in
-            switch result {
-            case .failure(let error):
-                fail("connect: \(error)")
-            case .success(let stream) where phase == .gone:
-                // The run ended while this connect was on its way.
-                stream.close()
-            case .success(let stream):
-                self.stream = stream
-                stream.delegate = self
-                key = WebSocketHandshake.makeClientKey()
-                phase = .upgrading
-                stream.startReading()
-                stream.send(SharedBytes(WebSocketHandshake.clientRequest(
-                    host: "\(host):\(port)", path: ConcordTarget.webSocketPath, key: key)))
-            }
-        }
+        let client = WebSocketClient(delegate: self)
+        self.client = client
+        client.start(loop: loop, host: host, port: port, path: ConcordTarget.webSocketPath)
     }
 
     func close() {
         phase = .gone
-        stream?.close()
+        client?.close()
     }
 
-    // MARK: TCPStreamDelegate
+    // MARK: WebSocketClientDelegate
 
-    func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
+    func webSocketWillRead(_ client: WebSocketClient) {
         readTime = MonotonicClock.nanoseconds()
         if phase == .ready { tracker.subscriberReads += 1 }
-        if phase == .upgrading {
-            readHandshake(bytes)
-        } else {
-            decode(bytes)
-        }
     }
 
-    func streamDidEnd(_ stream: TCPStream, error: UVError) {
-        fail("connection ended: \(error)")
-    }
-
-    func streamDidClose(_ stream: TCPStream) {
-        self.stream = nil
-    }
-
-    // MARK: Reading
-
-    private func readHandshake(_ bytes: UnsafeRawBufferPointer) {
-        head.append(contentsOf: bytes)
-        let answer = head.withUnsafeBytes { WebSocketHandshake.checkResponse($0, key: key) }
-        switch answer {
-        case .needMore:
-            return
-        case .rejected(let why):
-            fail("upgrade rejected: \(why)")
-        case .accepted(let consumed):
-            phase = .awaitingWelcome
-            let rest = Array(head[consumed...])
-            head = []
-            rest.withUnsafeBytes { decode($0) }
-        }
-    }
-
-    private func decode(_ bytes: UnsafeRawBufferPointer) {
-        let status = decoder.decode(bytes) { event in handle(event) }
-        if case .failed(let code, let reason) = status { fail("bad frame from server (\(code)): \(reason)") }
-    }
-
-    private func handle(_ event: WebSocketEvent) {
-        switch event {
-        case .text(let message):
-            handleText(message)
-        case .ping(let payload):
-            send(.pong, payload)
-        case .close(let code, let reason):
-            fail("server closed the WebSocket: \(code.map(String.init) ?? "no code") \(reason)")
-        case .binary, .pong:
-            break
-        }
-    }
-
-    private func handleText(_ message: [UInt8]) {
+    func webSocket(_ client: WebSocketClient, didReceiveText message: [UInt8]) {
         switch phase {
         case .ready:
             if EventScanner.hasPrefix(message, ConcordTarget.eventPrefix), let (seq, sentAt) = EventScanner.scan(message) {
@@ -119,16 +51,22 @@ final class Subscriber: TCPStreamDelegate {
             }
         case .awaitingWelcome where EventScanner.contains(message, ConcordTarget.welcomeMarker):
             phase = .subscribing
-            send(.text, ConcordTarget.subscribeMessage(channel: pool.plan.channel))
+            client.sendText(ConcordTarget.subscribeMessage(channel: pool.plan.channel))
         case .subscribing where EventScanner.contains(message, ConcordTarget.subscribedMarker):
             phase = .ready
             pool.subscriberReady(self)
         case .awaitingWelcome, .subscribing:
             fail("unexpected frame while subscribing: \(String(decoding: message.prefix(200), as: UTF8.self))")
-        case .connecting, .upgrading, .gone:
+        case .gone:
             break
         }
     }
+
+    func webSocket(_ client: WebSocketClient, didFail why: String) {
+        fail(why)
+    }
+
+    // MARK: Deliveries
 
     /// Checks order against what this connection saw before, then records the delivery.
     @inline(__always)
@@ -146,17 +84,11 @@ final class Subscriber: TCPStreamDelegate {
         tracker.delivered(seq: seq, latencyNanoseconds: readTime &- sentAt)
     }
 
-    /// Client frames must be masked (RFC 6455 section 5.3), with a fresh key each.
-    private func send(_ opcode: WebSocketOpcode, _ payload: [UInt8]) {
-        let frame = WebSocketFrameEncoder.encode(opcode: opcode, payload: payload, maskKey: UInt32.random(in: .min ... .max))
-        stream?.send(SharedBytes(frame))
-    }
-
     private func fail(_ why: String) {
         guard phase != .gone else { return }
         let wasReady = phase == .ready
         phase = .gone
-        stream?.close()
+        client?.close()
         pool.subscriberFailed(self, why: why, wasReady: wasReady)
     }
 }

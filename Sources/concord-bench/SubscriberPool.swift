@@ -1,21 +1,18 @@
 import ConcordUV
 
-/// Opens the subscribers a bounded number at a time, so the server's listen backlog never
-/// overflows (an overflowed backlog turns into SYN retries and seconds-long stalls).
+/// Opens the subscribers through a `ConnectThrottle` and keeps the counts of setup and losses.
 final class SubscriberPool {
     let plan: FanoutPlan
     private let loop: EventLoop
     private unowned let tracker: DeliveryTracker
     private(set) var subscribers: [Subscriber] = []
-    private var inProgress = 0
+    private var throttle: ConnectThrottle!
     private(set) var ready = 0
     private(set) var failed = 0
     /// The first reason a subscriber could not connect or was lost: usually explains all the others.
     private(set) var firstFailure: String?
     /// Set once setup is over; failures after that are losses that the tracker must hear about.
     private var setupDone = false
-    /// Guards `openMore` against itself: a connect that fails at once re-enters it.
-    private var opening = false
     /// Called once every subscriber is either subscribed or has failed; the tracker's target must
     /// be set inside it, since later losses lower that target.
     var onSetupComplete: (() -> Void)?
@@ -25,24 +22,32 @@ final class SubscriberPool {
         self.plan = plan
         self.tracker = tracker
         subscribers.reserveCapacity(plan.subscribers)
+        throttle = ConnectThrottle(total: plan.subscribers, concurrency: plan.connectConcurrency) { [unowned self] _ in
+            let subscriber = Subscriber(pool: self, tracker: self.tracker)
+            self.subscribers.append(subscriber)
+            subscriber.start(loop: self.loop, host: self.plan.host, port: self.plan.port)
+        }
+        throttle.onAllSettled = { [unowned self] in
+            self.setupDone = true
+            self.onSetupComplete?()
+            self.onSetupComplete = nil
+        }
     }
 
     func open() {
-        openMore()
+        throttle.pump()
     }
 
     func subscriberReady(_ subscriber: Subscriber) {
         ready += 1
-        inProgress -= 1
-        openMore()
+        throttle.settled()
     }
 
     func subscriberFailed(_ subscriber: Subscriber, why: String, wasReady: Bool) {
         if firstFailure == nil { firstFailure = why }
         failed += 1
         if !wasReady {
-            inProgress -= 1
-            openMore()
+            throttle.settled()
         } else if setupDone {
             tracker.lost(expected: subscriber.expected)
         } else {
@@ -60,23 +65,5 @@ final class SubscriberPool {
 
     func closeAll() {
         for subscriber in subscribers { subscriber.close() }
-    }
-
-    private func openMore() {
-        guard !opening else { return }
-        opening = true
-        defer { opening = false }
-        while inProgress < plan.connectConcurrency && subscribers.count < plan.subscribers {
-            let subscriber = Subscriber(pool: self, tracker: tracker)
-            subscribers.append(subscriber)
-            inProgress += 1
-            subscriber.start(loop: loop, host: plan.host, port: plan.port)
-        }
-        if inProgress == 0 && subscribers.count == plan.subscribers && !setupDone {
-            setupDone = true
-            opening = false
-            onSetupComplete?()
-            onSetupComplete = nil
-        }
     }
 }

@@ -12,9 +12,11 @@ export const clientModulePath = resolve(repoRoot, "protocol/concord.js");
 export const concordBin = process.env.CONCORD_BIN ?? resolve(repoRoot, ".build/debug/concord");
 export const API_KEY = "test-key";
 
-// The flags every test server runs with; tests add to them.
+// The flags every test server runs with; tests add to them. `--memory`: no test writes a record
+// store into the working directory (test files run in parallel, and would fight over its lock).
 export const DEFAULT_ARGS = [
   "--host", "127.0.0.1",
+  "--memory",
   "--api-key", API_KEY,
   "--client-publish", "resources/*",
   "--client-publish", "chat/*",

@@ -2126,10 +2126,14 @@ class RecordEditState {
     if (fields !== undefined) frame.fields = fields;
     const result = toCommitResult(await this.ctx.request(frame));
     if (result.status === "accepted") {
-      this.#context = result.version;
+      // The form has seen what it was based on plus its own write, not other users' merged writes:
+      // a later commit of a field someone else changed must still conflict.
+      const seen = { ...frame.version };
+      if ((seen[result.dot.actor] ?? 0) < result.dot.counter) seen[result.dot.actor] = result.dot.counter;
+      this.#context = seen;
       this.#lastConflict = null;
       this.#lastAttempt = null;
-      this.#setStale(NO_CHANGES, null);
+      if (descends(seen, result.version)) this.#setStale(NO_CHANGES, null);
       // Moves the server's editing session to the new context (README, record.edit).
       if (this.#editing) this.#sendEdit();
     } else {
