@@ -21,6 +21,7 @@ let package = Package(
         // C libraries from Debian.
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
         // The only code that touches raw pointers, Unmanaged and libuv handles.
         .target(name: "ConcordUV", dependencies: ["CLibUV"]),
@@ -34,9 +35,12 @@ let package = Package(
         // The realtime core: channels, filters, subscriptions. Pure Swift, no I/O, injected clock.
         .target(name: "ConcordCore"),
 
+        // The durable record store: the only code that touches SQLite and its pointers.
+        .target(name: "ConcordSQLite", dependencies: ["CSQLite", "ConcordCore"]),
+
         // Wires the loop, the codecs and the core into the Concord server.
         .target(name: "ConcordServer", dependencies: [
-            "ConcordUV", "ConcordCodec", "ConcordCore",
+            "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordSQLite",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], resources: [.copy("Resources/concord.js")]),
@@ -58,6 +62,7 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "ConcordCodecTests", dependencies: ["ConcordCodec"]),
+        .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
         .testTarget(name: "ConcordServerTests", dependencies: ["ConcordServer", "ConcordCodec", "ConcordCore"]),
     ],
     // One loop thread owns all server state; Swift 6's Sendable checking cannot see that discipline,

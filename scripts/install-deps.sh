@@ -2,7 +2,7 @@
 # Installs the Debian packages Concord builds against, only those missing. Needs root or sudo.
 set -euo pipefail
 
-packages=(libuv1-dev libhttp-parser-dev pkg-config)
+packages=(libuv1-dev libhttp-parser-dev libsqlite3-dev pkg-config)
 # Extra groups: `install-deps.sh test` adds what the test suite needs.
 for group in "$@"; do
   case "$group" in

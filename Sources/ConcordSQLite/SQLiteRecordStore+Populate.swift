@@ -29,7 +29,7 @@ extension SQLiteRecordStore {
 
     /// A state as three editors would leave it: alice made the record, bob and carol edited
     /// fields, and alice saved the whole form once.
-    public static func syntheticState(_ n: Int) -> RecordState {
+    static func syntheticState(_ n: Int) -> RecordState {
         let actors = ["alice-\(n % 97)", "bob-\(n % 89)", "carol-\(n % 83)"]
         let base = Int64(1_763_805_600_000) + Int64(n) * 1000
         var state = RecordState()
