@@ -39,12 +39,14 @@ fuzz-smoke:
 	fuzz/run.sh websocket $(FUZZ_SECONDS)
 	fuzz/run.sh http $(FUZZ_SECONDS)
 	fuzz/run.sh command $(FUZZ_SECONDS)
+	fuzz/run.sh record-state $(FUZZ_SECONDS)
 
 ## Longer fuzzing: make fuzz FUZZ_SECONDS=1800
 fuzz:
 	fuzz/run.sh websocket $(FUZZ_SECONDS)
 	fuzz/run.sh http $(FUZZ_SECONDS)
 	fuzz/run.sh command $(FUZZ_SECONDS)
+	fuzz/run.sh record-state $(FUZZ_SECONDS)
 
 bench: deps
 	@scripts/install-deps.sh bench

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target over the codec sources.
-#   fuzz/run.sh websocket|http|command [SECONDS]    (default 30 seconds)
+#   fuzz/run.sh websocket|http|command|record-state [SECONDS]    (default 30 seconds)
 # Exits non-zero when the fuzzer finds a crash; the crashing input is saved under fuzz/out/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +32,13 @@ case "$target" in
     extra=()
     dict=(-dict=fuzz/command.dict)
     ;;
+  record-state)
+    sources=(Sources/ConcordCore/*.swift fuzz/FuzzRecordState.swift)
+    extra=()
+    dict=()
+    ;;
   *)
-    echo "usage: fuzz/run.sh websocket|http|command [SECONDS]" >&2
+    echo "usage: fuzz/run.sh websocket|http|command|record-state [SECONDS]" >&2
     exit 2
     ;;
 esac
@@ -45,7 +50,7 @@ mkdir -p fuzz/out/crashes "fuzz/out/corpus-$target" "fuzz/corpus/$target"
 binary="fuzz/out/fuzz-$target"
 echo "building $binary"
 # lld: the default gold linker warns about every ASan helper symbol.
-swiftc -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -module-name "Fuzz$target" \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -module-name "Fuzz${target//-/_}" \
   "${extra[@]}" "${sources[@]}" -o "$binary"
 
 # New inputs go to the ignored fuzz/out/corpus-TARGET; the committed fuzz/corpus/TARGET only seeds.

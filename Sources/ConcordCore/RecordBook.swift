@@ -50,9 +50,10 @@ public struct RecordBook: Sendable {
 
     public func state(of key: RecordKey) -> RecordState? { records[key] }
 
-    /// Puts back a state read from durable storage.
-    public mutating func restore(_ key: RecordKey, _ state: RecordState) {
-        records[key] = state
+    /// Puts back states read from durable storage, all at once so the table grows only once.
+    public mutating func restore(_ states: [(RecordKey, RecordState)]) {
+        records.reserveCapacity(records.count + states.count)
+        for (key, state) in states { records[key] = state }
     }
 
     /// Accepts the commit when its context covers every write to the fields it changes (disjoint

@@ -64,6 +64,8 @@ final class RecordsDatabase: @unchecked Sendable {
         }
         // FULL syncs the log at every commit: an acknowledged commit survives power loss, not only a crash.
         try connection.execute("PRAGMA synchronous = FULL")
+        // On macOS fsync leaves data in the drive's cache; F_FULLFSYNC reaches the platter. No-op elsewhere.
+        try connection.execute("PRAGMA fullfsync = ON")
         // A large group can grow the log; after each checkpoint, give back all but 64 MiB of it.
         try connection.execute("PRAGMA journal_size_limit = 67108864")
         // Taking the write lock here, rather than at the first commit, makes a second Concord fail at startup.

@@ -47,7 +47,7 @@ public final class ConcordServer {
         clientScript = ClientScript.load()
         records = RecordBook(maxActors: configuration.maxRecordActors)
         let store = try configuration.makeRecordStore()
-        for (key, state) in try store.loadAll() { records.restore(key, state) }
+        records.restore(try store.loadAll())
         groupCommit = try GroupCommit(store: store, loop: loop)
     }
 
