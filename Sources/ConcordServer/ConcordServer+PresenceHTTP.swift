@@ -53,8 +53,8 @@ extension ConcordServer {
         guard case .object(let body)? = JSONParsing.value(from: request.body) else {
             return .error(400, ProtocolError(.invalidJSON, "body must be a JSON object"))
         }
-        guard case .string(let user)? = body["user"], !user.isEmpty, user.utf8.count <= 200 else {
-            return .error(400, ProtocolError(.invalidFrame, "\"user\" must be a string of 1 to 200 bytes"))
+        guard case .string(let user)? = body["user"], !user.isEmpty, user.utf8.count <= 200, !user.hasPrefix("~") else {
+            return .error(400, ProtocolError(.invalidFrame, "\"user\" must be a string of 1 to 200 bytes, not starting with \"~\""))
         }
         var ttl = configuration.defaultPresenceTTLMilliseconds
         switch body["ttlMs"] {

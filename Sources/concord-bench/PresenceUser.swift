@@ -4,8 +4,9 @@ import ConcordUV
 /// with a window of commands in flight, checking and timing every reply.
 final class PresenceUser: WebSocketClientDelegate {
     enum Phase {
+        case awaitingWelcome
         /// Welcomed, nothing sent yet.
-        case awaitingWelcome, idle
+        case idle
         /// Entering (phase 1) or churning (phase 2): every text frame should be a reply.
         case busy
         case gone

@@ -42,6 +42,11 @@ CLIENT_OPS = {
     "typing.stop": "typing.stop.json",
     "typing.subscribe": "typing.subscribe.json",
     "typing.unsubscribe": "typing.unsubscribe.json",
+    "record.get": "record.get.json",
+    "record.edit": "record.edit.json",
+    "record.stop": "record.stop.json",
+    "record.commit": "record.commit.json",
+    "record.delete": "record.delete.json",
 }
 SERVER_OPS = {
     "welcome": "welcome.json",
@@ -61,13 +66,22 @@ SERVER_OPS = {
     "typing.snapshot": "typing.snapshot.json",
     "typing.unsubscribed": "typing.unsubscribed.json",
     "typing.event": "typing.event.json",
+    "record.state": "record.state.json",
+    "record.editing": "record.editing.json",
+    "record.stopped": "record.stopped.json",
+    "record.committed": "record.committed.json",
+    "record.conflict": "record.conflict.json",
+    "record.stale": "record.stale.json",
 }
 # HTTP bodies, by endpoint: "METHOD /path", where {name} in the path stands for the rest of the path
 # (slashes included) and a "?name=value" query, when given, must be in the request (see endpoint_schema).
 REQUEST_SCHEMAS = {
     "POST /v1/publish": "publish-request.json",
     "POST /v1/presence/{channel}": "presence-post-request.json",
+    "POST /v1/records/commit": "record-commit-request.json",
+    "POST /v1/records/delete": "record-delete-request.json",
 }
+# Bodies of 200 responses.
 RESPONSE_SCHEMAS = {
     "GET /healthz": "healthz-response.json",
     "POST /v1/publish": "publish-response.json",
@@ -75,9 +89,22 @@ RESPONSE_SCHEMAS = {
     "GET /v1/presence/{channel}?count=1": "presence-count-response.json",
     "POST /v1/presence/{channel}": "presence-post-response.json",
     "DELETE /v1/presence/{channel}": "presence-delete-response.json",
+    "GET /v1/records": "record-state-response.json",
+    "POST /v1/records/commit": "record-commit-response.json",
+    "POST /v1/records/delete": "record-commit-response.json",
+}
+# Bodies of other statuses that are not the error body, by status, then endpoint as above.
+STATUS_RESPONSE_SCHEMAS = {
+    409: {
+        "POST /v1/records/commit": "record-conflict-response.json",
+        "POST /v1/records/delete": "record-conflict-response.json",
+    },
 }
 # Shapes nested in frames and bodies, never sent alone.
-SHARED_SHAPES = {"presence-member.json", "typist.json"}
+SHARED_SHAPES = {
+    "presence-member.json", "typist.json",
+    "version-vector.json", "dot.json", "field-change.json", "commit-fields.json",
+}
 
 EXPECTED_SCHEMAS = (
     {"common.json", "live-event.json", "client-frame.json", "server-frame.json"}
@@ -85,6 +112,7 @@ EXPECTED_SCHEMAS = (
     | set(SERVER_OPS.values())
     | set(REQUEST_SCHEMAS.values())
     | set(RESPONSE_SCHEMAS.values())
+    | {name for table in STATUS_RESPONSE_SCHEMAS.values() for name in table.values()}
     | {"error-response.json"}
     | SHARED_SHAPES
 )
@@ -93,6 +121,7 @@ NOT_EXAMPLES = {"common.json", "client-frame.json", "server-frame.json"} | SHARE
 # Schemas the README has no concrete example of; keep this list empty when possible.
 NO_README_EXAMPLE = {
     "typing.ok.json": "the README gives only the template {\"op\": \"typing.ok\", \"id\": ...}",
+    "record-delete-request.json": "the README gives only the keys {\"channel\", \"record\", \"version\", \"actor\"}",
 }
 
 # JSON-looking snippets in the README that are not examples, each with the reason. Matched exactly
@@ -102,11 +131,14 @@ SKIP = {
     '{"error": {"code": CODE, "message": SENTENCE}}': "prose template of the HTTP error body; CODE and SENTENCE are placeholders",
     "{}": (
         "in Concepts, the payload the server stores when it is missing (covered by live-event.json's payload); "
-        "in HTTP API, the body of the unauthorized example, which the server rejects before reading it"
+        "in HTTP API, the body of the unauthorized example, which the server rejects before reading it; "
+        "in record.get, the empty version of a record never written (covered by the VALID table of version-vector.json)"
     ),
     '{"user": "alice", "info": {...}, "connections": 2}': "prose template of a presence member; {...} stands for the info",
     '{"user", "name", "scope"}': "the keys of a typist, not a document",
     '{"op": "typing.ok", "id": ...}': "prose template of typing.ok; ... stands for the command's id",
+    '{"actor", "at"}': "the keys of deletedBy (record.state, record.conflict), not a document",
+    '{"channel", "record", "version", "actor"}': "the keys of the POST /v1/records/delete body, not a document",
 }
 
 
@@ -249,11 +281,14 @@ def test_error_codes_named_elsewhere_in_the_readme_are_in_the_table():
         "subscribe", "unsubscribe", "publish", "POST /v1/publish",
         "presence.enter", "presence.update", "presence.leave", "presence.subscribe", "presence.unsubscribe",
         "typing.start", "typing.subscribe", "typing.unsubscribe", "POST /v1/presence/{channel}",
+        "record.edit", "record.stop", "record.commit",
+        "GET /v1/records?channel={channel}&id={id}", "POST /v1/records/commit",
     )
     for section in sections:
         text = readme_section(section)
         assert "Errors:" in text, f"README section {section!r} lists no errors"
-        named = set(re.findall(r"`([a-z_]+)`", text[text.index("Errors:"):]))
+        # Without asides in parentheses, such as "`invalid_frame` (no `id`)".
+        named = set(re.findall(r"`([a-z_]+)`", re.sub(r"\([^()]*\)", "", text[text.index("Errors:"):])))
         assert named and named <= codes, f"{section}: {sorted(named - codes)} are not in the error table"
 
 
@@ -274,7 +309,10 @@ def _numbers(text: str) -> list[int]:
 
 def test_command_schemas_name_the_readme_errors():
     codes = SCHEMAS["error.json"]["$defs"]["code"]["enum"]
-    same_as = {"typing.stop": "typing.start"}  # README: "Same replies as `typing.start`."
+    same_as = {
+        "typing.stop": "typing.start",  # README: "Same replies as `typing.start`."
+        "record.delete": "record.commit",  # README: "Answered like a whole-record commit".
+    }
     for op, name in CLIENT_OPS.items():
         text = readme_section(same_as.get(op, op))
         named = set(re.findall(r"`([a-z_]+)`", text[text.index("Errors:"):])) if "Errors:" in text else set()
@@ -282,6 +320,34 @@ def test_command_schemas_name_the_readme_errors():
         listed = description[description.index("Errors:"):] if "Errors:" in description else ""
         in_schema = {code for code in codes if re.search(rf"\b{code}\b", listed)}
         assert in_schema == named & set(codes), f"{name}: description names {sorted(in_schema)}, README {sorted(named)}"
+
+
+def _endpoint_heading(endpoint: str) -> str | None:
+    """The README heading of an endpoint "METHOD /path" (the heading may add a query template)."""
+    for match in re.finditer(r"^#+ (.*)$", README_TEXT, re.M):
+        named = _heading_endpoint(match.group(1).strip())
+        if named and named.split("?", 1)[0] == endpoint:
+            return match.group(1).strip()
+    return None
+
+
+def test_http_schemas_name_the_readme_errors():
+    codes = SCHEMAS["error.json"]["$defs"]["code"]["enum"]
+    checked = 0
+    for endpoint, name in {**RESPONSE_SCHEMAS, **REQUEST_SCHEMAS}.items():
+        description = SCHEMAS[name]["description"]
+        if "Errors:" not in description:
+            continue
+        heading = _endpoint_heading(endpoint)
+        assert heading, f"{name}: the README has no heading for {endpoint}"
+        text = readme_section(heading)
+        assert "Errors:" in text, f"{name} lists errors, the README's {heading!r} does not"
+        named = set(re.findall(r"`([a-z_]+)`", text[text.index("Errors:"):])) & set(codes)
+        listed = description[description.index("Errors:"):]
+        in_schema = {code for code in codes if re.search(rf"\b{code}\b", listed)}
+        assert in_schema == named, f"{name}: description names {sorted(in_schema)}, README {sorted(named)}"
+        checked += 1
+    assert checked >= 3
 
 
 def test_limits_match_the_readme_limits_table():
@@ -315,6 +381,28 @@ def test_limits_match_the_readme_limits_table():
     assert SCHEMAS["typist.json"]["$defs"]["scope"]["maxLength"] == scope_bytes
     assert f"{_limit('typing TTL'):,} ms" in SCHEMAS["typing.start.json"]["description"]
 
+    # Commits: "100, names of at most 100 bytes" fields; values measured once serialised (described).
+    fields, name_bytes = _numbers(_limit_cell("fields per commit"))
+    values, names = SCHEMAS["commit-fields.json"]["oneOf"]
+    assert (values["minProperties"], values["maxProperties"]) == (1, fields)
+    assert (names["minItems"], names["maxItems"]) == (1, fields)
+    assert SCHEMAS["field-change.json"]["$defs"]["field"]["maxLength"] == name_bytes
+    value_bytes = _limit("values per commit")
+    for description in (SCHEMAS["commit-fields.json"]["description"],
+                        SCHEMAS["record.commit.json"]["properties"]["fields"]["description"]):
+        assert f"{value_bytes:,} bytes" in description
+
+    # Actors per record vector: a default the server's flag changes, so no maxProperties.
+    actors = _limit("actors per record vector")
+    assert "maxProperties" not in SCHEMAS["version-vector.json"]
+    assert f"at most {actors} actors by default" in SCHEMAS["version-vector.json"]["description"]
+
+    # Development-mode user ids (Connecting): "1 to 200 bytes, not starting with `~`".
+    low, high = map(int, re.search(r"`\?user=ID`\s+names the user \((\d+) to (\d+) bytes, not starting with `~`",
+                                   README_TEXT).groups())
+    user = SCHEMAS["common.json"]["$defs"]["user"]
+    assert (user["minLength"], user["maxLength"], user["pattern"]) == (low, high, "^[^~]")
+
 
 # --------------------------------------------------------------------------------------------------
 # (b) every example in the README
@@ -323,10 +411,12 @@ def test_limits_match_the_readme_limits_table():
 @dataclass
 class Example:
     line: int  # 1-based line in README.md
-    source: str  # "json block", "curl request", "curl response", "code block line", "inline"
+    source: str  # "json block", "curl request", "curl response", "response body", "code block line", "inline"
     text: str
     heading: str
     endpoint: str | None = None  # "METHOD /path?query": of the curl command, or of the heading for inline examples
+    status: int | None = None  # of a "response body": the HTTP status the paragraph before its block names
+    before: str = ""  # of an "inline" example: the text before it on its line
     value: Any = None
     parse_error: str | None = None
 
@@ -369,15 +459,20 @@ def _curl(command: str) -> tuple[str, str | None]:
 
 
 def readme_examples() -> list[Example]:
-    """Every JSON document in the README: ```json blocks, bodies in curl blocks, and inline `{...}`."""
+    """Every JSON document in the README: ```json blocks, bodies in curl blocks, bodies in plain blocks
+    that follow a paragraph naming an HTTP status, and inline `{...}`."""
     lines = README_TEXT.splitlines()
     found: list[Example] = []
     heading = ""
+    paragraph: list[str] = []  # the paragraph before the current line, across blank lines
+    fresh = False  # whether a blank line ended that paragraph
     i = 0
     while i < len(lines):
         line = lines[i]
         fence = re.match(r"^\s*```\s*(\S*)", line)
         if fence:
+            status = re.search(r"`([1-5][0-9][0-9])`", " ".join(paragraph))
+            paragraph, fresh = [], False
             lang, start = fence.group(1).lower(), i
             i += 1
             body = []
@@ -389,14 +484,20 @@ def readme_examples() -> list[Example]:
             if lang == "json":
                 found.append(_parse(Example(start + 2, "json block", "\n".join(body).strip(), heading)))
             else:
-                found.extend(_examples_in_plain_block(body, start + 2, heading))
+                found.extend(_examples_in_plain_block(body, start + 2, heading, int(status.group(1)) if status else None))
             continue
         heading_match = re.match(r"^#+\s+(.*)$", line)
         if heading_match:
             heading = heading_match.group(1).strip()
-        for span in re.findall(r"`([^`]+)`", line):
-            if span.strip().startswith("{"):
-                found.append(_parse(Example(i + 1, "inline", span.strip(), heading, _heading_endpoint(heading))))
+            paragraph, fresh = [], False
+        elif not line.strip():
+            fresh = True
+        else:
+            paragraph, fresh = ([] if fresh else paragraph) + [line], False
+        for span in re.finditer(r"`([^`]+)`", line):
+            if span.group(1).strip().startswith("{"):
+                found.append(_parse(Example(i + 1, "inline", span.group(1).strip(), heading, _heading_endpoint(heading),
+                                            before=line[: span.start()].strip())))
         i += 1
     return found
 
@@ -433,7 +534,10 @@ def endpoint_schema(table: dict[str, str], endpoint: str | None) -> str | None:
     return best[1] if best else None
 
 
-def _examples_in_plain_block(body: list[str], first_line: int, heading: str) -> list[Example]:
+def _examples_in_plain_block(body: list[str], first_line: int, heading: str, status: int | None) -> list[Example]:
+    """Curl requests and the responses after them; before any curl command, when the paragraph before the
+    block names a status (as in "A conflict is a `409` with the body of ...") under an endpoint's heading,
+    a response body of that endpoint and status."""
     out: list[Example] = []
     endpoint = None
     j = 0
@@ -452,8 +556,13 @@ def _examples_in_plain_block(body: list[str], first_line: int, heading: str) -> 
             j += 1
             continue
         if text.lstrip().startswith(("{", "[")):
-            source = "curl response" if endpoint else "code block line"
-            out.append(_parse(Example(first_line + j, source, text.strip(), heading, endpoint)))
+            if endpoint:
+                out.append(_parse(Example(first_line + j, "curl response", text.strip(), heading, endpoint)))
+            elif status and _heading_endpoint(heading):
+                out.append(_parse(Example(first_line + j, "response body", text.strip(), heading,
+                                          _heading_endpoint(heading), status=status)))
+            else:
+                out.append(_parse(Example(first_line + j, "code block line", text.strip(), heading)))
         j += 1
     return out
 
@@ -469,6 +578,11 @@ def classify(example: Example) -> str | None:
         if isinstance(value, dict) and "error" in value:
             return "error-response.json"
         return endpoint_schema(RESPONSE_SCHEMAS, example.endpoint)
+    if example.source == "response body":
+        if isinstance(value, dict) and "error" in value:
+            return "error-response.json"
+        table = RESPONSE_SCHEMAS if example.status == 200 else STATUS_RESPONSE_SCHEMAS.get(example.status, {})
+        return endpoint_schema(table, example.endpoint)
     if isinstance(value, dict) and set(value) == {"error"}:
         return "error-response.json"
     if example.source == "inline" and example.endpoint:
@@ -477,6 +591,13 @@ def classify(example: Example) -> str | None:
         response = endpoint_schema(RESPONSE_SCHEMAS, example.endpoint)
         if bool(request) != bool(response):
             return request or response
+    if example.source == "inline" and (example.heading == "Records and conflicts" or example.heading.startswith("record.")):
+        # README: "Versions travel as JSON objects, actor to counter"; the worked example also shows a
+        # commit's "fields {...}".
+        if re.search(r"\bfields$", example.before):
+            return "commit-fields.json"
+        if isinstance(value, dict) and value and all(type(v) in (int, float) for v in value.values()):
+            return "version-vector.json"
     if isinstance(value, dict) and {"channel", "type"} <= value.keys():
         return "live-event.json"
     return None
@@ -528,6 +649,31 @@ def test_presence_endpoint_examples_name_the_channel_of_their_path():
             assert example.value["channel"] == path[len("/v1/presence/"):], f"README.md line {example.line}"
             checked += 1
     assert checked >= 3, "expected the curl examples of GET and POST /v1/presence/{channel}"
+
+
+def test_records_endpoint_examples_name_their_record():
+    # GET /v1/records answers for the record of its query; a commit's answer names the record of its body,
+    # with the id as a string (1 and "1" are the same record).
+    checked = 0
+    request = None
+    for example in EXAMPLES:
+        if example.source not in ("curl request", "curl response") or not isinstance(example.value, dict):
+            continue
+        method, target = example.endpoint.split(" ", 1)
+        parts = urlsplit(target)
+        if not parts.path.startswith("/v1/records"):
+            continue
+        if example.source == "curl request":
+            request = example.value
+            continue
+        if method == "GET":
+            query = dict(parse_qsl(parts.query))
+            expected = (query["channel"], query["id"])
+        else:
+            expected = (request["channel"], str(request["record"]))
+        assert (example.value["channel"], example.value["record"]) == expected, f"README.md line {example.line}"
+        checked += 1
+    assert checked >= 2, "expected the curl examples of GET /v1/records and POST /v1/records/commit"
 
 
 def test_every_schema_has_a_readme_example():
@@ -601,6 +747,33 @@ PRESENCE_COUNT = {"channel": "presence/posts/1", "total": 1}
 PRESENCE_POST = {"user": "dave", "info": {"name": "Dave"}, "ttlMs": 30000}
 PRESENCE_POSTED = {"channel": "presence/posts/1", "user": "dave", "ttlMs": 30000}
 PRESENCE_DELETED = {"channel": "presence/posts/1", "user": "dave", "removed": True}
+VERSION = {"server": 1, "bob": 1}
+DOT = {"actor": "alice", "counter": 1}
+CHANGE = {"field": "title", "actor": "bob", "at": "2026-11-22T10:00:00.000Z", "value": "Hi"}
+WRITE = {"actor": "bob", "counter": 1, "at": "2026-11-22T10:00:00.000Z", "value": "Hi"}
+DELETED_BY = {"actor": "bob", "at": "2026-11-22T10:05:00.000Z"}
+RECORD_GET = {"op": "record.get", "id": 30, "channel": "resources/posts", "record": 1}
+RECORD_STATE = {"op": "record.state", "id": 30, "channel": "resources/posts", "record": "1", "version": VERSION,
+                "deleted": False, "fields": {"title": WRITE}}
+RECORD_EDIT = {"op": "record.edit", "id": 31, "channel": "resources/posts", "record": 1, "version": {"server": 1}}
+RECORD_EDITING = {"op": "record.editing", "id": 31, "channel": "resources/posts", "record": "1"}
+RECORD_STOP = {"op": "record.stop", "id": 32, "channel": "resources/posts", "record": 1}
+RECORD_STOPPED = {"op": "record.stopped", "id": 32, "channel": "resources/posts", "record": "1"}
+RECORD_COMMIT = {"op": "record.commit", "id": 33, "channel": "resources/posts", "record": 1, "version": {"server": 1},
+                 "fields": {"title": "Hello", "body": None}}
+RECORD_COMMITTED = {"op": "record.committed", "id": 33, "channel": "resources/posts", "record": "1",
+                    "version": {"server": 1, "alice": 1}, "dot": DOT, "fields": ["body", "title"], "deleted": False}
+RECORD_CONFLICT = {"op": "record.conflict", "id": 33, "channel": "resources/posts", "record": "1", "kind": "fields",
+                   "version": VERSION, "conflicts": [CHANGE]}
+RECORD_DELETE = {"op": "record.delete", "id": 34, "channel": "resources/posts", "record": 1, "version": VERSION}
+RECORD_STALE = {"op": "record.stale", "channel": "resources/posts", "record": "1", "by": "bob", "deleted": False,
+                "version": VERSION, "changes": [CHANGE]}
+RECORD_STATE_BODY = with_(RECORD_STATE, op=DELETE, id=DELETE)
+COMMIT_REQUEST = {"channel": "resources/posts", "record": 1, "version": {"server": 1}, "fields": {"title": "Hello"}, "actor": "alice"}
+COMMIT_RESPONSE = {"channel": "resources/posts", "record": "1", "version": {"server": 1, "alice": 1}, "dot": DOT,
+                   "fields": ["title"], "deleted": False}
+CONFLICT_RESPONSE = with_(RECORD_CONFLICT, op=DELETE, id=DELETE)
+DELETE_REQUEST = {"channel": "resources/posts", "record": 1, "version": VERSION, "actor": "alice"}
 
 PRINTABLE_WITHOUT_STAR = "".join(chr(c) for c in range(0x21, 0x7F) if c != ord("*"))
 MINIMAL_EVENT = {"channel": "c", "type": "t"}
@@ -733,6 +906,87 @@ VALID: list[tuple[str, str, Any]] = [
     ("presence POST response: README", "presence-post-response.json", PRESENCE_POSTED),
     ("presence DELETE response: README", "presence-delete-response.json", PRESENCE_DELETED),
     ("presence DELETE response: nothing removed", "presence-delete-response.json", with_(PRESENCE_DELETED, removed=False)),
+    # records: shared shapes
+    ("version: README", "version-vector.json", VERSION),
+    ("version: empty (a record never written)", "version-vector.json", {}),
+    ("version: floor actor ~", "version-vector.json", {"alice": 3, "~": 1}),
+    ("version: counter 0", "version-vector.json", {"alice": 0}),
+    ("version: counter 2^53", "version-vector.json", {"alice": 2**53}),
+    ("version: counter spelled 2.0", "version-vector.json", {"alice": 2.0}),
+    ("version: 200-char actor", "version-vector.json", {"a" * 200: 1}),
+    ("version: 33 actors (the limit is a flag)", "version-vector.json", {f"u{i}": 1 for i in range(33)}),
+    ("dot: README", "dot.json", DOT),
+    ("dot: folded (~:2)", "dot.json", {"actor": "~", "counter": 2}),
+    ("field change: README", "field-change.json", CHANGE),
+    ("field change: no value shared", "field-change.json", with_(CHANGE, value=DELETE)),
+    ("field change: whole record", "field-change.json", with_(CHANGE, field="*", value=DELETE)),
+    ("field change: value is any JSON", "field-change.json", with_(CHANGE, value={"text": ["a", 1, None]})),
+    ("field change: folded actor, time with an offset", "field-change.json", with_(CHANGE, actor="~", at="2026-11-22T11:00:00+01:00")),
+    ("field change: added field", "field-change.json", with_(CHANGE, counter=1)),
+    ("commit fields: README", "commit-fields.json", {"title": "Hello", "body": None}),
+    ("commit fields: names", "commit-fields.json", ["title", "body"]),
+    ("commit fields: 100 values", "commit-fields.json", {f"f{i}": i for i in range(100)}),
+    ("commit fields: 100 names", "commit-fields.json", [f"f{i}" for i in range(100)]),
+    ("commit fields: 100-char name", "commit-fields.json", {"f" * 100: 1}),
+    # records: commands
+    ("record.get: README", "record.get.json", RECORD_GET),
+    ("record.get: string record, no id", "record.get.json", with_(RECORD_GET, record="9f2c", id=DELETE)),
+    ("record.get: 200-char record", "record.get.json", with_(RECORD_GET, record="r" * 200)),
+    ("record.edit: README", "record.edit.json", RECORD_EDIT),
+    ("record.edit: empty context", "record.edit.json", with_(RECORD_EDIT, version={})),
+    ("record.stop: README", "record.stop.json", RECORD_STOP),
+    ("record.stop: string id and record", "record.stop.json", with_(RECORD_STOP, id="s", record="1")),
+    ("record.commit: README", "record.commit.json", RECORD_COMMIT),
+    ("record.commit: names", "record.commit.json", with_(RECORD_COMMIT, fields=["title"])),
+    ("record.commit: whole record (no fields)", "record.commit.json", with_(RECORD_COMMIT, fields=DELETE)),
+    ("record.commit: 100 fields", "record.commit.json", with_(RECORD_COMMIT, fields={f"f{i}": None for i in range(100)})),
+    ("record.commit: unknown field ignored", "record.commit.json", with_(RECORD_COMMIT, future=1)),
+    ("record.delete: README", "record.delete.json", RECORD_DELETE),
+    ("client frame: record.commit", "client-frame.json", RECORD_COMMIT),
+    ("client frame: record.get", "client-frame.json", RECORD_GET),
+    ("client frame: record.delete", "client-frame.json", RECORD_DELETE),
+    # records: replies and pushes
+    ("record.state: README", "record.state.json", RECORD_STATE),
+    ("record.state: never written", "record.state.json", with_(RECORD_STATE, version={}, fields={})),
+    ("record.state: deleted", "record.state.json", with_(RECORD_STATE, deleted=True, deletedBy=DELETED_BY)),
+    ("record.state: folded write without value", "record.state.json",
+     with_(RECORD_STATE, fields={"title": with_(WRITE, actor="~", value=DELETE)})),
+    ("record.editing: README", "record.editing.json", RECORD_EDITING),
+    ("record.editing: no id", "record.editing.json", with_(RECORD_EDITING, id=DELETE)),
+    ("record.stopped: README", "record.stopped.json", RECORD_STOPPED),
+    ("record.committed: README", "record.committed.json", RECORD_COMMITTED),
+    ("record.committed: whole record", "record.committed.json", with_(RECORD_COMMITTED, fields=[])),
+    ("record.committed: deletion", "record.committed.json", with_(RECORD_COMMITTED, fields=[], deleted=True)),
+    ("record.conflict: README", "record.conflict.json", RECORD_CONFLICT),
+    ("record.conflict: with a whole-record write", "record.conflict.json",
+     with_(RECORD_CONFLICT, conflicts=[with_(CHANGE, field="*", value=DELETE)])),
+    ("record.conflict: deleted", "record.conflict.json",
+     with_(RECORD_CONFLICT, kind="deleted", conflicts=[], deletedBy=DELETED_BY)),
+    ("record.stale: README", "record.stale.json", RECORD_STALE),
+    ("record.stale: deletion", "record.stale.json",
+     with_(RECORD_STALE, deleted=True, changes=[{"field": "*", "actor": "bob", "at": "2026-11-22T10:05:00.000Z"}])),
+    ("server frame: record.state", "server-frame.json", RECORD_STATE),
+    ("server frame: record.conflict", "server-frame.json", RECORD_CONFLICT),
+    ("server frame: record.stale", "server-frame.json", RECORD_STALE),
+    ("error: unavailable", "error.json", with_(ERROR, code="unavailable", message="the record store is unavailable")),
+    ("error response: unavailable", "error-response.json", with_(ERROR_RESPONSE, error__code="unavailable")),
+    # records: HTTP
+    ("record state response: README", "record-state-response.json", RECORD_STATE_BODY),
+    ("record state response: deleted", "record-state-response.json", with_(RECORD_STATE_BODY, deleted=True, deletedBy=DELETED_BY)),
+    ("commit request: README", "record-commit-request.json", COMMIT_REQUEST),
+    ("commit request: minimal (whole record, actor backend)", "record-commit-request.json",
+     {"channel": "resources/posts", "record": "1", "version": {}}),
+    ("commit request: dry run with names", "record-commit-request.json", with_(COMMIT_REQUEST, fields=["title"], dryRun=True)),
+    ("commit response: README", "record-commit-response.json", COMMIT_RESPONSE),
+    ("commit response: deletion", "record-commit-response.json", with_(COMMIT_RESPONSE, fields=[], deleted=True)),
+    ("conflict response: README", "record-conflict-response.json", CONFLICT_RESPONSE),
+    ("conflict response: deleted", "record-conflict-response.json",
+     with_(CONFLICT_RESPONSE, kind="deleted", conflicts=[], deletedBy=DELETED_BY)),
+    ("delete request: README keys", "record-delete-request.json", DELETE_REQUEST),
+    ("delete request: no actor (backend)", "record-delete-request.json", with_(DELETE_REQUEST, actor=DELETE)),
+    # user ids (development mode: 1 to 200 bytes, not starting with ~)
+    ("welcome: 200-char user", "welcome.json", with_(WELCOME, user="u" * 200)),
+    ("member: user with ~ inside", "presence-member.json", with_(MEMBER, user="a~b")),
 ]
 
 INVALID: list[tuple[str, str, Any]] = [
@@ -791,7 +1045,7 @@ INVALID: list[tuple[str, str, Any]] = [
     ("client frame: missing op", "client-frame.json", {"id": 1}),
     ("client frame: numeric op", "client-frame.json", {"op": 5}),
     ("client frame: unknown op", "client-frame.json", {"op": "subscrib", "sub": "s", "channel": "c"}),
-    ("client frame: reserved dotted op", "client-frame.json", {"op": "record.edit", "channel": "c"}),
+    ("client frame: unknown dotted op", "client-frame.json", {"op": "record.watch", "channel": "c", "record": 1}),
     ("client frame: presence.enter without channel", "client-frame.json", with_(PRESENCE_ENTER, channel=DELETE)),
     ("client frame: a server push", "client-frame.json", PRESENCE_EVENT),
     ("client frame: a server frame", "client-frame.json", PONG),
@@ -820,7 +1074,7 @@ INVALID: list[tuple[str, str, Any]] = [
     ("error: client-only code", "error.json", with_(ERROR, code="timeout")),
     ("error: missing message", "error.json", with_(ERROR, message=DELETE)),
     ("error: missing code", "error.json", with_(ERROR, code=DELETE)),
-    ("server frame: unknown op", "server-frame.json", {"op": "record.stale"}),
+    ("server frame: unknown op", "server-frame.json", {"op": "record.watched", "channel": "c", "record": "1"}),
     ("server frame: presence.snapshot without members", "server-frame.json", with_(PRESENCE_SNAPSHOT, members=DELETE)),
     ("server frame: a presence command", "server-frame.json", PRESENCE_ENTER),
     ("server frame: a client command", "server-frame.json", SUBSCRIBE),
@@ -928,6 +1182,137 @@ INVALID: list[tuple[str, str, Any]] = [
     ("presence POST response: ttlMs 0", "presence-post-response.json", with_(PRESENCE_POSTED, ttlMs=0)),
     ("presence DELETE response: missing removed", "presence-delete-response.json", with_(PRESENCE_DELETED, removed=DELETE)),
     ("presence DELETE response: removed as a string", "presence-delete-response.json", with_(PRESENCE_DELETED, removed="true")),
+    # records: shared shapes
+    ("version: negative counter", "version-vector.json", {"alice": -1}),
+    ("version: fractional counter", "version-vector.json", {"alice": 1.5}),
+    ("version: string counter", "version-vector.json", {"alice": "1"}),
+    ("version: boolean counter", "version-vector.json", {"alice": True}),
+    ("version: null counter", "version-vector.json", {"alice": None}),
+    ("version: counter over 2^53", "version-vector.json", {"alice": 2**53 + 1}),
+    ("version: empty actor", "version-vector.json", {"": 1}),
+    ("version: 201-char actor", "version-vector.json", {"a" * 201: 1}),
+    ("version: an array", "version-vector.json", [["alice", 1]]),
+    ("dot: counter 0", "dot.json", with_(DOT, counter=0)),
+    ("dot: negative counter", "dot.json", with_(DOT, counter=-1)),
+    ("dot: missing actor", "dot.json", with_(DOT, actor=DELETE)),
+    ("dot: missing counter", "dot.json", with_(DOT, counter=DELETE)),
+    ("field change: missing field", "field-change.json", with_(CHANGE, field=DELETE)),
+    ("field change: missing at", "field-change.json", with_(CHANGE, at=DELETE)),
+    ("field change: missing actor", "field-change.json", with_(CHANGE, actor=DELETE)),
+    ("field change: empty field", "field-change.json", with_(CHANGE, field="")),
+    ("field change: 101-char field", "field-change.json", with_(CHANGE, field="f" * 101)),
+    ("field change: numeric at", "field-change.json", with_(CHANGE, at=1763805600000)),
+    ("field change: at is not ISO 8601", "field-change.json", with_(CHANGE, at="yesterday")),
+    ("field change: at with a newline at the end", "field-change.json", with_(CHANGE, at="2026-11-22T10:00:00.000Z\n")),
+    ("commit fields: empty object", "commit-fields.json", {}),
+    ("commit fields: empty array", "commit-fields.json", []),
+    ("commit fields: 101 values", "commit-fields.json", {f"f{i}": i for i in range(101)}),
+    ("commit fields: 101 names", "commit-fields.json", [f"f{i}" for i in range(101)]),
+    ("commit fields: 101-char name", "commit-fields.json", {"f" * 101: 1}),
+    ("commit fields: empty name", "commit-fields.json", {"": 1}),
+    ("commit fields: numeric name", "commit-fields.json", [1]),
+    ("commit fields: a string", "commit-fields.json", "title"),
+    # records: commands
+    ("record.get: missing record", "record.get.json", with_(RECORD_GET, record=DELETE)),
+    ("record.get: empty record", "record.get.json", with_(RECORD_GET, record="")),
+    ("record.get: 201-char record", "record.get.json", with_(RECORD_GET, record="r" * 201)),
+    ("record.get: boolean record", "record.get.json", with_(RECORD_GET, record=True)),
+    ("record.get: null record", "record.get.json", with_(RECORD_GET, record=None)),
+    ("record.get: array record", "record.get.json", with_(RECORD_GET, record=[1])),
+    ("record.get: missing channel", "record.get.json", with_(RECORD_GET, channel=DELETE)),
+    ("record.get: channel with *", "record.get.json", with_(RECORD_GET, channel="resources/*")),
+    ("record.edit: missing version", "record.edit.json", with_(RECORD_EDIT, version=DELETE)),
+    ("record.edit: negative counter", "record.edit.json", with_(RECORD_EDIT, version={"server": -1})),
+    ("record.edit: version is an array", "record.edit.json", with_(RECORD_EDIT, version=[])),
+    ("record.edit: 65-char id", "record.edit.json", with_(RECORD_EDIT, id="i" * 65)),
+    ("record.stop: missing record", "record.stop.json", with_(RECORD_STOP, record=DELETE)),
+    ("record.stop: wrong op", "record.stop.json", with_(RECORD_STOP, op="record.stopped")),
+    ("record.commit: 101 fields", "record.commit.json", with_(RECORD_COMMIT, fields={f"f{i}": None for i in range(101)})),
+    ("record.commit: empty fields object", "record.commit.json", with_(RECORD_COMMIT, fields={})),
+    ("record.commit: empty fields array", "record.commit.json", with_(RECORD_COMMIT, fields=[])),
+    ("record.commit: fields is a string", "record.commit.json", with_(RECORD_COMMIT, fields="title")),
+    ("record.commit: 101-char field name", "record.commit.json", with_(RECORD_COMMIT, fields={"f" * 101: 1})),
+    ("record.commit: negative counter", "record.commit.json", with_(RECORD_COMMIT, version={"server": -1})),
+    ("record.commit: fractional counter", "record.commit.json", with_(RECORD_COMMIT, version={"server": 0.5})),
+    ("record.commit: missing version", "record.commit.json", with_(RECORD_COMMIT, version=DELETE)),
+    ("record.commit: missing record", "record.commit.json", with_(RECORD_COMMIT, record=DELETE)),
+    ("record.delete: missing version", "record.delete.json", with_(RECORD_DELETE, version=DELETE)),
+    ("record.delete: empty record", "record.delete.json", with_(RECORD_DELETE, record="")),
+    ("client frame: record.commit with 101 fields", "client-frame.json",
+     with_(RECORD_COMMIT, fields=[f"f{i}" for i in range(101)])),
+    ("client frame: record.edit without record", "client-frame.json", with_(RECORD_EDIT, record=DELETE)),
+    ("client frame: a record reply", "client-frame.json", RECORD_EDITING),
+    # records: replies and pushes
+    ("record.state: missing version", "record.state.json", with_(RECORD_STATE, version=DELETE)),
+    ("record.state: missing fields", "record.state.json", with_(RECORD_STATE, fields=DELETE)),
+    ("record.state: numeric record (replies send strings)", "record.state.json", with_(RECORD_STATE, record=1)),
+    ("record.state: deleted without deletedBy", "record.state.json", with_(RECORD_STATE, deleted=True)),
+    ("record.state: deletedBy on a live record", "record.state.json", with_(RECORD_STATE, deletedBy=DELETED_BY)),
+    ("record.state: deletedBy without at", "record.state.json",
+     with_(RECORD_STATE, deleted=True, deletedBy={"actor": "bob"})),
+    ("record.state: field write with counter 0", "record.state.json", with_(RECORD_STATE, fields__title__counter=0)),
+    ("record.state: field write without at", "record.state.json", with_(RECORD_STATE, fields__title__at=DELETE)),
+    ("record.state: fields is an array", "record.state.json", with_(RECORD_STATE, fields=[WRITE])),
+    ("record.state: deleted as a string", "record.state.json", with_(RECORD_STATE, deleted="false")),
+    ("record.state: missing op", "record.state.json", with_(RECORD_STATE, op=DELETE)),
+    ("record.editing: missing record", "record.editing.json", with_(RECORD_EDITING, record=DELETE)),
+    ("record.editing: numeric record", "record.editing.json", with_(RECORD_EDITING, record=1)),
+    ("record.stopped: missing channel", "record.stopped.json", with_(RECORD_STOPPED, channel=DELETE)),
+    ("record.committed: missing dot", "record.committed.json", with_(RECORD_COMMITTED, dot=DELETE)),
+    ("record.committed: dot with counter 0", "record.committed.json", with_(RECORD_COMMITTED, dot__counter=0)),
+    ("record.committed: missing deleted", "record.committed.json", with_(RECORD_COMMITTED, deleted=DELETE)),
+    ("record.committed: deletion naming fields", "record.committed.json", with_(RECORD_COMMITTED, deleted=True)),
+    ("record.committed: a field twice", "record.committed.json", with_(RECORD_COMMITTED, fields=["title", "title"])),
+    ("record.conflict: kind other than fields/deleted", "record.conflict.json", with_(RECORD_CONFLICT, kind="stale")),
+    ("record.conflict: missing kind", "record.conflict.json", with_(RECORD_CONFLICT, kind=DELETE)),
+    ("record.conflict: fields kind without conflicts", "record.conflict.json", with_(RECORD_CONFLICT, conflicts=[])),
+    ("record.conflict: fields kind with deletedBy", "record.conflict.json", with_(RECORD_CONFLICT, deletedBy=DELETED_BY)),
+    ("record.conflict: deleted kind without deletedBy", "record.conflict.json",
+     with_(RECORD_CONFLICT, kind="deleted", conflicts=[])),
+    ("record.conflict: deleted kind with conflicts", "record.conflict.json",
+     with_(RECORD_CONFLICT, kind="deleted", deletedBy=DELETED_BY)),
+    ("record.conflict: missing version", "record.conflict.json", with_(RECORD_CONFLICT, version=DELETE)),
+    ("record.conflict: conflict without actor", "record.conflict.json",
+     with_(RECORD_CONFLICT, conflicts=[with_(CHANGE, actor=DELETE)])),
+    ("record.stale: without by", "record.stale.json", with_(RECORD_STALE, by=DELETE)),
+    ("record.stale: by the floor actor", "record.stale.json", with_(RECORD_STALE, by="~")),
+    ("record.stale: missing changes", "record.stale.json", with_(RECORD_STALE, changes=DELETE)),
+    ("record.stale: missing deleted", "record.stale.json", with_(RECORD_STALE, deleted=DELETE)),
+    ("record.stale: change without field", "record.stale.json", with_(RECORD_STALE, changes=[with_(CHANGE, field=DELETE)])),
+    ("record.stale: negative counter", "record.stale.json", with_(RECORD_STALE, version={"bob": -1})),
+    ("server frame: record.stale without by", "server-frame.json", with_(RECORD_STALE, by=DELETE)),
+    ("server frame: record.conflict of another kind", "server-frame.json", with_(RECORD_CONFLICT, kind="field")),
+    ("server frame: a record command", "server-frame.json", RECORD_GET),
+    ("error: unavailable misspelt", "error.json", with_(ERROR, code="unavailible")),
+    # records: HTTP
+    ("record state response: missing fields", "record-state-response.json", with_(RECORD_STATE_BODY, fields=DELETE)),
+    ("record state response: deleted without deletedBy", "record-state-response.json", with_(RECORD_STATE_BODY, deleted=True)),
+    ("record state response: bad channel", "record-state-response.json", with_(RECORD_STATE_BODY, channel="a b")),
+    ("commit request: missing record", "record-commit-request.json", with_(COMMIT_REQUEST, record=DELETE)),
+    ("commit request: missing version", "record-commit-request.json", with_(COMMIT_REQUEST, version=DELETE)),
+    ("commit request: actor starting with ~", "record-commit-request.json", with_(COMMIT_REQUEST, actor="~")),
+    ("commit request: empty actor", "record-commit-request.json", with_(COMMIT_REQUEST, actor="")),
+    ("commit request: numeric actor", "record-commit-request.json", with_(COMMIT_REQUEST, actor=1)),
+    ("commit request: dryRun as a string", "record-commit-request.json", with_(COMMIT_REQUEST, dryRun="true")),
+    ("commit request: 101 fields", "record-commit-request.json", with_(COMMIT_REQUEST, fields=[f"f{i}" for i in range(101)])),
+    ("commit request: empty fields object", "record-commit-request.json", with_(COMMIT_REQUEST, fields={})),
+    ("commit request: negative counter", "record-commit-request.json", with_(COMMIT_REQUEST, version={"server": -1})),
+    ("commit request: an array", "record-commit-request.json", [COMMIT_REQUEST]),
+    ("commit response: missing dot", "record-commit-response.json", with_(COMMIT_RESPONSE, dot=DELETE)),
+    ("commit response: numeric record", "record-commit-response.json", with_(COMMIT_RESPONSE, record=1)),
+    ("commit response: deletion naming fields", "record-commit-response.json", with_(COMMIT_RESPONSE, deleted=True)),
+    ("conflict response: kind other than fields/deleted", "record-conflict-response.json", with_(CONFLICT_RESPONSE, kind="version")),
+    ("conflict response: missing conflicts", "record-conflict-response.json", with_(CONFLICT_RESPONSE, conflicts=DELETE)),
+    ("conflict response: deleted without deletedBy", "record-conflict-response.json",
+     with_(CONFLICT_RESPONSE, kind="deleted", conflicts=[])),
+    ("delete request: missing version", "record-delete-request.json", with_(DELETE_REQUEST, version=DELETE)),
+    ("delete request: actor starting with ~", "record-delete-request.json", with_(DELETE_REQUEST, actor="~alice")),
+    ("delete request: bad channel", "record-delete-request.json", with_(DELETE_REQUEST, channel="")),
+    # user ids (development mode: 1 to 200 bytes, not starting with ~)
+    ("welcome: user starting with ~", "welcome.json", with_(WELCOME, user="~alice")),
+    ("welcome: 201-char user", "welcome.json", with_(WELCOME, user="u" * 201)),
+    ("member: user ~", "presence-member.json", with_(MEMBER, user="~")),
+    ("typist: user starting with ~", "typist.json", with_(TYPIST, user="~1")),
 ]
 
 
