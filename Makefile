@@ -51,6 +51,7 @@ fuzz:
 bench: deps
 	@scripts/install-deps.sh bench
 	scripts/bench.sh
+	scripts/bench-records.sh
 
 autobahn: deps
 	autobahn/run.sh

@@ -52,7 +52,7 @@ let package = Package(
         ]),
         // The load generator: WebSocket subscribers and HTTP publishers on its own libuv loop.
         .executableTarget(name: "concord-bench", dependencies: [
-            "ConcordUV", "ConcordCodec", "ConcordCore",
+            "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordSQLite",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

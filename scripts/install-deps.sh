@@ -7,7 +7,7 @@ packages=(libuv1-dev libhttp-parser-dev libsqlite3-dev pkg-config)
 for group in "$@"; do
   case "$group" in
     test) packages+=(nodejs python3 python3-pip) ;;
-    bench) packages+=(jq) ;;
+    bench) packages+=(jq bc) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
