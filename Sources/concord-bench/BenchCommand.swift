@@ -6,5 +6,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concord-bench",
         abstract: "Load generators and micro-benchmarks for Concord.",
-        subcommands: [FanoutCommand.self, PresenceCommand.self, ExpiryCommand.self])
+        subcommands: [FanoutCommand.self, PresenceCommand.self, ExpiryCommand.self, CommitsCommand.self, CommitCheckCommand.self, PopulateCommand.self])
 }
