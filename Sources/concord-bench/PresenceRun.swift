@@ -4,6 +4,7 @@ import ConcordUV
 /// (the memory a member costs), then churn (the CPU an operation costs), reading the server's
 /// figures from /proc at the edges of each phase.
 final class PresenceRun {
+    /// The phase of the whole run, which says what a completed tally or a timeout means.
     private enum Stage {
         case connecting, entering, churning, finished
     }

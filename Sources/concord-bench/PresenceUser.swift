@@ -3,6 +3,7 @@ import ConcordUV
 /// One user's connection: enters presence in its channels, then churns (leave, enter, leave, ...)
 /// with a window of commands in flight, checking and timing every reply.
 final class PresenceUser: WebSocketClientDelegate {
+    /// Where the connection is in the run.
     enum Phase {
         case awaitingWelcome
         /// Welcomed, nothing sent yet.

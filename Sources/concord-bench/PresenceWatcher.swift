@@ -3,6 +3,7 @@ import ConcordUV
 /// A connection that watches the presence of every channel, so each join and leave is also pushed
 /// to it: the fan-out side of presence.
 final class PresenceWatcher: WebSocketClientDelegate {
+    /// Where the watcher is in its setup.
     enum Phase {
         case awaitingWelcome, subscribing, watching, gone
     }

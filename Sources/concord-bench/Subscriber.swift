@@ -3,6 +3,7 @@ import ConcordUV
 /// One WebSocket subscriber: waits for `welcome`, subscribes, then checks and times every event
 /// push it reads.
 final class Subscriber: WebSocketClientDelegate {
+    /// Where the subscriber is in its setup.
     enum Phase {
         case awaitingWelcome, subscribing, ready, gone
     }
