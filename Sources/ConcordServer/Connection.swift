@@ -228,6 +228,7 @@ final class Connection: Hashable, TCPStreamDelegate {
     /// Delivers a shared frame unless the connection is too far behind, which closes it with 4008.
     func deliver(_ frame: SharedBytes) -> Bool {
         guard phase == .webSocket else { return false }
+        if stream.queuedBytes + frame.count > server.configuration.maxQueueBytes { stream.flushNow() }
         if stream.queuedBytes + frame.count > server.configuration.maxQueueBytes {
             server.metrics.slowConsumers.increment()
             stream.discardQueued()

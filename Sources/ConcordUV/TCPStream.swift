@@ -147,6 +147,12 @@ public final class TCPStream {
         }
     }
 
+    /// Writes what is queued now instead of at the end of the turn, when the kernel can take it: a
+    /// burst queued within one turn must not count against a reader that keeps up.
+    public func flushNow() {
+        flush()
+    }
+
     /// Drops frames not yet handed to the kernel (a slow reader's backlog) so a close frame goes next.
     public func discardQueued() {
         for frame in pending { queuedBytes -= frame.count }

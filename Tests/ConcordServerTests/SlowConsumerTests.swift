@@ -42,6 +42,22 @@ struct SlowConsumerTests {
         if case .some(let code?) = sawClose { #expect(code == 4008) } else { #expect(sawClose != nil) }
     }
 
+    @Test func aBurstLargerThanTheQueueDoesNotCloseAReaderThatKeepsUp() throws {
+        let server = try TestServer { $0.maxQueueBytes = 70_000 }
+        defer { server.stop() }
+        let reader = try TestWebSocket(port: server.port)
+        _ = try reader.expect(op: "welcome")
+        try reader.send(json: #"{"op":"subscribe","sub":"s","channel":"burst"}"#)
+        _ = try reader.expect(op: "subscribed")
+        // 300 KB published in one request, so in one loop turn: the kernel takes it as it is queued.
+        let pad = String(repeating: "x", count: 3000)
+        let batch = "[" + (0..<100).map { _ in #"{"channel":"burst","type":"t","payload":{"pad":"\#(pad)"}}"# }.joined(separator: ",") + "]"
+        #expect(try TestHTTP.publish(port: server.port, batch).status == 200)
+        for _ in 0..<100 { _ = try reader.expect(op: "event") }
+        let metrics = try TestHTTP.request(port: server.port, "GET", "/metrics").text
+        #expect(metrics.contains("concord_slow_consumers_total 0"))
+    }
+
     @Test func gracefulShutdownSendsGoingAway() throws {
         let server = try TestServer()
         let ws = try TestWebSocket(port: server.port)
