@@ -1,12 +1,17 @@
 // libFuzzer target: any bytes a client may send as a text message go through the same path the
-// server takes (JSON object, command decoding, LiveEvent validation, frame encoding) without a crash,
-// and every accepted event re-encodes to JSON that parses back to the same value.
+// server takes (JSON reader, command decoding, LiveEvent validation, frame encoding) without a crash;
+// every accepted event re-encodes to JSON that parses back to the same value; and where Foundation's
+// decoder also accepts the input, the hand-written reader agrees with it.
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    guard let object = JSONParsing.object(from: bytes) else { return 0 }
+    let ours = JSONParsing.value(from: bytes)
+    if let ours, let theirs = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)), normalized(ours) != normalized(theirs) {
+        fatalError("the JSON reader disagrees with Foundation")
+    }
+    guard let object = ours?.objectValue else { return 0 }
     let id = ClientCommand.correlationID(in: object)
     do {
         switch try ClientCommand.decode(object) {
@@ -29,4 +34,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = ServerFrame.error(id: id, error)
     }
     return 0
+}
+
+/// Numbers compared by value: Foundation reads `2.0` as an integer where the reader keeps a double.
+func normalized(_ value: JSONValue) -> JSONValue {
+    switch value {
+    case .int(let i): return .double(Double(i))
+    case .array(let a): return .array(a.map(normalized))
+    case .object(let o): return .object(o.mapValues(normalized))
+    default: return value
+    }
 }
