@@ -144,6 +144,16 @@ public struct PresenceRegistry<Session: Hashable> {
 
     public func memberCount(of channel: String) -> Int { channels[channel]?.count ?? 0 }
 
+    /// The sessions that hold a user's presence in a channel.
+    public func sessions(of user: String, in channel: String) -> [Session] {
+        channels[channel]?[user]?.sessions ?? []
+    }
+
+    /// A member as subscribers see it, or nil when the user is not present there.
+    public func member(_ user: String, in channel: String) -> PresenceMember? {
+        channels[channel]?[user].map { Self.public(user, $0) }
+    }
+
     private static func `public`(_ user: String, _ member: Member) -> PresenceMember {
         PresenceMember(user: user, info: member.info, connections: member.sessions.count)
     }

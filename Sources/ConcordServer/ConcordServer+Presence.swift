@@ -6,8 +6,11 @@ extension ConcordServer {
         switch command {
         case .presenceEnter(let channel, let info):
             let user = try requireUser(connection, "presence")
-            let change = try presence.enter(.connection(connection), user: user, channel: channel, info: info,
+            var change = try presence.enter(.connection(connection), user: user, channel: channel, info: info,
                                             limit: configuration.maxSubscriptions)
+            if replaceLingering(of: user, in: channel, by: connection), let member = presence.member(user, in: channel) {
+                change = .update(channel: channel, member: member)
+            }
             connection.sendText(ServerFrame.channelReply("presence.entered", id: id, channel: channel))
             broadcast(change.map { [$0] } ?? [])
         case .presenceUpdate(let channel, let info):
@@ -51,6 +54,18 @@ extension ConcordServer {
         default:
             break
         }
+    }
+
+    /// Drops the user's presence left in this channel by connections that vanished (a reconnect):
+    /// the new connection takes their place, so watchers see one update and no leave or join.
+    private func replaceLingering(of user: String, in channel: String, by connection: Connection) -> Bool {
+        var replaced = false
+        for case .connection(let old) in presence.sessions(of: user, in: channel)
+        where old !== connection && connections[ObjectIdentifier(old)] == nil {
+            _ = try? presence.leave(.connection(old), channel: channel)
+            replaced = true
+        }
+        return replaced
     }
 
     func requireUser(_ connection: Connection, _ feature: String) throws(ProtocolError) -> String {

@@ -150,7 +150,13 @@ public final class ConcordServer {
         for channel in connection.presenceWatches { removeWatcher(connection, channel, from: &presenceWatchers) }
         for channel in connection.typingWatches { removeWatcher(connection, channel, from: &typingWatchers) }
         editing.removeAll(connection)
-        broadcast(presence.removeAll(.connection(connection)))
+        if connection.vanished && presence.channels(of: .connection(connection)) > 0 {
+            // A client whose network blinked reconnects and re-enters within the idle deadline; until
+            // then its presence stays, so the others see no leave and join, only a lasting absence.
+            presence.setExpiry(.connection(connection), at: Int64(loop.now + configuration.idleTimeoutMilliseconds))
+        } else {
+            broadcast(presence.removeAll(.connection(connection)))
+        }
         if let user = connection.user {
             let remaining = (connectionsPerUser[user] ?? 1) - 1
             connectionsPerUser[user] = remaining > 0 ? remaining : nil

@@ -30,6 +30,8 @@ final class Connection: Hashable, TCPStreamDelegate {
     var watchCount: Int { presenceWatches.count + typingWatches.count + editing.count }
     /// Set once the upgrade succeeded, so the close path knows which gauge to move.
     var isWebSocket = false
+    /// The socket ended mid-session, without a close frame: its presence lingers until the idle deadline.
+    var vanished = false
     /// Loop time of the last byte read: the liveness signal the idle sweep checks.
     var lastActivity: UInt64
     var closingSince: UInt64 = 0
@@ -62,6 +64,8 @@ final class Connection: Hashable, TCPStreamDelegate {
     }
 
     func streamDidEnd(_ stream: TCPStream, error: UVError) {
+        // The socket ended without a close handshake: perhaps a client about to reconnect.
+        if phase == .webSocket { vanished = true }
         stream.close()
     }
 

@@ -91,6 +91,55 @@ struct PresenceIntegrationTests {
         _ = frozen
     }
 
+    @Test func aQuickReconnectAfterADroppedSocketShowsNoLeaveOrJoin() throws {
+        let server = try devServer()
+        defer { server.stop() }
+        let bob = try connect(server, user: "bob")
+        try bob.send(json: #"{"op":"presence.subscribe","channel":"p/2"}"#)
+        _ = try bob.expect(op: "presence.snapshot")
+        let first = try connect(server, user: "alice")
+        try first.send(json: #"{"op":"presence.enter","channel":"p/2"}"#)
+        #expect(try presenceEvent(bob) == ("join", "alice", 1))
+
+        // The socket drops without a close frame; alice reconnects and re-enters at once.
+        first.abort()
+        #expect(try bob.expectSilence(0.15) == nil)
+        let second = try connect(server, user: "alice")
+        try second.send(json: #"{"op":"presence.enter","id":1,"channel":"p/2"}"#)
+        _ = try second.expect(op: "presence.entered")
+        #expect(try presenceEvent(bob) == ("update", "alice", 1))
+        // The old connection's presence is gone for good: no leave arrives when its deadline passes.
+        // (alice's new connection keeps answering pings meanwhile, as a browser does.)
+        let until = Date().addingTimeInterval(0.9)
+        while Date() < until {
+            #expect(try bob.expectSilence(0.05) == nil)
+            _ = try second.expectSilence(0.05)
+        }
+
+        // One who does not come back leaves when the idle deadline (0.6 s here) passes.
+        let carol = try connect(server, user: "carol")
+        try carol.send(json: #"{"op":"presence.enter","channel":"p/2"}"#)
+        #expect(try presenceEvent(bob) == ("join", "carol", 1))
+        let dropped = Date()
+        carol.abort()
+        var carolLeft: (String, String, Int)?
+        while carolLeft == nil, Date().timeIntervalSince(dropped) < 3 {
+            if let frame = try bob.expectSilence(0.05), frame["op"] as? String == "presence.event" {
+                let member = frame["member"] as! [String: Any]
+                carolLeft = (frame["action"] as! String, member["user"] as! String, member["connections"] as! Int)
+            }
+            _ = try second.expectSilence(0.05)
+        }
+        #expect(carolLeft.map { $0 == ("leave", "carol", 0) } == true)
+        let elapsed = Date().timeIntervalSince(dropped)
+        #expect(elapsed >= 0.5 && elapsed < 1.5, "left after \(elapsed) s")
+
+        // A clean close still leaves at once.
+        try second.send(.close, [0x03, 0xE8])
+        _ = try second.expectClose()
+        #expect(try presenceEvent(bob) == ("leave", "alice", 0))
+    }
+
     @Test func typingStartsOnceAndStopsAfterTheTTL() throws {
         let server = try devServer()
         defer { server.stop() }

@@ -60,6 +60,11 @@ final class TestWebSocket {
 
     deinit { Foundation.close(fd) }
 
+    /// Ends the TCP connection without a WebSocket close frame, as a dropped network does.
+    func abort() {
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     func sendRaw(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
