@@ -20,8 +20,19 @@ extension ConcordServer {
         scheduleHeartbeat(connection, at: Int64(loop.now) + 2_000)
     }
 
-    /// Arms the one timer at the earliest deadline of all three queues.
+    /// Re-arms the one timer at the end of this loop turn: however many commands a turn handles,
+    /// the three queues are consulted once.
     func armDeadlines() {
+        guard !deadlinesArmPending else { return }
+        deadlinesArmPending = true
+        loop.atTurnEnd { [unowned self] in
+            deadlinesArmPending = false
+            armDeadlinesNow()
+        }
+    }
+
+    /// Arms the one timer at the earliest deadline of all three queues.
+    private func armDeadlinesNow() {
         guard let timer = deadlineTimer else { return }
         let next = [heartbeats.nextDeadline(), presence.nextExpiry(), typing.nextExpiry()].compactMap { $0 }.min()
         guard next != armedDeadline else { return }

@@ -27,6 +27,7 @@ public final class ConcordServer {
     let groupCommit: GroupCommit
     var deadlineTimer: LoopTimer?
     var armedDeadline: Int64?
+    var deadlinesArmPending = false
     var connections: [ObjectIdentifier: Connection] = [:]
     var webSocketCount = 0
     private var nextConnectionNumber: UInt64 = 0
