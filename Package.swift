@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 // Layers, bottom to top: C system libraries -> libuv wrapper -> codecs -> pure core -> server -> executables.
 import PackageDescription
 
@@ -12,7 +12,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -35,18 +36,24 @@ let package = Package(
         // The realtime core: channels, filters, subscriptions. Pure Swift, no I/O, injected clock.
         .target(name: "ConcordCore"),
 
+        // Token verification: key loading and signatures from jwt-kit; the claims rules are the core's.
+        .target(name: "ConcordAuth", dependencies: [
+            "ConcordCore",
+            .product(name: "JWTKit", package: "jwt-kit"),
+        ]),
+
         // The durable record store: the only code that touches SQLite and its pointers.
         .target(name: "ConcordSQLite", dependencies: ["CSQLite", "ConcordCore"]),
 
         // Wires the loop, the codecs and the core into the Concord server.
         .target(name: "ConcordServer", dependencies: [
-            "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordSQLite",
+            "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordSQLite",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], resources: [.copy("Resources/concord.js")]),
 
         .executableTarget(name: "concord", dependencies: [
-            "ConcordServer",
+            "ConcordServer", "ConcordAuth", "ConcordCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -62,6 +69,10 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "ConcordCodecTests", dependencies: ["ConcordCodec"]),
+        .testTarget(name: "ConcordAuthTests", dependencies: [
+            "ConcordAuth", "ConcordCore",
+            .product(name: "JWTKit", package: "jwt-kit"),
+        ]),
         .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
         .testTarget(name: "ConcordServerTests", dependencies: ["ConcordServer", "ConcordCodec", "ConcordCore"]),
     ],

@@ -3,6 +3,8 @@ import CHTTPParser
 /// Why a request could not be parsed; the server answers 431, 413 or 400 respectively.
 public enum HTTPParseError: Error, Equatable, Sendable {
     case headersTooLarge
+    /// More header fields than `maxHeaderCount`.
+    case tooManyHeaders
     case bodyTooLarge
     case malformed(String)
 }
@@ -20,7 +22,7 @@ public enum HTTPParseOutcome: Sendable {
 /// An incremental HTTP/1.1 request parser over Debian's http_parser, returning one request at a time.
 ///
 /// Limits: `maxHeaderBytes` (default 16,384) bounds the request line plus headers including the
-/// final blank line; `maxBodyBytes` (default 1,048,576) bounds the body, checked against
+/// final blank line, and `maxHeaderCount` (default 100) the number of header fields; `maxBodyBytes` (default 1,048,576) bounds the body, checked against
 /// Content-Length as soon as the headers end and against each chunk size for chunked bodies. Chunk
 /// framing, extensions and trailers together may add at most `maxHeaderBytes + maxBodyBytes` more
 /// bytes, so a body cannot keep the parser busy indefinitely. Trailer fields are read and dropped.
@@ -28,6 +30,7 @@ public enum HTTPParseOutcome: Sendable {
 public final class HTTPRequestParser {
     public let maxHeaderBytes: Int
     public let maxBodyBytes: Int
+    public let maxHeaderCount: Int
 
     // http_parser keeps pointers to neither; they only need stable addresses while it runs.
     private let parser: UnsafeMutablePointer<http_parser>
@@ -51,10 +54,11 @@ public final class HTTPRequestParser {
     private var bodyPhaseBytes = 0
     private var failure: HTTPParseError?
 
-    public init(maxHeaderBytes: Int = 16_384, maxBodyBytes: Int = 1_048_576) {
-        precondition(maxHeaderBytes > 0 && maxBodyBytes >= 0, "invalid HTTP limits")
+    public init(maxHeaderBytes: Int = 16_384, maxBodyBytes: Int = 1_048_576, maxHeaderCount: Int = 100) {
+        precondition(maxHeaderBytes > 0 && maxBodyBytes >= 0 && maxHeaderCount > 0, "invalid HTTP limits")
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderCount = maxHeaderCount
         parser = .allocate(capacity: 1)
         settings = .allocate(capacity: 1)
         http_parser_settings_init(settings)
@@ -208,6 +212,10 @@ public final class HTTPRequestParser {
             // http_parser's own wording: whether it or this check sees the bad byte first depends
             // on how reads split the stream, and the error should not.
             callbackError = .malformed(String(cString: http_errno_description(HPE_INVALID_HEADER_TOKEN)))
+            return false
+        }
+        guard headers.count < maxHeaderCount else {
+            callbackError = .tooManyHeaders
             return false
         }
         var end = fieldValue.count

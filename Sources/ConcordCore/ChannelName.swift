@@ -26,4 +26,11 @@ public struct ChannelPattern: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { text }
+
+    /// `*`, a channel name, or a channel name prefix followed by one `*`.
+    public static func isValid(_ text: String) -> Bool {
+        if text == "*" { return true }
+        let name = text.hasSuffix("*") ? String(text.dropLast()) : text
+        return ChannelName.validate(name) == nil
+    }
 }

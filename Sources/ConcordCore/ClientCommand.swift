@@ -4,6 +4,8 @@ public enum ClientCommand: Equatable, Sendable {
     case unsubscribe(sub: JSONValue)
     case publish(event: [String: JSONValue])
     case ping
+    /// A fresh token for the connection's user (before the current one expires).
+    case auth(token: String)
     case presenceEnter(channel: String, info: JSONValue)
     case presenceUpdate(channel: String, info: JSONValue)
     case presenceLeave(channel: String)
@@ -23,10 +25,14 @@ public enum ClientCommand: Equatable, Sendable {
         public var sub: JSONValue
         public var channel: String
         public var filter: SubscriptionFilter
+        /// How many ids the subscription listed, repeats included (the limit counts what was sent).
+        public var idCount = 0
     }
 
     public static let maxTypes = 64
-    public static let maxIDs = 1000
+    /// The most ids a subscription can carry at all; the server's `--max-subscription-ids` (1,000 by
+    /// default) may only lower it.
+    public static let maxIDs = 10_000
     static let maxSubNameBytes = 64
 
     /// The command's correlation id, when it has a usable one: replies and errors echo it.
@@ -55,6 +61,11 @@ public enum ClientCommand: Equatable, Sendable {
             }
             return .publish(event: event)
         case "ping": return .ping
+        case "auth":
+            guard case .string(let token)? = object["token"], !token.isEmpty else {
+                throw ProtocolError(.invalidFrame, "auth needs \"token\" as a non-empty string")
+            }
+            return .auth(token: token)
         case "presence.enter": return .presenceEnter(channel: try channel(object, op), info: try presenceInfo(object, op))
         case "presence.update": return .presenceUpdate(channel: try channel(object, op), info: try presenceInfo(object, op))
         case "presence.leave": return .presenceLeave(channel: try channel(object, op))
@@ -129,6 +140,6 @@ public enum ClientCommand: Equatable, Sendable {
         default:
             throw ProtocolError(.invalidFrame, "\"params\" must be an object")
         }
-        return Subscribe(sub: sub, channel: channel, filter: SubscriptionFilter(types: types, ids: ids))
+        return Subscribe(sub: sub, channel: channel, filter: SubscriptionFilter(types: types, ids: ids), idCount: ids?.count ?? 0)
     }
 }

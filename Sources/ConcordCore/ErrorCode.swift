@@ -10,6 +10,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case tooManySubscriptions = "too_many_subscriptions"
     case notPresent = "not_present"
     case rateLimited = "rate_limited"
+    case tooManyConnections = "too_many_connections"
     case anonymous
     case unavailable
     case forbidden

@@ -1,11 +1,12 @@
 /// Builds the JSON text of every frame the server sends, once per frame.
 public enum ServerFrame {
-    public static func welcome(epoch: String, session: String, user: String?, maxMessageBytes: Int, maxSubscriptions: Int, typingTTLMilliseconds: UInt64) -> [UInt8] {
+    public static func welcome(epoch: String, session: String, user: String?, expiresAt: Timestamp? = nil, maxMessageBytes: Int, maxSubscriptions: Int, typingTTLMilliseconds: UInt64) -> [UInt8] {
         var w = JSONWriter()
         w.raw("{\"op\":\"welcome\",\"v\":1")
         w.key("epoch"); w.string(epoch)
         w.key("session"); w.string(session)
         w.key("user"); if let user { w.string(user) } else { w.raw("null") }
+        w.key("expiresAt"); if let expiresAt { w.int(expiresAt.milliseconds) } else { w.raw("null") }
         w.key("limits")
         w.raw("{\"maxMessageBytes\":"); w.int(Int64(maxMessageBytes))
         w.raw(",\"maxSubscriptions\":"); w.int(Int64(maxSubscriptions))
@@ -35,6 +36,23 @@ public enum ServerFrame {
         var w = reply("published", id: id)
         w.key("channel"); w.string(channel)
         w.key("offset"); w.int(Int64(offset))
+        w.raw("}")
+        return w.bytes
+    }
+
+    /// Pushed before the connection's token expires: send `auth` with a fresh one in time.
+    public static func tokenExpiring(expiresAt: Timestamp) -> [UInt8] {
+        var w = JSONWriter()
+        w.raw("{\"op\":\"token.expiring\"")
+        w.key("expiresAt"); w.int(expiresAt.milliseconds)
+        w.raw("}")
+        return w.bytes
+    }
+
+    public static func authed(id: JSONValue?, user: String?, expiresAt: Timestamp?) -> [UInt8] {
+        var w = reply("authed", id: id)
+        w.key("user"); if let user { w.string(user) } else { w.raw("null") }
+        w.key("expiresAt"); if let expiresAt { w.int(expiresAt.milliseconds) } else { w.raw("null") }
         w.raw("}")
         return w.bytes
     }

@@ -11,6 +11,11 @@ extension ConcordServer {
             let command = try ClientCommand.decode(object)
             switch command {
             case .subscribe(let command):
+                try authorize(connection, .subscribe, on: command.channel)
+                if command.idCount > configuration.maxSubscriptionIDs {
+                    metrics.hit(.subscriptionIDs)
+                    throw ProtocolError(.invalidFrame, "at most \(configuration.maxSubscriptionIDs) ids per subscription")
+                }
                 let offset = try registry.subscribe(
                     connection, name: command.sub.idString!, channel: command.channel,
                     filter: command.filter, limit: configuration.maxSubscriptions - connection.watchCount)
@@ -21,25 +26,44 @@ extension ConcordServer {
                 connection.sendText(ServerFrame.unsubscribed(id: id, sub: sub))
             case .publish(let json):
                 let event = try LiveEvent(json: json, now: now())
-                guard configuration.clientPublish.contains(where: { $0.matches(event.channel) }) else {
-                    throw ProtocolError(.forbidden, "clients may not publish on \(event.channel)")
-                }
+                try authorize(connection, .publish, on: event.channel)
+                try takeToken(from: &connection.publishBucket, burst: configuration.publishBurst,
+                              perSecond: configuration.publishPerSecond, limit: .publishRate, what: "publishes")
                 // The reply goes first, so the publisher sees its ack before its own event.
                 let offset = registry.lastOffset(of: event.channel) + 1
                 connection.sendText(ServerFrame.published(id: id, channel: event.channel, offset: offset))
                 _ = publish(event)
             case .ping:
                 connection.sendText(ServerFrame.pong(id: id))
+            case .auth(let token):
+                try refreshToken(token, id: id, for: connection)
             case .recordGet, .recordEdit, .recordStop, .recordCommit, .recordDelete:
                 try handleRecord(command, id: id, from: connection)
             case let other:
                 try handlePresenceOrTyping(other, id: id, from: connection)
             }
         } catch let error as ProtocolError {
+            if error.code == .tooManySubscriptions { metrics.hit(.subscriptions) }
             connection.sendText(ServerFrame.error(id: id, error))
         } catch {
             connection.sendText(ServerFrame.error(id: id, ProtocolError(.internal, "internal error")))
         }
         armDeadlines()
+    }
+
+    /// Takes one token from a rate limit's bucket, or refuses with `rate_limited` and counts the hit.
+    func takeToken(from bucket: inout TokenBucket?, burst: Int, perSecond: Double, limit: Limit, what: String) throws(ProtocolError) {
+        let now = Int64(loop.now)
+        var current = bucket ?? TokenBucket(capacity: burst, perSecond: perSecond, now: now)
+        defer { bucket = current }
+        guard current.take(now: now) else {
+            metrics.rateLimited.increment()
+            metrics.hit(limit)
+            throw ProtocolError(.rateLimited, "\(what) are limited to a burst of \(burst), then \(Self.rate(perSecond)) per second")
+        }
+    }
+
+    static func rate(_ perSecond: Double) -> String {
+        perSecond.rounded() == perSecond ? String(Int(perSecond)) : String(perSecond)
     }
 }

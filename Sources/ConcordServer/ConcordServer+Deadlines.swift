@@ -21,7 +21,7 @@ extension ConcordServer {
     }
 
     /// Re-arms the one timer at the end of this loop turn: however many commands a turn handles,
-    /// the three queues are consulted once.
+    /// the queues are consulted once.
     func armDeadlines() {
         guard !deadlinesArmPending else { return }
         deadlinesArmPending = true
@@ -31,10 +31,10 @@ extension ConcordServer {
         }
     }
 
-    /// Arms the one timer at the earliest deadline of all three queues.
+    /// Arms the one timer at the earliest deadline of all the queues.
     private func armDeadlinesNow() {
         guard let timer = deadlineTimer else { return }
-        let next = [heartbeats.nextDeadline(), presence.nextExpiry(), typing.nextExpiry()].compactMap { $0 }.min()
+        let next = [heartbeats.nextDeadline(), tokenDeadlines.nextDeadline(), presence.nextExpiry(), typing.nextExpiry()].compactMap { $0 }.min()
         guard next != armedDeadline else { return }
         armedDeadline = next
         guard let next else { return timer.stop() }
@@ -46,6 +46,7 @@ extension ConcordServer {
         armedDeadline = nil
         let now = Int64(loop.now)
         for connection in heartbeats.popExpired(now: now) { checkLiveness(connection, now: now) }
+        for connection in tokenDeadlines.popExpired(now: now) { tokenDeadlineDue(connection) }
         broadcast(presence.expire(now: now))
         broadcast(typing.expire(now: now))
         armDeadlines()
@@ -61,9 +62,18 @@ extension ConcordServer {
         case .closing:
             connection.stream.close()
         case .http:
-            if silence >= idle { connection.stream.close() } else { heartbeats.schedule(connection, at: Int64(connection.lastActivity) + idle) }
+            if let deadline = connection.handshakeDeadline, now >= deadline {
+                // Slow-loris: a client that trickles a request never completes its first one.
+                metrics.hit(.handshakeTimeout)
+                connection.stream.close()
+            } else if silence >= idle {
+                connection.stream.close()
+            } else {
+                heartbeats.schedule(connection, at: min(Int64(connection.lastActivity) + idle, connection.handshakeDeadline ?? .max))
+            }
         case .webSocket:
             if silence >= idle {
+                metrics.hit(.idleTimeout)
                 logger.debug("dropping silent connection c\(connection.number)")
                 connection.stream.close()
             } else if silence >= ping {

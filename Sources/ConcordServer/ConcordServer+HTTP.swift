@@ -56,7 +56,7 @@ extension ConcordServer {
     func isAuthorizedBackend(_ request: HTTPRequest) -> Bool {
         guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else { return false }
         let key = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        return configuration.apiKeys.contains { constantTimeEquals($0, key) }
+        return apiKeys.contains { constantTimeEquals($0, key) }
     }
 
     /// Validates the whole batch before publishing any of it: all or nothing.

@@ -4,8 +4,11 @@ import ConcordCore
 extension ConcordServer {
     func handlePresenceOrTyping(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
         switch command {
-        case .presenceEnter(let channel, let info):
+        case .presenceEnter(let channel, var info):
             let user = try requireUser(connection, "presence")
+            try authorize(connection, .presence, on: channel)
+            // Info the client leaves empty comes from its token, which the app's backend vouches for.
+            if info == .object([:]), let tokenInfo = connection.principal.info { info = tokenInfo }
             var change = try presence.enter(.connection(connection), user: user, channel: channel, info: info,
                                             limit: configuration.maxSubscriptions)
             if replaceLingering(of: user, in: channel, by: connection), let member = presence.member(user, in: channel) {
@@ -22,6 +25,7 @@ extension ConcordServer {
             connection.sendText(ServerFrame.channelReply("presence.left", id: id, channel: channel))
             broadcast(change.map { [$0] } ?? [])
         case .presenceSubscribe(let channel):
+            try authorize(connection, .presence, on: channel)
             try watch(channel, in: \.presenceWatches, connection)
             presenceWatchers[channel, default: []].insert(connection)
             let snapshot = presence.members(of: channel, limit: configuration.maxPresenceMembers)
@@ -32,6 +36,7 @@ extension ConcordServer {
             connection.sendText(ServerFrame.channelReply("presence.unsubscribed", id: id, channel: channel))
         case .typingStart(let channel, let scope):
             let user = try requireUser(connection, "typing")
+            try authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
             let change = typing.signal(.init(channel: channel, user: user, scope: scope), name: connection.name,
                                        now: Int64(loop.now), ttl: Int64(configuration.typingTTLMilliseconds))
@@ -39,11 +44,13 @@ extension ConcordServer {
             broadcast(change.map { [$0] } ?? [])
         case .typingStop(let channel, let scope):
             let user = try requireUser(connection, "typing")
+            try authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
             let change = typing.stop(.init(channel: channel, user: user, scope: scope))
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             broadcast(change.map { [$0] } ?? [])
         case .typingSubscribe(let channel):
+            try authorize(connection, .typing, on: channel)
             try watch(channel, in: \.typingWatches, connection)
             typingWatchers[channel, default: []].insert(connection)
             connection.sendText(ServerFrame.typingSnapshot(id: id, channel: channel, typing: typing.typing(in: channel)))
@@ -76,13 +83,8 @@ extension ConcordServer {
     }
 
     private func takeTypingToken(_ connection: Connection) throws(ProtocolError) {
-        let now = Int64(loop.now)
-        var bucket = connection.typingBucket ?? TokenBucket(capacity: configuration.typingBurst, perSecond: configuration.typingPerSecond, now: now)
-        defer { connection.typingBucket = bucket }
-        guard bucket.take(now: now) else {
-            metrics.rateLimited.increment()
-            throw ProtocolError(.rateLimited, "typing signals are limited to \(Int(configuration.typingPerSecond)) per second")
-        }
+        try takeToken(from: &connection.typingBucket, burst: configuration.typingBurst,
+                      perSecond: configuration.typingPerSecond, limit: .typingRate, what: "typing signals")
     }
 
     /// Presence and typing watches count against the connection's subscription limit.

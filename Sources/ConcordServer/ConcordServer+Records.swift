@@ -5,9 +5,11 @@ extension ConcordServer {
     func handleRecord(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
         switch command {
         case .recordGet(let key):
+            try authorize(connection, [.subscribe, .commit], on: key.channel)
             connection.sendText(ServerFrame.recordState("record.state", id: id, key: key, state: records.state(of: key)))
         case .recordEdit(let key, let context):
             let user = try requireUser(connection, "editing")
+            try authorize(connection, .commit, on: key.channel)
             if !connection.editing.contains(key) {
                 guard registry.subscriptionCount(of: connection) + connection.watchCount < configuration.maxSubscriptions else {
                     throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
@@ -24,17 +26,29 @@ extension ConcordServer {
             connection.sendText(ServerFrame.recordReply("record.stopped", id: id, key: key))
         case .recordCommit(let key, let context, let fields):
             let actor = try requireUser(connection, "committing")
+            try authorize(connection, .commit, on: key.channel)
+            try takeCommitToken(actor)
             try commit(key, Commit(actor: actor, context: context, fields: fields), delete: false) { [weak connection] result in
                 connection?.sendText(Self.reply(result, id: id, key: key))
             }
         case .recordDelete(let key, let context):
             let actor = try requireUser(connection, "deleting")
+            try authorize(connection, .commit, on: key.channel)
+            try takeCommitToken(actor)
             try commit(key, Commit(actor: actor, context: context, fields: nil), delete: true) { [weak connection] result in
                 connection?.sendText(Self.reply(result, id: id, key: key))
             }
         default:
             break
         }
+    }
+
+    /// Commits are limited per user, across all of the user's connections.
+    private func takeCommitToken(_ user: String) throws(ProtocolError) {
+        var bucket = commitBuckets[user]
+        defer { commitBuckets[user] = bucket }
+        try takeToken(from: &bucket, burst: configuration.commitBurst, perSecond: configuration.commitPerSecond,
+                      limit: .commitRate, what: "commits")
     }
 
     enum CommitResult {

@@ -1,3 +1,4 @@
+import ConcordAuth
 import ConcordCodec
 import ConcordCore
 import ConcordUV
@@ -22,6 +23,18 @@ public final class ConcordServer {
     var connectionsPerUser: [String: Int] = [:]
     /// Each connection's next liveness check: ping, drop, or end a stuck close.
     var heartbeats = ExpiryQueue<Connection>()
+    /// Each token-holding connection's next token deadline: the expiry notice, then the expiry.
+    var tokenDeadlines = ExpiryQueue<Connection>()
+    /// Checks connection tokens; nil when no token key is configured.
+    let tokenVerifier: TokenVerifier?
+    /// What every connection may do whatever its token says (`--client-publish`, `--public-subscribe`).
+    let serverGrants: Grants
+    /// Keys backends present on the HTTP API; re-read from `--api-keys-file` on SIGHUP.
+    var apiKeys: [String]
+    /// Commits per user across their WebSocket connections.
+    var commitBuckets: [String: TokenBucket] = [:]
+    /// Open TCP connections per client address.
+    var connectionsPerAddress: [String: Int] = [:]
     var records: RecordBook
     var editing = EditingSessions<Connection>()
     let groupCommit: GroupCommit
@@ -46,6 +59,11 @@ public final class ConcordServer {
         loop = try EventLoop()
         epoch = Self.makeEpoch()
         clientScript = ClientScript.load()
+        tokenVerifier = configuration.tokenKeys.isEmpty ? nil
+            : try TokenVerifier(sources: configuration.tokenKeys, rules: configuration.tokenRules)
+        serverGrants = Grants(.publish, on: configuration.clientPublish)
+            + Grants(.subscribe, on: configuration.effectivePublicSubscribe)
+        apiKeys = try Self.loadAPIKeys(configuration)
         records = RecordBook(maxActors: configuration.maxRecordActors)
         let store = try configuration.makeRecordStore()
         records.restore(try store.loadAll())
@@ -68,7 +86,7 @@ public final class ConcordServer {
         return listener.port
     }
 
-    /// Stops gracefully on SIGINT and SIGTERM.
+    /// Stops gracefully on SIGINT and SIGTERM; re-reads the API keys file on SIGHUP.
     public func handleSignals() throws {
         for signal in [SIGINT, SIGTERM] {
             signals.append(try LoopSignal(loop: loop, signal: signal) { [unowned self] in
@@ -76,6 +94,7 @@ public final class ConcordServer {
                 self.shutdown()
             })
         }
+        signals.append(try LoopSignal(loop: loop, signal: SIGHUP) { [unowned self] in self.reloadAPIKeys() })
     }
 
     /// Runs the loop until `shutdown()` completes, then releases the loop and the record store.
@@ -122,12 +141,35 @@ public final class ConcordServer {
     }
 
     private func accept(_ stream: TCPStream) {
+        let address = stream.peerAddress ?? "unknown"
+        if connections.count >= configuration.maxConnections {
+            metrics.hit(.connections)
+            return refuse(stream, .error(503, ProtocolError(.tooManyConnections, "the server has \(configuration.maxConnections) connections open, the most it accepts")))
+        }
+        if configuration.maxConnectionsPerIP > 0, connectionsPerAddress[address, default: 0] >= configuration.maxConnectionsPerIP {
+            metrics.hit(.connectionsPerIP)
+            return refuse(stream, .error(429, ProtocolError(.tooManyConnections, "\(address) has \(configuration.maxConnectionsPerIP) connections open, the most one address may")))
+        }
         nextConnectionNumber += 1
-        let connection = Connection(server: self, stream: stream, number: nextConnectionNumber)
+        let connection = Connection(server: self, stream: stream, number: nextConnectionNumber, address: address)
         connections[ObjectIdentifier(connection)] = connection
+        connectionsPerAddress[address, default: 0] += 1
         stream.delegate = connection
         stream.startReading()
-        scheduleHeartbeat(connection, at: Int64(loop.now + configuration.idleTimeoutMilliseconds))
+        let handshake = min(configuration.handshakeTimeoutMilliseconds, configuration.idleTimeoutMilliseconds)
+        scheduleHeartbeat(connection, at: Int64(loop.now + handshake))
+    }
+
+    /// Answers a connection the server will not take with one response, and closes it.
+    private func refuse(_ stream: TCPStream, _ response: HTTPResponse) {
+        final class Refused: TCPStreamDelegate {
+            func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {}
+            func streamDidEnd(_ stream: TCPStream, error: UVError) { stream.close() }
+            func streamDidClose(_ stream: TCPStream) { stream.delegate = nil }
+        }
+        stream.delegate = Refused()
+        stream.send(SharedBytes(response.serialized(keepAlive: false)))
+        stream.closeAfterFlush()
     }
 
     func webSocketOpened(_ connection: Connection) {
@@ -136,15 +178,19 @@ public final class ConcordServer {
         if let user = connection.user { connectionsPerUser[user, default: 0] += 1 }
         scheduleHeartbeat(connection, at: Int64(loop.now + configuration.pingIntervalMilliseconds))
         guard !configuration.echoOnly else { return }
+        scheduleTokenDeadline(connection)
         connection.sendText(ServerFrame.welcome(
             epoch: epoch, session: "c\(connection.number)", user: connection.user,
-            maxMessageBytes: configuration.maxMessageBytes, maxSubscriptions: configuration.maxSubscriptions,
+            expiresAt: connection.principal.expiresAt, maxMessageBytes: configuration.maxMessageBytes, maxSubscriptions: configuration.maxSubscriptions,
             typingTTLMilliseconds: configuration.typingTTLMilliseconds))
     }
 
     func connectionClosed(_ connection: Connection) {
         connections[ObjectIdentifier(connection)] = nil
+        let sameAddress = (connectionsPerAddress[connection.address] ?? 1) - 1
+        connectionsPerAddress[connection.address] = sameAddress > 0 ? sameAddress : nil
         heartbeats.cancel(connection)
+        tokenDeadlines.cancel(connection)
         registry.removeAll(of: connection)
         guard connection.isWebSocket else { return }
         webSocketCount -= 1
@@ -161,7 +207,10 @@ public final class ConcordServer {
         if let user = connection.user {
             let remaining = (connectionsPerUser[user] ?? 1) - 1
             connectionsPerUser[user] = remaining > 0 ? remaining : nil
-            if remaining <= 0 { broadcast(typing.stopAll(user: user)) }
+            if remaining <= 0 {
+                broadcast(typing.stopAll(user: user))
+                commitBuckets[user] = nil
+            }
         }
         armDeadlines()
     }

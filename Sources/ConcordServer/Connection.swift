@@ -18,9 +18,18 @@ final class Connection: Hashable, TCPStreamDelegate {
     /// Only while speaking HTTP; released on upgrade so an idle WebSocket holds no parser.
     var httpParser: HTTPRequestParser?
     var decoder: WebSocketDecoder?
-    var user: String?
+    /// The client's address, for the per-address connection limit.
+    let address: String
+    /// Who this is and what they may do; set at the upgrade, replaced by a token refresh.
+    var principal = Principal.anonymous
+    var user: String? { principal.user }
     /// Display name for typing events.
-    var name: String?
+    var name: String? { principal.name }
+    /// The `token.expiring` notice went out for the current token.
+    var tokenNoticeSent = false
+    /// Loop time by which the first HTTP request must be complete; nil once one was.
+    var handshakeDeadline: Int64?
+    var publishBucket: TokenBucket?
     /// Channels whose presence and typing this connection watches (they count as subscriptions).
     var presenceWatches: Set<String> = []
     var typingWatches: Set<String> = []
@@ -39,14 +48,17 @@ final class Connection: Hashable, TCPStreamDelegate {
     private var awaitingResponse = false
     private var bufferedInput: [UInt8] = []
 
-    init(server: ConcordServer, stream: TCPStream, number: UInt64) {
+    init(server: ConcordServer, stream: TCPStream, number: UInt64, address: String) {
         self.server = server
         self.stream = stream
         self.number = number
+        self.address = address
         lastActivity = server.loop.now
+        handshakeDeadline = Int64(server.loop.now + server.configuration.handshakeTimeoutMilliseconds)
         httpParser = HTTPRequestParser(
             maxHeaderBytes: server.configuration.maxHeaderBytes,
-            maxBodyBytes: server.configuration.maxBodyBytes)
+            maxBodyBytes: server.configuration.maxBodyBytes,
+            maxHeaderCount: server.configuration.maxHeaderCount)
     }
 
     static func == (a: Connection, b: Connection) -> Bool { a === b }
@@ -88,6 +100,7 @@ final class Connection: Hashable, TCPStreamDelegate {
             case .needMore:
                 return
             case .request(let request, let consumed):
+                handshakeDeadline = nil
                 rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
                 if request.isUpgrade {
                     upgrade(request, leftover: rest)
@@ -102,6 +115,12 @@ final class Connection: Hashable, TCPStreamDelegate {
                 }
             case .error(let error):
                 server.metrics.httpRequests.increment()
+                switch error {
+                case .headersTooLarge: server.metrics.hit(.headerBytes)
+                case .tooManyHeaders: server.metrics.hit(.headerCount)
+                case .bodyTooLarge: server.metrics.hit(.bodyBytes)
+                case .malformed: break
+                }
                 write(Self.response(for: error), keepAlive: false)
                 return
             }
@@ -124,6 +143,8 @@ final class Connection: Hashable, TCPStreamDelegate {
         switch error {
         case .headersTooLarge:
             return .error(431, ProtocolError(.headersTooLarge, "request line and headers are over the limit"))
+        case .tooManyHeaders:
+            return .error(431, ProtocolError(.headersTooLarge, "the request has more header fields than the limit"))
         case .bodyTooLarge:
             return .error(413, ProtocolError(.payloadTooLarge, "request body is over the limit"))
         case .malformed(let why):
@@ -142,9 +163,15 @@ final class Connection: Hashable, TCPStreamDelegate {
             write(.error(404, ProtocolError(.notFound, "no WebSocket endpoint at \(request.path)")), keepAlive: false)
             return
         }
-        if server.configuration.developmentMode, let asked = request.query["user"], asked.hasPrefix("~") || asked.utf8.count > 200 {
-            write(.error(400, ProtocolError(.badRequest, "user ids are 1 to 200 bytes and cannot start with \"~\"")), keepAlive: false)
-            return
+        var principal = Principal.anonymous
+        if !server.configuration.echoOnly {
+            switch server.admit(request) {
+            case .refused(let refusal):
+                write(refusal, keepAlive: false)
+                return
+            case .admitted(let admitted):
+                principal = admitted
+            }
         }
         switch WebSocketHandshake.validate(request) {
         case .failure(let error):
@@ -156,10 +183,7 @@ final class Connection: Hashable, TCPStreamDelegate {
             let maxMessage = server.configuration.echoOnly ? 64 << 20 : server.configuration.maxMessageBytes
             decoder = WebSocketDecoder(role: .server, maxMessageBytes: maxMessage)
             stream.send(SharedBytes(WebSocketHandshake.response(accept: accept)))
-            if server.configuration.developmentMode {
-                user = request.query["user"].flatMap { $0.isEmpty ? nil : $0 }
-                name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 }
-            }
+            self.principal = principal
             server.webSocketOpened(self)
             if !leftover.isEmpty { readWebSocket(leftover) }
         }
@@ -174,6 +198,7 @@ final class Connection: Hashable, TCPStreamDelegate {
         self.decoder = decoder
         if case .failed(let code, let reason) = status, phase == .webSocket {
             server.metrics.protocolErrors.increment()
+            if code == 1009 { server.metrics.hit(.messageBytes) }
             sendClose(code: code, reason: reason)
         }
     }
@@ -235,6 +260,7 @@ final class Connection: Hashable, TCPStreamDelegate {
         if stream.queuedBytes + frame.count > server.configuration.maxQueueBytes { stream.flushNow() }
         if stream.queuedBytes + frame.count > server.configuration.maxQueueBytes {
             server.metrics.slowConsumers.increment()
+            server.metrics.hit(.queueBytes)
             stream.discardQueued()
             sendClose(code: 4008, reason: "outbound queue over \(server.configuration.maxQueueBytes) bytes")
             return false

@@ -1,3 +1,4 @@
+import ConcordAuth
 import ConcordCore
 import ConcordSQLite
 
@@ -7,15 +8,31 @@ import ConcordSQLite
 /// `--host` / `CONCORD_HOST`, `--port` / `CONCORD_PORT`, `--api-key` / `CONCORD_API_KEYS` (comma separated),
 /// `--client-publish` / `CONCORD_CLIENT_PUBLISH` (comma separated patterns), `--dev` / `CONCORD_DEV`,
 /// `--max-message-bytes`, `--max-subscriptions`, `--max-queue-bytes`, `--max-body-bytes`,
-/// `--ping-interval`, `--idle-timeout`, `--max-presence-members`, `--typing-ttl` (each also as
-/// `CONCORD_` plus the flag in upper snake case).
+/// `--ping-interval`, `--idle-timeout`, `--max-presence-members`, `--typing-ttl`, the token,
+/// origin and limit flags (each also as `CONCORD_` plus the flag in upper snake case); the README's
+/// configuration table lists them all.
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 7700
     /// Keys a backend presents as `Authorization: Bearer KEY` to use the HTTP API.
     public var apiKeys: [String] = []
+    /// A file of further API keys, one per line, read at start and again on SIGHUP (rotation).
+    public var apiKeysFile: String?
+    /// Keys that sign connection tokens. None: connections are anonymous (or dev-mode users).
+    public var tokenKeys = TokenKeySources()
+    public var tokenRules = TokenClaimRules()
+    /// With token keys configured, still accept connections without a token, as anonymous.
+    public var allowAnonymous = false
+    /// How long before a token expires the server pushes `token.expiring`.
+    public var tokenNoticeMilliseconds: Int64 = 60_000
     /// Channels where WebSocket clients may publish; empty by default, so browsers publish nowhere.
     public var clientPublish: [ChannelPattern] = []
+    /// Channels every connection may subscribe to without a grant in its token. Nil: everywhere
+    /// when no token key is configured (an open, read-only server), nowhere when one is.
+    public var publicSubscribe: [ChannelPattern]?
+    /// Browser origins allowed to open a WebSocket (`https://app.example.com`, `https://*.example.com`).
+    /// Empty: any origin.
+    public var allowedOrigins: [String] = []
     /// Development mode: `?user=` names the connection's user. Loudly announced at start.
     public var developmentMode = false
     public var maxMessageBytes = 65_536
@@ -23,6 +40,21 @@ public struct ServerConfiguration: Sendable {
     public var maxQueueBytes = 1_048_576
     public var maxBodyBytes = 1_048_576
     public var maxHeaderBytes = 16_384
+    public var maxHeaderCount = 100
+    public var maxSubscriptionIDs = 1_000
+    /// Open TCP connections in total, per client address and (WebSocket) per user; 0 per address
+    /// or per user means no limit there (behind a proxy every client has the proxy's address).
+    public var maxConnections = 10_000
+    public var maxConnectionsPerIP = 1_000
+    public var maxConnectionsPerUser = 100
+    /// A connection must complete its first HTTP request (or upgrade) within this long.
+    public var handshakeTimeoutMilliseconds: UInt64 = 10_000
+    /// Publishes per WebSocket connection: a burst, then a steady rate per second.
+    public var publishBurst = 20
+    public var publishPerSecond = 10.0
+    /// Commits (and deletes) per user over WebSockets, across the user's connections.
+    public var commitBurst = 20
+    public var commitPerSecond = 10.0
     /// A connection silent this long is pinged.
     public var pingIntervalMilliseconds: UInt64 = 4_000
     /// A connection that sends nothing (not even a pong) for this long is dropped as dead, and its
@@ -46,6 +78,11 @@ public struct ServerConfiguration: Sendable {
     public var echoOnly = false
 
     public init() {}
+
+    /// The subscribe patterns every connection has, after the default described at `publicSubscribe`.
+    var effectivePublicSubscribe: [ChannelPattern] {
+        publicSubscribe ?? (tokenKeys.isEmpty ? [ChannelPattern("*")] : [])
+    }
 
     /// The configured record store: SQLite in the data directory, or memory.
     func makeRecordStore() throws -> any RecordStore {

@@ -15,6 +15,12 @@ final class ServerMetrics {
     let presenceMembers: Gauge
     let typists: Gauge
     let rateLimited: Counter
+    /// One counter per limit, all created at start so that each shows 0 until it is hit.
+    private let limitHits: [Limit: Counter]
+    /// Connections refused at the upgrade for their token or origin.
+    let authFailures: Counter
+    let tokenRefreshes: Counter
+    let tokenExpiries: Counter
 
     init() {
         connections = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "connections", unitName: "", helpText: "Open WebSocket connections"))
@@ -30,6 +36,17 @@ final class ServerMetrics {
         presenceMembers = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "presence_members", unitName: "", helpText: "Presence members across all channels"))
         typists = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "typing", unitName: "", helpText: "Users typing across all channels"))
         rateLimited = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "rate_limited", unitName: "total", helpText: "Signals dropped by a rate limit"))
+        let limitDescriptor = MetricNameDescriptor(namespace: "concord", metricName: "limit_hits", unitName: "total", helpText: "Requests, messages and connections refused or closed by a limit")
+        var hits: [Limit: Counter] = [:]
+        for limit in Limit.allCases { hits[limit] = registry.makeCounter(descriptor: limitDescriptor, labels: [("limit", limit.rawValue)]) }
+        limitHits = hits
+        authFailures = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "auth_failures", unitName: "total", helpText: "Upgrades and refreshes refused for a missing or invalid token, or a foreign origin"))
+        tokenRefreshes = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "token_refreshes", unitName: "total", helpText: "Tokens replaced over an open connection"))
+        tokenExpiries = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "token_expiries", unitName: "total", helpText: "Connections closed with 4001 because their token expired"))
+    }
+
+    func hit(_ limit: Limit) {
+        limitHits[limit]!.increment()
     }
 
     func render() -> [UInt8] {

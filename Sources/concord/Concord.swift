@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConcordAuth
 import ConcordCore
 import ConcordServer
 import Foundation
@@ -36,20 +37,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("client-publish"), help: "Channel pattern where WebSocket clients may publish, e.g. 'chat/*'; repeatable (env CONCORD_CLIENT_PUBLISH). Default: nowhere.")
     var clientPublish: [String] = []
 
-    @Flag(help: "Development mode: '?user=' names the user, no tokens. Never in production (env CONCORD_DEV=1).")
+    @Flag(help: "Development mode: '?user=' names the user, no tokens, loopback only. Never in production (env CONCORD_DEV=1).")
     var dev = false
 
-    @Option(help: "Largest WebSocket message accepted, in bytes (env CONCORD_MAX_MESSAGE_BYTES).")
-    var maxMessageBytes: Int?
+    @OptionGroup(title: "Authentication") var auth: AuthOptions
 
-    @Option(help: "Subscriptions one connection may hold (env CONCORD_MAX_SUBSCRIPTIONS).")
-    var maxSubscriptions: Int?
-
-    @Option(help: "Outbound bytes queued for one connection before it is closed with 4008 (env CONCORD_MAX_QUEUE_BYTES).")
-    var maxQueueBytes: Int?
-
-    @Option(help: "Largest HTTP request body, in bytes (env CONCORD_MAX_BODY_BYTES).")
-    var maxBodyBytes: Int?
+    @OptionGroup(title: "Limits") var limits: LimitOptions
 
     @Option(help: "Directory of the durable record store (env CONCORD_DATA_DIR).")
     var dataDir: String?
@@ -80,10 +73,7 @@ struct Serve: ParsableCommand {
         config.apiKeys = apiKeys.isEmpty ? settings.list("CONCORD_API_KEYS") : apiKeys
         config.clientPublish = (clientPublish.isEmpty ? settings.list("CONCORD_CLIENT_PUBLISH") : clientPublish).map(ChannelPattern.init)
         config.developmentMode = dev || settings.flag("CONCORD_DEV")
-        config.maxMessageBytes = try maxMessageBytes ?? settings.int("CONCORD_MAX_MESSAGE_BYTES") ?? config.maxMessageBytes
-        config.maxSubscriptions = try maxSubscriptions ?? settings.int("CONCORD_MAX_SUBSCRIPTIONS") ?? config.maxSubscriptions
-        config.maxQueueBytes = try maxQueueBytes ?? settings.int("CONCORD_MAX_QUEUE_BYTES") ?? config.maxQueueBytes
-        config.maxBodyBytes = try maxBodyBytes ?? settings.int("CONCORD_MAX_BODY_BYTES") ?? config.maxBodyBytes
+        try limits.apply(to: &config, settings: settings)
         config.pingIntervalMilliseconds = try pingInterval ?? settings.int("CONCORD_PING_INTERVAL").map(UInt64.init) ?? config.pingIntervalMilliseconds
         config.idleTimeoutMilliseconds = try idleTimeout ?? settings.int("CONCORD_IDLE_TIMEOUT").map(UInt64.init) ?? config.idleTimeoutMilliseconds
         config.maxPresenceMembers = try maxPresenceMembers ?? settings.int("CONCORD_MAX_PRESENCE_MEMBERS") ?? config.maxPresenceMembers
@@ -94,6 +84,7 @@ struct Serve: ParsableCommand {
         } else {
             config.dataDirectory = dataDir ?? settings.string("CONCORD_DATA_DIR") ?? config.dataDirectory
         }
+        try auth.apply(to: &config, settings: settings)
         try settings.validate(config)
         let logger = bootstrapLogging(listen.logLevel ?? settings.string("CONCORD_LOG_LEVEL"))
         try runServer(config, logger: logger)
@@ -126,7 +117,14 @@ func bootstrapLogging(_ level: String?) -> Logger {
 
 func runServer(_ config: ServerConfiguration, logger: Logger) throws {
     raiseOpenFileLimit(logger: logger)
-    let server = try ConcordServer(configuration: config, logger: logger)
+    let server: ConcordServer
+    do {
+        server = try ConcordServer(configuration: config, logger: logger)
+    } catch let error as TokenKeyError {
+        throw ValidationError(error.description)
+    } catch let error as ConfigurationError {
+        throw ValidationError(error.description)
+    }
     let port: Int
     do {
         port = try server.bind()
@@ -144,7 +142,15 @@ func runServer(_ config: ServerConfiguration, logger: Logger) throws {
             logger.notice("records kept in memory only (--memory): nothing survives a restart")
         }
     }
-    if config.apiKeys.isEmpty && !config.echoOnly {
+    if !config.echoOnly {
+        if config.tokenKeys.isEmpty && !config.developmentMode {
+            logger.notice("no token keys configured: connections are anonymous and may subscribe to \(config.publicSubscribe.map { $0.map(\.text).joined(separator: ", ") } ?? "every channel") (see --jwt-secret-file)")
+        }
+        if config.allowedOrigins.isEmpty {
+            logger.notice("any browser origin may connect; list yours with --allowed-origin")
+        }
+    }
+    if config.apiKeys.isEmpty && config.apiKeysFile == nil && !config.echoOnly {
         logger.notice("no API key configured: POST /v1/publish answers 401 until one is given with --api-key")
     }
     // Tests and scripts wait for this exact line.

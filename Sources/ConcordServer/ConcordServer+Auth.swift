@@ -1,0 +1,174 @@
+import ConcordAuth
+import ConcordCodec
+import ConcordCore
+import Foundation
+
+/// Who may connect and as whom: the origin allow-list, tokens (at the upgrade and refreshed over the
+/// connection), development-mode users, per-user connection limits, and the backends' API keys.
+extension ConcordServer {
+    enum Admission {
+        case admitted(Principal)
+        case refused(HTTPResponse)
+    }
+
+    /// Decides an upgrade request's principal, or the HTTP answer refusing it.
+    func admit(_ request: HTTPRequest) -> Admission {
+        if let origin = request.header("origin"), !originAllowed(origin) {
+            metrics.authFailures.increment()
+            return .refused(.error(403, ProtocolError(.forbidden, "origin \(origin.prefix(100)) is not allowed to connect")))
+        }
+        let principal: Principal
+        switch identify(request) {
+        case .success(let found): principal = found
+        case .failure(let error):
+            metrics.authFailures.increment()
+            let status = error.code == .badRequest ? 400 : 401
+            return .refused(.error(status, error, headers: status == 401 ? [("WWW-Authenticate", "Bearer")] : []))
+        }
+        if let user = principal.user, configuration.maxConnectionsPerUser > 0,
+           connectionsPerUser[user, default: 0] >= configuration.maxConnectionsPerUser {
+            metrics.hit(.connectionsPerUser)
+            return .refused(.error(429, ProtocolError(.tooManyConnections, "user \(user) has \(configuration.maxConnectionsPerUser) connections open, the most allowed")))
+        }
+        return .admitted(principal)
+    }
+
+    /// The token from `?token=` (browsers) or `Authorization: Bearer` (other clients).
+    static func token(in request: HTTPRequest) -> String? {
+        if let token = request.query["token"], !token.isEmpty { return token }
+        guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else { return nil }
+        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+
+    private func identify(_ request: HTTPRequest) -> Result<Principal, ProtocolError> {
+        if let token = Self.token(in: request), let verifier = tokenVerifier {
+            do {
+                return .success(try verifier.verify(token, now: now()))
+            } catch {
+                return .failure(error)
+            }
+        }
+        if configuration.developmentMode {
+            let user = request.query["user"].flatMap { $0.isEmpty ? nil : $0 }
+            if let user, user.hasPrefix("~") || user.utf8.count > TokenClaimRules.maxUserBytes {
+                return .failure(ProtocolError(.badRequest, "user ids are 1 to 200 bytes and cannot start with \"~\""))
+            }
+            let name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 }
+            return .success(Principal(user: user, name: name, grants: .everything))
+        }
+        if tokenVerifier != nil && !configuration.allowAnonymous {
+            let why = Self.token(in: request) == nil ? "a token is required: connect with ?token=JWT" : "the token cannot be checked"
+            return .failure(ProtocolError(.unauthorized, why))
+        }
+        if Self.token(in: request) != nil {
+            return .failure(ProtocolError(.unauthorized, "this server has no token keys configured, so it cannot accept tokens"))
+        }
+        return .success(.anonymous)
+    }
+
+    /// Exact origins, or `scheme://*.domain` for any subdomain of `domain`. No list: any origin.
+    func originAllowed(_ origin: String) -> Bool {
+        guard !configuration.allowedOrigins.isEmpty else { return true }
+        let origin = origin.lowercased()
+        return configuration.allowedOrigins.contains { allowed in
+            let allowed = allowed.lowercased()
+            guard let star = allowed.range(of: "://*.") else { return allowed == origin }
+            let scheme = allowed[..<star.lowerBound]
+            let domain = allowed[star.upperBound...]
+            guard origin.hasPrefix(scheme + "://") else { return false }
+            return origin.hasSuffix("." + domain) && origin.count > scheme.count + 3 + domain.count + 1
+        }
+    }
+
+    /// Checks one action of a connection against its grants and the server's.
+    func authorize(_ connection: Connection, _ capabilities: Capabilities, on channel: String) throws(ProtocolError) {
+        try connection.principal.authorize(capabilities, on: channel, serverGrants: serverGrants)
+    }
+
+    // MARK: Token lifetime over an open connection
+
+    /// Schedules the `token.expiring` notice (or, once sent, the expiry) of a connection's token.
+    func scheduleTokenDeadline(_ connection: Connection) {
+        guard let expiresAt = connection.principal.expiresAt else { return tokenDeadlines.cancel(connection) }
+        let remaining = expiresAt.milliseconds - now().milliseconds
+        let due = connection.tokenNoticeSent ? remaining : remaining - configuration.tokenNoticeMilliseconds
+        tokenDeadlines.schedule(connection, at: Int64(loop.now) + max(0, due))
+        armDeadlines()
+    }
+
+    func tokenDeadlineDue(_ connection: Connection) {
+        guard connection.phase == .webSocket, let expiresAt = connection.principal.expiresAt else { return }
+        let remaining = expiresAt.milliseconds - now().milliseconds
+        if remaining <= 0 {
+            metrics.tokenExpiries.increment()
+            logger.debug("closing c\(connection.number): token expired")
+            connection.sendClose(code: 4001, reason: "token expired")
+        } else if !connection.tokenNoticeSent {
+            connection.tokenNoticeSent = true
+            connection.sendText(ServerFrame.tokenExpiring(expiresAt: expiresAt))
+            scheduleTokenDeadline(connection)
+        } else {
+            scheduleTokenDeadline(connection)
+        }
+    }
+
+    /// `auth`: a fresh token for the same user replaces the connection's grants and expiry.
+    func refreshToken(_ token: String, id: JSONValue?, for connection: Connection) throws(ProtocolError) {
+        guard let verifier = tokenVerifier else {
+            throw ProtocolError(.unauthorized, "this server has no token keys configured, so it cannot accept tokens")
+        }
+        let fresh: Principal
+        do {
+            fresh = try verifier.verify(token, now: now())
+        } catch {
+            metrics.authFailures.increment()
+            throw error
+        }
+        guard fresh.user == connection.principal.user else {
+            metrics.authFailures.increment()
+            throw ProtocolError(.forbidden, "a refreshed token must name the same user (\(connection.principal.user ?? "anonymous"))")
+        }
+        connection.principal = fresh
+        connection.tokenNoticeSent = false
+        metrics.tokenRefreshes.increment()
+        connection.sendText(ServerFrame.authed(id: id, user: fresh.user, expiresAt: fresh.expiresAt))
+        scheduleTokenDeadline(connection)
+    }
+
+    // MARK: API keys
+
+    /// The configured keys plus those in `--api-keys-file`, read now.
+    static func loadAPIKeys(_ configuration: ServerConfiguration) throws -> [String] {
+        var keys = configuration.apiKeys
+        if let path = configuration.apiKeysFile {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ConfigurationError("cannot read the API keys file \(path): \(error.localizedDescription)")
+            }
+            for line in text.split(whereSeparator: \.isNewline) {
+                let key = line.trimmingCharacters(in: .whitespaces)
+                if !key.isEmpty && !key.hasPrefix("#") { keys.append(key) }
+            }
+        }
+        return keys
+    }
+
+    /// SIGHUP: re-reads the API keys file; a file that cannot be read leaves the keys as they were.
+    func reloadAPIKeys() {
+        do {
+            apiKeys = try Self.loadAPIKeys(configuration)
+            logger.info("API keys reloaded: \(apiKeys.count) configured")
+        } catch {
+            logger.error("API keys not reloaded: \(error)")
+        }
+    }
+}
+
+/// A configuration the server cannot start with, in a sentence for the operator.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
