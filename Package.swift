@@ -74,7 +74,10 @@ let package = Package(
             .product(name: "JWTKit", package: "jwt-kit"),
         ]),
         .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
-        .testTarget(name: "ConcordServerTests", dependencies: ["ConcordServer", "ConcordCodec", "ConcordCore"]),
+        .testTarget(name: "ConcordServerTests", dependencies: [
+            "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
     ],
     // One loop thread owns all server state; Swift 6's Sendable checking cannot see that discipline,
     // so the package compiles in Swift 5 mode and keeps cross-thread calls to `LoopAsync`.

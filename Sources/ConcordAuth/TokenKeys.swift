@@ -97,7 +97,10 @@ struct TokenKeys: Sendable {
         return keys
     }
 
-    /// Runs async key loading to completion from a synchronous caller (start-up, reload).
+    /// Runs async key loading to completion from a synchronous caller (start-up, a test's server
+    /// thread). The work runs on a queue of its own rather than Swift's cooperative pool, which the
+    /// caller may be blocking: jwt-kit's key collection is an actor, and its jobs follow the task's
+    /// executor preference.
     private static func blocking(_ body: @escaping @Sendable () async throws -> TokenKeys) throws -> TokenKeys {
         final class Box: @unchecked Sendable {
             var result: Result<TokenKeys, any Error>?
@@ -105,11 +108,22 @@ struct TokenKeys: Sendable {
         }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
-        Task {
+        Task(executorPreference: KeyLoadingExecutor.shared) {
             do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
             done.signal()
         }
         done.wait()
         return try box.result!.get()
+    }
+}
+
+/// A serial dispatch queue as a task executor: key loading never waits for the cooperative pool.
+final class KeyLoadingExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = KeyLoadingExecutor()
+    private let queue = DispatchQueue(label: "concord.token-keys")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -24,6 +24,9 @@ public final class TokenVerifier: Sendable {
             candidates = named
         } else if let kid = parts.keyID, keys.unnamed.isEmpty {
             throw ProtocolError(.unauthorized, "no key named \"\(kid.prefix(60))\" is configured")
+        } else if parts.keyID == nil {
+            // No kid: any configured key of the token's algorithm may have signed it.
+            candidates = keys.unnamed + keys.named.values.joined()
         } else {
             candidates = keys.unnamed
         }

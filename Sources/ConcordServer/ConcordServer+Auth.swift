@@ -92,7 +92,9 @@ extension ConcordServer {
     func scheduleTokenDeadline(_ connection: Connection) {
         guard let expiresAt = connection.principal.expiresAt else { return tokenDeadlines.cancel(connection) }
         let remaining = expiresAt.milliseconds - now().milliseconds
-        let due = connection.tokenNoticeSent ? remaining : remaining - configuration.tokenNoticeMilliseconds
+        // The notice comes `--token-notice` before expiry, but never sooner than halfway through what
+        // is left: a token shorter-lived than the notice must not set off a stream of refreshes.
+        let due = connection.tokenNoticeSent ? remaining : max(remaining - configuration.tokenNoticeMilliseconds, remaining / 2)
         tokenDeadlines.schedule(connection, at: Int64(loop.now) + max(0, due))
         armDeadlines()
     }

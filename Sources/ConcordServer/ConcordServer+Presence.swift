@@ -25,7 +25,8 @@ extension ConcordServer {
             connection.sendText(ServerFrame.channelReply("presence.left", id: id, channel: channel))
             broadcast(change.map { [$0] } ?? [])
         case .presenceSubscribe(let channel):
-            try authorize(connection, .presence, on: channel)
+            // Watching is reading: those who may subscribe to the channel may see who is there.
+            try authorize(connection, [.presence, .subscribe], on: channel)
             try watch(channel, in: \.presenceWatches, connection)
             presenceWatchers[channel, default: []].insert(connection)
             let snapshot = presence.members(of: channel, limit: configuration.maxPresenceMembers)
@@ -50,7 +51,7 @@ extension ConcordServer {
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             broadcast(change.map { [$0] } ?? [])
         case .typingSubscribe(let channel):
-            try authorize(connection, .typing, on: channel)
+            try authorize(connection, [.typing, .subscribe], on: channel)
             try watch(channel, in: \.typingWatches, connection)
             typingWatchers[channel, default: []].insert(connection)
             connection.sendText(ServerFrame.typingSnapshot(id: id, channel: channel, typing: typing.typing(in: channel)))

@@ -77,5 +77,11 @@ public final class LoopSignal: LoopHandle {
         try super.init(uv_signal_t.self) { uv_signal_init(loop.raw, $0) }
         callback = body
         uv_signal_start(raw, { handle, _ in LoopSignal.fire(UnsafeMutableRawPointer(handle)) }, signal)
+        // A parent may have started the process with the signal blocked (the mask is inherited
+        // across exec); a watched signal must reach the loop thread.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

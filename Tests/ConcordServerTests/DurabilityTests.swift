@@ -11,9 +11,14 @@ final class ServerProcess {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/concord").standardized
     }
 
-    init(dataDirectory: URL, port: Int = 0) throws {
+    convenience init(dataDirectory: URL, port: Int = 0) throws {
+        try self.init(arguments: ["--port", String(port), "--api-key", "test-key", "--data-dir", dataDirectory.path])
+    }
+
+    /// `concord serve` with these arguments, once it listens.
+    init(arguments: [String]) throws {
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--port", String(port), "--api-key", "test-key", "--data-dir", dataDirectory.path, "--log-level", "warning"]
+        process.arguments = ["serve", "--log-level", "warning"] + arguments
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
