@@ -105,6 +105,14 @@ export type ErrorCode =
   | "stopped"
   /** client: keepMine() without a conflict to resolve */
   | "no_conflict"
+  /** client: the token function threw, rejected or returned something that is not a non-empty
+   *  string (the original error is the `cause`); at connect time a reconnect follows with backoff */
+  | "token_failed"
+  /** client: the server sent `token.expiring` but `token` is a string: there is nothing to refresh with */
+  | "token_expiring"
+  /** client: the server closed the connection with 4001 (token expired, not refreshed); a reconnect
+   *  with a fresh token from the token function follows */
+  | "token_expired"
   | (string & {});
 
 export declare class ConcordError extends Error {
@@ -146,14 +154,27 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
+/**
+ * A JWT, or a function that returns one (or a Promise of one). A function is called before every
+ * connect and reconnect (a browser only sees a refused, e.g. expired, token as a failed connection)
+ * and when the server pushes `token.expiring`, whereupon the client sends the new token in an
+ * `auth` command on the open connection.
+ */
+export type TokenSource = string | (() => string | PromiseLike<string>);
+
 export interface ClientOptions {
   /** WebSocket implementation; defaults to globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;
+  /** The token, sent as `?token=` (added to `params`, overriding a `token` there). Errors of the token
+   *  function and of refreshes go to the "error" listeners (`token_failed`, `unauthorized`,
+   *  `forbidden`, ...), never thrown; a failure at connect time is retried with the reconnect backoff. */
+  token?: TokenSource;
   /** Backoff after an unexpected close, or false to never reconnect. */
   reconnect?: ReconnectOptions | false;
   /** Application-level pings that detect half-open connections, or false. */
   heartbeat?: HeartbeatOptions | false;
-  /** Query parameters; a function is called before every (re)connect, e.g. to fetch a fresh token. */
+  /** Query parameters; a function is called before every (re)connect. Prefer `token` for tokens:
+   *  only it refreshes the token on `token.expiring` without a reconnect. */
   params?: QueryParams | (() => QueryParams);
   /** Timeout of request(), publish() and ping(), including time spent waiting for a session. Default 10000; 0 = none. */
   requestTimeoutMs?: number;
@@ -163,7 +184,8 @@ export interface ClientOptions {
 
 /** Information passed with "state" events when the connection is lost. */
 export interface CloseInfo {
-  /** WebSocket close code (README, "Close codes"); 1006 when the connection failed or timed out. */
+  /** WebSocket close code (README, "Close codes"); 1006 when the connection failed or timed out
+   *  (or the server refused the upgrade, e.g. a bad token); 4001 when the token expired. */
   code: number;
   reason: string;
 }
@@ -228,8 +250,34 @@ export interface WelcomeFrame {
   epoch: string;
   session: string;
   user: string | null;
+  /** When the token expires, in ms since the epoch; null without a token. */
+  expiresAt?: number | null;
   limits: { maxMessageBytes: number; maxSubscriptions: number; [key: string]: unknown };
   [key: string]: unknown;
+}
+
+/** Pushed `--token-notice` ms (default 60000) before the token expires, or at once after `welcome`
+ *  when less time remains. The client answers with an `auth` command. */
+export interface TokenExpiringFrame {
+  op: "token.expiring";
+  /** The current token's expiry, in ms since the epoch. */
+  expiresAt: number;
+}
+
+/** Client to server: replaces the connection's token (same `sub`; its caps apply to later commands). */
+export interface AuthFrame {
+  op: "auth";
+  id: number | string;
+  token: string;
+}
+
+/** The reply to `auth`. Errors: `unauthorized` (bad or expired token), `forbidden` (another `sub`). */
+export interface AuthedFrame {
+  op: "authed";
+  id: number | string;
+  user: string;
+  /** The new token's expiry, in ms since the epoch. */
+  expiresAt: number;
 }
 
 export interface ErrorFrame {
@@ -259,6 +307,9 @@ export declare class ConcordClient {
   readonly closed: boolean;
   /** The last welcome frame, or null before the first. */
   readonly welcome: WelcomeFrame | null;
+  /** When the session's token expires (ms since the epoch): `welcome.expiresAt`, then the
+   *  `expiresAt` of each accepted refresh. Null without a token or before the first welcome. */
+  readonly tokenExpiresAt: number | null;
   /** Adds a listener; returns a function that removes it. */
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void;
   /** Returns synchronously; subscribes when connected and again after every reconnect. */

@@ -33,6 +33,7 @@ CLIENT_OPS = {
     "unsubscribe": "unsubscribe.json",
     "publish": "publish.json",
     "ping": "ping.json",
+    "auth": "auth.json",
     "presence.enter": "presence.enter.json",
     "presence.update": "presence.update.json",
     "presence.leave": "presence.leave.json",
@@ -54,6 +55,8 @@ SERVER_OPS = {
     "unsubscribed": "unsubscribed.json",
     "published": "published.json",
     "pong": "pong.json",
+    "token.expiring": "token.expiring.json",
+    "authed": "authed.json",
     "event": "event.json",
     "error": "error.json",
     "presence.entered": "presence.entered.json",
@@ -100,6 +103,8 @@ STATUS_RESPONSE_SCHEMAS = {
         "POST /v1/records/delete": "record-conflict-response.json",
     },
 }
+# Documents that are neither frames nor HTTP bodies: the claims of a connection token (a JWT's payload).
+TOKEN_SCHEMAS = {"token-claims.json"}
 # Shapes nested in frames and bodies, never sent alone.
 SHARED_SHAPES = {
     "presence-member.json", "typist.json",
@@ -114,6 +119,7 @@ EXPECTED_SCHEMAS = (
     | set(RESPONSE_SCHEMAS.values())
     | {name for table in STATUS_RESPONSE_SCHEMAS.values() for name in table.values()}
     | {"error-response.json"}
+    | TOKEN_SCHEMAS
     | SHARED_SHAPES
 )
 # Schemas that describe no standalone document (definitions) or only unions of other schemas.
@@ -598,6 +604,9 @@ def classify(example: Example) -> str | None:
             return "commit-fields.json"
         if isinstance(value, dict) and value and all(type(v) in (int, float) for v in value.values()):
             return "version-vector.json"
+    if isinstance(value, dict) and {"sub", "exp"} <= value.keys():
+        # README, "Tokens": the claims a backend puts in a connection token.
+        return "token-claims.json"
     if isinstance(value, dict) and {"channel", "type"} <= value.keys():
         return "live-event.json"
     return None
@@ -709,7 +718,7 @@ SUBSCRIBE = {"op": "subscribe", "id": 1, "sub": "s1", "channel": "resources/post
 UNSUBSCRIBE = {"op": "unsubscribe", "id": 2, "sub": "s1"}
 PUBLISH = {"op": "publish", "id": 3, "event": {"channel": "chat/room-1", "type": "message", "payload": {"text": "hi"}}}
 PING = {"op": "ping", "id": 4}
-WELCOME = {"op": "welcome", "v": 1, "epoch": "k3j9x0a1", "session": "c17", "user": "alice", "limits": {"maxMessageBytes": 65536, "maxSubscriptions": 128, "typingTtlMs": 3000}}
+WELCOME = {"op": "welcome", "v": 1, "epoch": "k3j9x0a1", "session": "c17", "user": "alice", "expiresAt": 1790000000000, "limits": {"maxMessageBytes": 65536, "maxSubscriptions": 128, "typingTtlMs": 3000}}
 SUBSCRIBED = {"op": "subscribed", "id": 1, "sub": "s1", "channel": "resources/posts", "offset": 41, "epoch": "k3j9x0a1"}
 UNSUBSCRIBED = {"op": "unsubscribed", "id": 2, "sub": "s1"}
 PUBLISHED = {"op": "published", "id": 3, "channel": "chat/room-1", "offset": 8}
@@ -739,6 +748,12 @@ PRESENCE_UNSUBSCRIBED = {"op": "presence.unsubscribed", "id": 14, "channel": "pr
 PRESENCE_EVENT = {"op": "presence.event", "channel": "presence/posts/1", "action": "join",
                   "member": {"user": "carol", "info": {"name": "Carol"}, "connections": 1}}
 TYPING_OK = {"op": "typing.ok", "id": 22}
+AUTH = {"op": "auth", "id": 3, "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"}
+AUTHED = {"op": "authed", "id": 3, "user": "alice", "expiresAt": 1790000900000}
+TOKEN_EXPIRING = {"op": "token.expiring", "expiresAt": 1790000000000}
+CLAIMS = {"sub": "alice", "name": "Alice", "info": {"color": "#e33"}, "exp": 1790000000,
+          "caps": {"resources/*": ["subscribe"], "chat/*": ["subscribe", "publish"],
+                   "presence/posts/*": ["presence", "typing"], "resources/posts": ["subscribe", "commit"]}}
 TYPING_SNAPSHOT = {"op": "typing.snapshot", "id": 20, "channel": "comments/posts/1", "typing": [TYPIST]}
 TYPING_UNSUBSCRIBED = {"op": "typing.unsubscribed", "id": 21, "channel": "comments/posts/1"}
 TYPING_EVENT = {"op": "typing.event", "channel": "comments/posts/1", "action": "started", "typist": TYPIST}
@@ -986,6 +1001,26 @@ VALID: list[tuple[str, str, Any]] = [
     ("delete request: no actor (backend)", "record-delete-request.json", with_(DELETE_REQUEST, actor=DELETE)),
     # user ids (development mode: 1 to 200 bytes, not starting with ~)
     ("welcome: 200-char user", "welcome.json", with_(WELCOME, user="u" * 200)),
+    # tokens
+    ("welcome: anonymous, no token (expiresAt null)", "welcome.json", with_(WELCOME, user=None, expiresAt=None)),
+    ("auth: README", "auth.json", AUTH),
+    ("auth: no id", "auth.json", with_(AUTH, id=DELETE)),
+    ("auth: any non-empty string is a frame (the server answers unauthorized)", "auth.json", with_(AUTH, token="x")),
+    ("client frame: auth", "client-frame.json", AUTH),
+    ("authed: README", "authed.json", AUTHED),
+    ("authed: no id", "authed.json", with_(AUTHED, id=DELETE)),
+    ("server frame: authed", "server-frame.json", AUTHED),
+    ("token.expiring: README", "token.expiring.json", TOKEN_EXPIRING),
+    ("server frame: token.expiring", "server-frame.json", TOKEN_EXPIRING),
+    ("error: too_many_connections", "error.json", with_(ERROR, id=DELETE, code="too_many_connections")),
+    ("error response: too_many_connections", "error-response.json", with_(ERROR_RESPONSE, error__code="too_many_connections")),
+    ("claims: README", "token-claims.json", CLAIMS),
+    ("claims: sub and exp alone", "token-claims.json", {"sub": "alice", "exp": 1790000000}),
+    ("claims: fractional exp, nbf, aud list, iss, other claims", "token-claims.json",
+     with_(CLAIMS, exp=1790000000.5, nbf=1789999000, aud=["concord", "api"], iss="https://id.example.com/", iat=1789999000, jti="x")),
+    ("claims: every capability on every channel", "token-claims.json", with_(CLAIMS, caps={"*": ["*"]})),
+    ("claims: null name, info and caps", "token-claims.json", with_(CLAIMS, name=None, info=None, caps=None)),
+    ("claims: empty capability list", "token-claims.json", with_(CLAIMS, caps={"resources/posts": []})),
     ("member: user with ~ inside", "presence-member.json", with_(MEMBER, user="a~b")),
 ]
 
@@ -1313,6 +1348,46 @@ INVALID: list[tuple[str, str, Any]] = [
     ("welcome: 201-char user", "welcome.json", with_(WELCOME, user="u" * 201)),
     ("member: user ~", "presence-member.json", with_(MEMBER, user="~")),
     ("typist: user starting with ~", "typist.json", with_(TYPIST, user="~1")),
+    # tokens
+    ("welcome: missing expiresAt", "welcome.json", with_(WELCOME, expiresAt=DELETE)),
+    ("welcome: expiresAt in seconds as a string", "welcome.json", with_(WELCOME, expiresAt="1790000000")),
+    ("welcome: fractional expiresAt", "welcome.json", with_(WELCOME, expiresAt=1790000000000.5)),
+    ("auth: missing token", "auth.json", with_(AUTH, token=DELETE)),
+    ("auth: empty token", "auth.json", with_(AUTH, token="")),
+    ("auth: token is an object", "auth.json", with_(AUTH, token={"sub": "alice"})),
+    ("auth: wrong op", "auth.json", with_(AUTH, op="authed")),
+    ("client frame: auth without token", "client-frame.json", with_(AUTH, token=DELETE)),
+    ("client frame: authed (a reply)", "client-frame.json", AUTHED),
+    ("authed: missing user", "authed.json", with_(AUTHED, user=DELETE)),
+    ("authed: null expiresAt", "authed.json", with_(AUTHED, expiresAt=None)),
+    ("authed: user starting with ~", "authed.json", with_(AUTHED, user="~alice")),
+    ("token.expiring: missing expiresAt", "token.expiring.json", with_(TOKEN_EXPIRING, expiresAt=DELETE)),
+    ("token.expiring: negative expiresAt", "token.expiring.json", with_(TOKEN_EXPIRING, expiresAt=-1)),
+    ("token.expiring: ISO date", "token.expiring.json", with_(TOKEN_EXPIRING, expiresAt="2026-11-22T10:00:00.000Z")),
+    ("server frame: auth (a command)", "server-frame.json", AUTH),
+    ("server frame: token.expiring without expiresAt", "server-frame.json", with_(TOKEN_EXPIRING, expiresAt=DELETE)),
+    ("error: too many connections misspelt", "error.json", with_(ERROR, code="too_many_connection")),
+    ("claims: missing sub", "token-claims.json", with_(CLAIMS, sub=DELETE)),
+    ("claims: missing exp", "token-claims.json", with_(CLAIMS, exp=DELETE)),
+    ("claims: exp as a string", "token-claims.json", with_(CLAIMS, exp="1790000000")),
+    ("claims: exp in milliseconds past 2^40", "token-claims.json", with_(CLAIMS, exp=2**40)),
+    ("claims: negative exp", "token-claims.json", with_(CLAIMS, exp=-1)),
+    ("claims: nbf as a string", "token-claims.json", with_(CLAIMS, nbf="0")),
+    ("claims: sub starting with ~", "token-claims.json", with_(CLAIMS, sub="~alice")),
+    ("claims: empty sub", "token-claims.json", with_(CLAIMS, sub="")),
+    ("claims: numeric sub", "token-claims.json", with_(CLAIMS, sub=42)),
+    ("claims: 201-char name", "token-claims.json", with_(CLAIMS, name="n" * 201)),
+    ("claims: info is a string", "token-claims.json", with_(CLAIMS, info="red")),
+    ("claims: caps is a list", "token-claims.json", with_(CLAIMS, caps=[["resources/*", "subscribe"]])),
+    ("claims: unknown capability", "token-claims.json", with_(CLAIMS, caps={"resources/*": ["read"]})),
+    ("claims: capability not in a list", "token-claims.json", with_(CLAIMS, caps={"resources/*": "subscribe"})),
+    ("claims: * inside a pattern", "token-claims.json", with_(CLAIMS, caps={"resources/*/1": ["subscribe"]})),
+    ("claims: ** pattern", "token-claims.json", with_(CLAIMS, caps={"**": ["subscribe"]})),
+    ("claims: empty pattern", "token-claims.json", with_(CLAIMS, caps={"": ["subscribe"]})),
+    ("claims: pattern with a space", "token-claims.json", with_(CLAIMS, caps={"chat/room 1": ["subscribe"]})),
+    ("claims: 101 patterns", "token-claims.json", with_(CLAIMS, caps={f"c{i}": ["subscribe"] for i in range(101)})),
+    ("claims: aud is a number", "token-claims.json", with_(CLAIMS, aud=1)),
+    ("claims: not an object", "token-claims.json", "alice"),
 ]
 
 
