@@ -40,6 +40,7 @@ fuzz-smoke:
 	fuzz/run.sh http $(FUZZ_SECONDS)
 	fuzz/run.sh command $(FUZZ_SECONDS)
 	fuzz/run.sh record-state $(FUZZ_SECONDS)
+	fuzz/run.sh token $(FUZZ_SECONDS)
 
 ## Longer fuzzing: make fuzz FUZZ_SECONDS=1800
 fuzz:
@@ -47,6 +48,7 @@ fuzz:
 	fuzz/run.sh http $(FUZZ_SECONDS)
 	fuzz/run.sh command $(FUZZ_SECONDS)
 	fuzz/run.sh record-state $(FUZZ_SECONDS)
+	fuzz/run.sh token $(FUZZ_SECONDS)
 
 bench: deps
 	@scripts/install-deps.sh bench

@@ -5,8 +5,7 @@ import ConcordCore
 extension ConcordServer {
     /// Answers a request, at once or (for commits, once durable) later; `answer` runs on the loop.
     func respond(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
-        if request.method == "POST", !(request.header("content-type")?.lowercased().hasPrefix("application/json") ?? false),
-           request.path.hasPrefix("/v1/") {
+        if request.method == "POST", request.path.hasPrefix("/v1/"), !Self.isJSON(request.header("content-type")) {
             return answer(.error(415, ProtocolError(.unsupportedMediaType, "send Content-Type: application/json")))
         }
         if request.path == "/v1/records" || request.path.hasPrefix("/v1/records/") {
@@ -46,6 +45,13 @@ extension ConcordServer {
         default:
             return .error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)"))
         }
+    }
+
+    /// `application/json`, with or without parameters (`; charset=utf-8`), in any letter case.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
     }
 
     private func methodNotAllowed(_ allowed: String, _ path: String) -> HTTPResponse {

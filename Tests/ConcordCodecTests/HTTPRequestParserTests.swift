@@ -152,6 +152,18 @@ import Testing
         #expect(last.error == .headersTooLarge)
     }
 
+    @Test func headerCountIsLimited() {
+        let fields = (0..<5).map { "X-\($0): v\r\n" }.joined()
+        #expect(HTTPRequestParser(maxHeaderCount: 5).feed("GET / HTTP/1.1\r\n\(fields)\r\n").request != nil)
+        let more = fields + "X-5: v\r\n"
+        #expect(HTTPRequestParser(maxHeaderCount: 5).feed("GET / HTTP/1.1\r\n\(more)\r\n").error == .tooManyHeaders)
+        // Byte by byte, the same outcome.
+        let pieces = HTTPRequestParser(maxHeaderCount: 5)
+        var last: HTTPParseOutcome = .needMore
+        for byte in bytes("GET / HTTP/1.1\r\n\(more)\r\n") where last.isNeedMore { last = pieces.feed([byte]) }
+        #expect(last.error == .tooManyHeaders)
+    }
+
     @Test func headersExactlyAtTheLimitPass() {
         let text = "GET / HTTP/1.1\r\nX: abc\r\n\r\n"
         let count = text.utf8.count
