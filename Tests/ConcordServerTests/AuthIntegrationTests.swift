@@ -213,3 +213,49 @@ struct APIKeyRotationTests {
         #expect(try TestHTTP.publish(port: server.port, event, key: "old-key").status == 401)
     }
 }
+
+/// Development mode trusts `?user=`, so it stays on loopback unless forced, and says so loudly.
+@Suite("Development mode guard", .serialized)
+struct DevelopmentModeGuardTests {
+    /// Runs `concord serve` with `arguments` until it exits or prints its listening line.
+    static func run(_ arguments: [String]) throws -> (exited: Int32?, output: String) {
+        let process = Process()
+        process.executableURL = ServerProcess.binary
+        process.arguments = ["serve", "--port", "0", "--memory"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        var output = ""
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, !output.contains("listening on"), process.isRunning || pipe.fileHandleForReading.availableData.count > 0 {
+            let data = pipe.fileHandleForReading.availableData
+            if data.isEmpty { Thread.sleep(forTimeInterval: 0.05) } else { output += String(decoding: data, as: UTF8.self) }
+        }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+            return (nil, output)
+        }
+        output += String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, output)
+    }
+
+    @Test func devModeRefusesANonLoopbackAddress() throws {
+        let (exited, output) = try Self.run(["--dev", "--host", "0.0.0.0"])
+        #expect(exited != nil && exited != 0, "\(output)")
+        #expect(output.contains("loopback"), "\(output)")
+    }
+
+    @Test func devModeOnLoopbackWarnsAtStart() throws {
+        let (exited, output) = try Self.run(["--dev", "--host", "127.0.0.1"])
+        #expect(exited == nil, "it keeps running: \(output)")
+        #expect(output.contains("DEVELOPMENT MODE"), "\(output)")
+    }
+
+    @Test func devModeMayBeForcedOntoAnotherAddress() throws {
+        let (exited, output) = try Self.run(["--dev", "--dev-allow-remote", "--host", "0.0.0.0"])
+        #expect(exited == nil, "\(output)")
+        #expect(output.contains("DEVELOPMENT MODE"), "\(output)")
+    }
+}
