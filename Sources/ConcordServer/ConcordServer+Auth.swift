@@ -90,7 +90,7 @@ extension ConcordServer {
 
     /// Schedules the `token.expiring` notice (or, once sent, the expiry) of a connection's token.
     func scheduleTokenDeadline(_ connection: Connection) {
-        guard let expiresAt = connection.principal.expiresAt else { return tokenDeadlines.cancel(connection) }
+        guard let expiresAt = tokenDeadline(of: connection) else { return tokenDeadlines.cancel(connection) }
         let remaining = expiresAt.milliseconds - now().milliseconds
         // The notice comes `--token-notice` before expiry, but never sooner than halfway through what
         // is left: a token shorter-lived than the notice must not set off a stream of refreshes.
@@ -99,9 +99,17 @@ extension ConcordServer {
         armDeadlines()
     }
 
+    /// When the connection's token stops being good enough: its `exp` plus the clock-skew leeway
+    /// the upgrade granted, so a token accepted at the upgrade is always noticed before it is closed.
+    func tokenDeadline(of connection: Connection) -> Timestamp? {
+        guard let expiresAt = connection.principal.expiresAt else { return nil }
+        return Timestamp(milliseconds: expiresAt.milliseconds + configuration.tokenRules.leewaySeconds * 1000)
+    }
+
     func tokenDeadlineDue(_ connection: Connection) {
-        guard connection.phase == .webSocket, let expiresAt = connection.principal.expiresAt else { return }
-        let remaining = expiresAt.milliseconds - now().milliseconds
+        guard connection.phase == .webSocket, let deadline = tokenDeadline(of: connection),
+              let expiresAt = connection.principal.expiresAt else { return }
+        let remaining = deadline.milliseconds - now().milliseconds
         if remaining <= 0 {
             metrics.tokenExpiries.increment()
             logger.debug("closing c\(connection.number): token expired")

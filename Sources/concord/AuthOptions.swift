@@ -21,6 +21,9 @@ struct AuthOptions: ParsableArguments {
     @Option(name: .customLong("jwt-issuer"), help: "Tokens must have this iss (env CONCORD_JWT_ISSUER).")
     var jwtIssuer: String?
 
+    @Option(name: .customLong("jwt-leeway"), help: "Seconds of clock skew forgiven on exp and nbf (env CONCORD_JWT_LEEWAY). Default 5.")
+    var jwtLeeway: Int?
+
     @Option(name: .customLong("token-notice"), help: "Milliseconds before a token expires that the server asks for a fresh one (env CONCORD_TOKEN_NOTICE). Default 60000.")
     var tokenNotice: Int?
 
@@ -52,6 +55,7 @@ struct AuthOptions: ParsableArguments {
         config.tokenKeys = keys
         config.tokenRules.audience = jwtAudience ?? settings.string("CONCORD_JWT_AUDIENCE")
         config.tokenRules.issuer = jwtIssuer ?? settings.string("CONCORD_JWT_ISSUER")
+        config.tokenRules.leewaySeconds = Int64(try jwtLeeway ?? settings.int("CONCORD_JWT_LEEWAY") ?? Int(config.tokenRules.leewaySeconds))
         config.tokenNoticeMilliseconds = Int64(try tokenNotice ?? settings.int("CONCORD_TOKEN_NOTICE") ?? Int(config.tokenNoticeMilliseconds))
         config.allowAnonymous = allowAnonymous || settings.flag("CONCORD_ALLOW_ANONYMOUS")
         let publicPatterns = publicSubscribe.isEmpty ? settings.list("CONCORD_PUBLIC_SUBSCRIBE") : publicSubscribe

@@ -108,7 +108,10 @@ struct AuthIntegrationTests {
     }
 
     @Test func anExpiringTokenIsAnnouncedThenTheConnectionClosesWith4001() throws {
-        let server = try Self.server { $0.tokenNoticeMilliseconds = 1_000 }
+        let server = try Self.server {
+            $0.tokenNoticeMilliseconds = 1_000
+            $0.tokenRules.leewaySeconds = 0
+        }
         defer { server.stop() }
         let socket = try TestWebSocket(port: server.port, path: "/v1/ws?token=\(TestToken.make(user: "alice", expiresIn: 2))")
         let welcome = try socket.expect(op: "welcome")
@@ -122,7 +125,10 @@ struct AuthIntegrationTests {
     }
 
     @Test func aRefreshedTokenKeepsTheConnectionOpen() throws {
-        let server = try Self.server { $0.tokenNoticeMilliseconds = 1_000 }
+        let server = try Self.server {
+            $0.tokenNoticeMilliseconds = 1_000
+            $0.tokenRules.leewaySeconds = 0
+        }
         defer { server.stop() }
         let socket = try Self.connect(server, TestToken.make(user: "alice", caps: ["m/*": ["subscribe"]], expiresIn: 2))
         _ = try socket.expect(op: "token.expiring", timeout: 3)

@@ -1,8 +1,10 @@
 // Shared helpers for the JavaScript tests: start/stop the real concord binary, publish over HTTP,
 // wait for conditions, and talk raw WebSocket frames.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { createHmac } from "node:crypto";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createClient } from "../../protocol/concord.js";
@@ -285,4 +287,73 @@ export function devServerFixture(args = PRESENCE_ARGS) {
     await fixture.server?.stop();
   });
   return fixture;
+}
+
+// --- authentication (issue #5) ---------------------------------------------------------------
+
+/**
+ * An HS256 JWT of `claims`, signed with `secret` using Node's crypto (no JWT package needed).
+ * `header` adds to or overrides {alg: "HS256", typ: "JWT"}; `signature` replaces the signature.
+ */
+export function mintToken(secret, claims, { header = {}, signature } = {}) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const signed = `${part({ alg: "HS256", typ: "JWT", ...header })}.${part(claims)}`;
+  return `${signed}.${signature ?? createHmac("sha256", secret).update(signed).digest("base64url")}`;
+}
+
+/** Seconds since the epoch, `offsetSeconds` from now: for `exp`, `nbf`, `iat` claims. */
+export const epochSeconds = (offsetSeconds = 0) => Math.floor(Date.now() / 1000) + offsetSeconds;
+
+/** Writes `text` to a new file in a fresh temporary directory and returns its path. */
+export function writeTempFile(name, text) {
+  const path = join(mkdtempSync(join(tmpdir(), "concord-test-")), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/**
+ * A WebSocket upgrade request to `path` (with `headers` added) over plain HTTP, for what the server
+ * answers before any WebSocket exists. Resolves with {status: 101} when it upgrades (the socket is
+ * then closed), else with {status, headers, body (parsed JSON or undefined), text}.
+ */
+export async function upgradeRequest(server, path = "/v1/ws", headers = {}, timeoutMs = 3_000) {
+  const { request } = await import("node:http");
+  const { randomBytes } = await import("node:crypto");
+  return new Promise((resolveResult, reject) => {
+    const req = request({
+      host: "127.0.0.1",
+      port: server.port,
+      path,
+      headers: {
+        Connection: "Upgrade",
+        Upgrade: "websocket",
+        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
+        "Sec-WebSocket-Version": "13",
+        ...headers,
+      },
+      timeout: timeoutMs,
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer to the upgrade of ${path} within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.on("upgrade", (response, socket) => {
+      socket.destroy();
+      resolveResult({ status: response.statusCode, headers: response.headers });
+    });
+    req.on("response", (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk) => (text += chunk));
+      response.on("end", () => {
+        let body;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolveResult({ status: response.statusCode, headers: response.headers, body, text });
+      });
+      response.on("error", reject);
+    });
+    req.end();
+  });
 }

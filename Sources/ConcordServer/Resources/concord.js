@@ -7,6 +7,11 @@
 //   const client = createClient("ws://localhost:7700/v1/ws");
 //   <Refine liveProvider={liveProvider(client)} options={{ liveMode: "auto" }} />
 //
+// With authentication, pass `token`: a JWT string, or a function that returns one (or a Promise of
+// one), called before every (re)connect and when the server warns that the token is expiring:
+//
+//   const client = createClient(url, { token: () => fetch("/api/concord-token").then((r) => r.text()) });
+//
 // Structure: ConcordClient owns the socket, the connection state, reconnects and request/reply
 // correlation. What lives on top of a session is a "feature": channel subscriptions, presence
 // (`client.presence(channel)`), typing (`client.typing(channel)`) and records under conflict
@@ -28,11 +33,15 @@ const MAX_SERVER_TYPES = 64;
 // Errors that only mean "the session ended"; whatever was in flight is redone on the next session.
 const SESSION_ENDED = new Set(["disconnected", "closed"]);
 
+// The server closes with this code when the token expired without a refresh (README, "Close codes").
+const CLOSE_TOKEN_EXPIRED = 4001;
+
 // Lets liveProvider() report through a client without making reporting public API.
 const REPORT = Symbol("concord.report");
 
 /** An error with a machine-readable `code`: a server code (README, "Error codes") or a client one
- *  (`disconnected`, `closed`, `timeout`, `payload_too_large`, `invalid_event`). */
+ *  (`disconnected`, `closed`, `timeout`, `payload_too_large`, `invalid_event`, `token_failed`,
+ *  `token_expiring`, `token_expired`). */
 export class ConcordError extends Error {
   constructor(code, message, frame) {
     super(message || code);
@@ -132,6 +141,7 @@ export class ConcordClient {
   #url;
   #options;
   #WebSocket;
+  #token; // options.token: a string, a function returning one (or a Promise of one), or undefined
   #reconnect; // backoff options, or false for no reconnect
   #heartbeat; // {intervalMs, timeoutMs}, or false
   #requestTimeoutMs;
@@ -145,6 +155,8 @@ export class ConcordClient {
   #reconnectTimer = null;
   #heartbeatTimer = null;
   #removeOnlineListener = null;
+  #tokenExpiresAt = null; // ms since the epoch, from welcome.expiresAt, then authed.expiresAt
+  #refreshingIn = 0; // the session whose token refresh (token function, then auth) is under way, or 0
 
   #nextId = 1;
   #pending = new Map(); // request id -> entry, for requests on the wire
@@ -168,6 +180,10 @@ export class ConcordClient {
       throw new TypeError("no WebSocket implementation: pass options.WebSocket (Node < 22 needs --experimental-websocket)");
     }
     buildUrl(url); // fail now on a malformed URL rather than on every reconnect
+    if (options.token !== undefined && typeof options.token !== "string" && typeof options.token !== "function") {
+      throw new TypeError("token must be a string or a function returning one (or a Promise of one)");
+    }
+    this.#token = options.token;
     this.#reconnect = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.#heartbeat = options.heartbeat === false ? false : { ...DEFAULT_HEARTBEAT, ...options.heartbeat };
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -188,6 +204,12 @@ export class ConcordClient {
   /** True once close() was called. */
   get closed() {
     return this.#closed;
+  }
+
+  /** When the session's token expires (ms since the epoch): `welcome.expiresAt`, then the
+   *  `expiresAt` of each refresh the server accepted. Null without a token or before the first welcome. */
+  get tokenExpiresAt() {
+    return this.#tokenExpiresAt;
   }
 
   /**
@@ -299,18 +321,60 @@ export class ConcordClient {
 
   // --- connection --------------------------------------------------------------------------
 
+  // Asks the token function for a token first, when there is one: a browser only sees a refused
+  // upgrade (expired token) as a failed connection, so every attempt gets a fresh token. A token
+  // that is not a Promise opens the socket at once, as without a token.
   #connect() {
     this.#reconnectTimer = null;
     if (this.#closed) return;
     this.#setState("connecting");
+    let token;
+    try {
+      token = this.#callToken();
+    } catch (error) {
+      this.#connectFailed(error);
+      return;
+    }
+    if (!isThenable(token)) {
+      this.#open(token);
+      return;
+    }
+    Promise.resolve(token).then(checkedToken).then(
+      (value) => !this.#closed && this.#open(value),
+      (error) => !this.#closed && this.#connectFailed(tokenError(error)),
+    );
+  }
+
+  // `options.token` now: a string, a Promise of one, or undefined. Throws ConcordError("token_failed").
+  #callToken() {
+    if (typeof this.#token !== "function") return this.#token;
+    let token;
+    try {
+      token = this.#token();
+    } catch (error) {
+      throw tokenError(error);
+    }
+    return isThenable(token) ? token : checkedToken(token);
+  }
+
+  // The query of the next socket: `options.params` (called when a function) plus `token`.
+  #connectParams(token) {
+    const params = typeof this.#options.params === "function" ? this.#options.params() : this.#options.params;
+    return token === undefined ? params : { ...params, token };
+  }
+
+  #connectFailed(error) {
+    this.#report(error);
+    this.#setState("disconnected", { code: 1006, reason: String(error?.message ?? error) });
+    this.#scheduleReconnect();
+  }
+
+  #open(token) {
     let ws;
     try {
-      const params = typeof this.#options.params === "function" ? this.#options.params() : this.#options.params;
-      ws = new this.#WebSocket(buildUrl(this.#url, params));
+      ws = new this.#WebSocket(buildUrl(this.#url, this.#connectParams(token)));
     } catch (error) {
-      this.#report(error);
-      this.#setState("disconnected", { code: 1006, reason: String(error?.message ?? error) });
-      this.#scheduleReconnect();
+      this.#connectFailed(error);
       return;
     }
     const conn = { ws, detach: null, welcomed: false };
@@ -355,6 +419,7 @@ export class ConcordClient {
       return;
     }
     if (entry) return this.#settle(entry, null, frame);
+    if (frame.op === "token.expiring") return this.#onTokenExpiring(frame);
     // Unknown pushes are ignored: v1 may add ops and fields (README, "Versioning").
     this.#routes.get(frame.op)?.onPush(frame);
   }
@@ -362,6 +427,7 @@ export class ConcordClient {
   #onWelcome(conn, frame) {
     conn.welcomed = true;
     this.welcome = frame;
+    this.#tokenExpiresAt = expiryOf(frame);
     this.#attempt = 0;
     this.#generation += 1;
     this.#setState("connected");
@@ -383,7 +449,67 @@ export class ConcordClient {
     this.#failAll([...this.#pending.values()], "disconnected", "the connection closed before the reply");
     for (const feature of this.#features) feature.onDisconnected();
     this.#setState("disconnected", info);
+    // The token was not refreshed in time: the reconnect asks the token function for a new one.
+    if (info.code === CLOSE_TOKEN_EXPIRED && this.#token !== undefined && !this.#closed) {
+      this.#report(new ConcordError("token_expired", `the server closed the connection: ${info.reason || "token expired"}`));
+    }
     this.#scheduleReconnect();
+  }
+
+  // --- token refresh -----------------------------------------------------------------------
+
+  // The server warns before the token expires (README, "Token expiry"): a new token from the token
+  // function goes out in an `auth` command on the same socket. Without a token function there is
+  // nothing to refresh with (the server closes with 4001 at expiry, and the client reconnects).
+  #onTokenExpiring(frame) {
+    if (this.#token === undefined) return; // a token in options.params: renewed by the reconnect
+    if (typeof this.#token !== "function") {
+      const at = typeof frame.expiresAt === "number" ? new Date(frame.expiresAt).toISOString() : "soon";
+      this.#report(new ConcordError("token_expiring", `the token expires at ${at}; pass a token function to refresh it`, frame));
+      return;
+    }
+    const generation = this.#generation;
+    if (this.#refreshingIn === generation) return;
+    this.#refreshingIn = generation;
+    const done = () => {
+      if (this.#refreshingIn === generation) this.#refreshingIn = 0;
+    };
+    let token;
+    try {
+      token = this.#callToken();
+    } catch (error) {
+      done();
+      this.#report(error);
+      return;
+    }
+    Promise.resolve(token)
+      .then(checkedToken)
+      .then(
+        (value) => this.#sendAuth(value, generation, done),
+        (error) => {
+          done();
+          if (!this.#closed) this.#report(tokenError(error));
+        },
+      );
+  }
+
+  // Sends `auth` on the session that asked for it; a later session was opened with a newer token.
+  #sendAuth(token, generation, done) {
+    if (this.#closed || this.#state !== "connected" || this.#generation !== generation) {
+      done();
+      return;
+    }
+    this.#command(
+      { op: "auth", token },
+      (reply) => {
+        done();
+        if (this.#generation === generation) this.#tokenExpiresAt = expiryOf(reply);
+      },
+      (error) => {
+        done();
+        if (!SESSION_ENDED.has(error.code)) this.#report(error);
+      },
+    );
   }
 
   // Gives up on a socket without waiting for its close event, which may come late or never.
@@ -561,6 +687,29 @@ export class ConcordClient {
   #report(error) {
     this[REPORT](error);
   }
+}
+
+function isThenable(value) {
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function";
+}
+
+// What the token function gave, if it is a token; throws ConcordError("token_failed") otherwise.
+function checkedToken(value) {
+  if (typeof value === "string" && value !== "") return value;
+  throw new ConcordError("token_failed", `the token function returned ${value === "" ? "an empty string" : typeof value}, not a token`);
+}
+
+// A failure of the token function as a ConcordError("token_failed"), the original as `cause`.
+function tokenError(error) {
+  if (error instanceof ConcordError) return error;
+  const failure = new ConcordError("token_failed", `the token function failed: ${String(error?.message ?? error)}`);
+  failure.cause = error;
+  return failure;
+}
+
+// `expiresAt` of a welcome or authed frame: ms since the epoch, or null.
+function expiryOf(frame) {
+  return typeof frame.expiresAt === "number" && Number.isFinite(frame.expiresAt) ? frame.expiresAt : null;
 }
 
 function utf8Length(text) {
