@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "ConcordAuth", dependencies: [
             "ConcordCore",
             .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // The durable record store: the only code that touches SQLite and its pointers.
@@ -50,7 +51,7 @@ let package = Package(
             "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordSQLite",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ], resources: [.copy("Resources/concord.js")]),
+        ], resources: [.copy("Resources/concord.js"), .copy("Resources/demo")]),
 
         .executableTarget(name: "concord", dependencies: [
             "ConcordServer", "ConcordAuth", "ConcordCore",

@@ -11,6 +11,9 @@ extension ConcordServer {
         if request.path == "/v1/records" || request.path.hasPrefix("/v1/records/") {
             return respondRecords(to: request, answer: answer)
         }
+        if request.path == Self.demoPrefix || request.path.hasPrefix(Self.demoPrefix + "/") {
+            return respondDemo(to: request, answer: answer)
+        }
         answer(respondNow(to: request))
     }
 

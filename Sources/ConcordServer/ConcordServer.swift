@@ -51,6 +51,8 @@ public final class ConcordServer {
     private var shuttingDown = false
     let pingFrame = Connection.frame(.ping, [])
     let clientScript: [UInt8]
+    /// The demo app's comments and files, when `/demo` is served.
+    let demoBoard: DemoBoard?
 
     /// Creates the server and its loop on the calling thread, which must also call `run()`.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "concord")) throws {
@@ -68,6 +70,8 @@ public final class ConcordServer {
         let store = try configuration.makeRecordStore()
         records.restore(try store.loadAll())
         groupCommit = try GroupCommit(store: store, loop: loop)
+        demoBoard = configuration.demoEnabled ? DemoBoard() : nil
+        seedDemo()
     }
 
     static func makeEpoch() -> String {

@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable {
     public var allowedOrigins: [String] = []
     /// Development mode: `?user=` names the connection's user. Loudly announced at start.
     public var developmentMode = false
+    /// Serve the demo app at `/demo`. Nil: on in development mode, off otherwise.
+    public var demo: Bool?
+    public var demoEnabled: Bool { !echoOnly && (demo ?? developmentMode) }
     public var maxMessageBytes = 65_536
     public var maxSubscriptions = 128
     public var maxQueueBytes = 1_048_576

@@ -40,6 +40,9 @@ struct Serve: ParsableCommand {
     @Flag(help: "Development mode: '?user=' names the user, no tokens, loopback only. Never in production (env CONCORD_DEV=1).")
     var dev = false
 
+    @Flag(inversion: .prefixedNo, help: "Serve the demo app at /demo (default: on with --dev, off otherwise; env CONCORD_DEMO=1).")
+    var demo: Bool?
+
     @OptionGroup(title: "Authentication") var auth: AuthOptions
 
     @OptionGroup(title: "Limits") var limits: LimitOptions
@@ -73,6 +76,7 @@ struct Serve: ParsableCommand {
         config.apiKeys = apiKeys.isEmpty ? settings.list("CONCORD_API_KEYS") : apiKeys
         config.clientPublish = (clientPublish.isEmpty ? settings.list("CONCORD_CLIENT_PUBLISH") : clientPublish).map(ChannelPattern.init)
         config.developmentMode = dev || settings.flag("CONCORD_DEV")
+        config.demo = demo ?? (settings.string("CONCORD_DEMO") == nil ? nil : settings.flag("CONCORD_DEMO"))
         try limits.apply(to: &config, settings: settings)
         config.pingIntervalMilliseconds = try pingInterval ?? settings.int("CONCORD_PING_INTERVAL").map(UInt64.init) ?? config.pingIntervalMilliseconds
         config.idleTimeoutMilliseconds = try idleTimeout ?? settings.int("CONCORD_IDLE_TIMEOUT").map(UInt64.init) ?? config.idleTimeoutMilliseconds
@@ -152,6 +156,9 @@ func runServer(_ config: ServerConfiguration, logger: Logger) throws {
     }
     if config.apiKeys.isEmpty && config.apiKeysFile == nil && !config.echoOnly {
         logger.notice("no API key configured: POST /v1/publish answers 401 until one is given with --api-key")
+    }
+    if config.demoEnabled {
+        logger.notice("demo app at http://\(config.host):\(port)/demo (open it in two windows as two users)")
     }
     // Tests and scripts wait for this exact line.
     print("concord listening on http://\(config.host):\(port)" + (config.echoOnly ? " (echo mode)" : ""))
