@@ -1,47 +1,6 @@
 import Foundation
 import Testing
 
-/// The real `concord` binary with a data directory, killed with SIGKILL and restarted.
-final class ServerProcess {
-    let process = Process()
-    let port: Int
-    let output = Pipe()
-
-    static var binary: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/concord").standardized
-    }
-
-    convenience init(dataDirectory: URL, port: Int = 0) throws {
-        try self.init(arguments: ["--port", String(port), "--api-key", "test-key", "--data-dir", dataDirectory.path])
-    }
-
-    /// `concord serve` with these arguments, once it listens.
-    init(arguments: [String]) throws {
-        process.executableURL = Self.binary
-        process.arguments = ["serve", "--log-level", "warning"] + arguments
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The first line names the port.
-        var line = ""
-        let handle = output.fileHandleForReading
-        while !line.contains("\n") {
-            let data = handle.availableData
-            guard !data.isEmpty else { throw TestWebSocket.Failure.handshake("server exited before listening") }
-            line += String(decoding: data, as: UTF8.self)
-        }
-        guard let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) else {
-            throw TestWebSocket.Failure.handshake("no port in \(line)")
-        }
-        self.port = Int(line[range].split(separator: ":")[1])!
-    }
-
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-}
-
 @Suite("Durable commits survive kill -9", .serialized)
 struct DurabilityTests {
     let auth = ["Authorization": "Bearer test-key", "Content-Type": "application/json"]

@@ -144,8 +144,24 @@ struct LimitTests {
 
     // MARK: Connections
 
-    @Test func pastMaxConnectionsTheNextConnectionGets503AndIsClosed() throws {
-        let server = try TestServer { $0.maxConnections = 3 }
+    /// The limits answered at accept, before the client says anything.
+    struct AcceptLimit: CustomTestStringConvertible, Sendable {
+        let name: String
+        let status: Int
+        let label: String
+        let configure: @Sendable (inout ServerConfiguration) -> Void
+        var testDescription: String { name }
+    }
+
+    static let acceptLimits = [
+        AcceptLimit(name: "connections in total", status: 503, label: "connections") { $0.maxConnections = 3 },
+        AcceptLimit(name: "connections per address", status: 429, label: "connections_per_ip") { $0.maxConnectionsPerIP = 3 },
+    ]
+
+    @Test("Past a connection limit the next connection gets its status and is closed; a freed slot is taken again",
+          arguments: acceptLimits)
+    func pastAConnectionLimitTheNextConnectionIsRefused(_ limit: AcceptLimit) throws {
+        let server = try TestServer(limit.configure)
         defer { server.stop() }
         let before = try scrapeAtZero(server)
         settle() // the scrape's own connection is gone
@@ -154,7 +170,7 @@ struct LimitTests {
         // The refusal is sent at accept: the client need not say anything.
         let refused = try RawTCP(port: server.port).read(timeout: 3)
         #expect(refused.closed, "the refused socket is closed by the server")
-        #expect(refused.response?.status == 503)
+        #expect(refused.response?.status == limit.status)
         #expect(errorCode(refused.response?.json) == "too_many_connections")
 
         // One closes: a new one is accepted again.
@@ -167,30 +183,7 @@ struct LimitTests {
         open.forEach { $0.abort() }
         open.removeAll()
         settle()
-        try expectHits(server, "connections", 1, since: before)
-    }
-
-    @Test func pastMaxConnectionsPerIPTheNextConnectionGets429() throws {
-        let server = try TestServer { $0.maxConnectionsPerIP = 2 }
-        defer { server.stop() }
-        let before = try scrapeAtZero(server)
-        settle()
-        var open = try (0..<2).map { _ in try connect(server) }
-
-        let refused = try RawTCP(port: server.port).read(timeout: 3)
-        #expect(refused.closed, "the refused socket is closed by the server")
-        #expect(refused.response?.status == 429)
-        #expect(errorCode(refused.response?.json) == "too_many_connections")
-
-        open.removeFirst().abort()
-        settle()
-        open.append(try connect(server))
-        try expectPong(open.last!)
-
-        open.forEach { $0.abort() }
-        open.removeAll()
-        settle()
-        try expectHits(server, "connections_per_ip", 1, since: before)
+        try expectHits(server, limit.label, 1, since: before)
     }
 
     @Test func pastMaxConnectionsPerUserTheUpgradeGets429AndOtherUsersStillConnect() throws {

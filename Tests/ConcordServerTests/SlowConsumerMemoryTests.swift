@@ -4,68 +4,6 @@ import Testing
 import Glibc
 #endif
 
-/// The real `concord` binary as a child process, so its resident memory can be read from /proc.
-private final class ConcordChild {
-    let process = Process()
-    let port: Int
-    private let output = Pipe()
-
-    /// `concord` built next to this test executable (the same scratch path, so the same sources),
-    /// else where DurabilityTests looks for it (`.build/debug/concord`).
-    static var binary: URL? {
-        var candidates: [URL] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("concord"))
-        }
-        candidates.append(ServerProcess.binary)
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-
-    init(arguments: [String]) throws {
-        guard let binary = Self.binary else {
-            throw TestWebSocket.Failure.handshake("no concord binary: run `swift build --product concord` with this scratch path")
-        }
-        process.executableURL = binary
-        process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Wait for "concord listening on http://127.0.0.1:PORT".
-        var text = ""
-        let handle = output.fileHandleForReading
-        while !text.contains("\n") {
-            let data = handle.availableData
-            guard !data.isEmpty else { throw TestWebSocket.Failure.handshake("concord exited before listening") }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        guard text.hasPrefix("concord listening on http://127.0.0.1:"),
-              let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) else {
-            throw TestWebSocket.Failure.handshake("unexpected first line: \(text)")
-        }
-        port = Int(text[range].split(separator: ":")[1])!
-    }
-
-    /// VmRSS from /proc/PID/status, in bytes.
-    func residentBytes() -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard fields.count >= 3, fields[2] == "kB", let kilobytes = Int(fields[1]) else { return nil }
-            return kilobytes * 1024
-        }
-        return nil
-    }
-
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-}
-
 /// Samples a process's resident memory on its own thread until stopped, keeping the peak.
 private final class RSSSampler: @unchecked Sendable {
     private let lock = NSLock()
@@ -137,9 +75,9 @@ struct SlowConsumerMemoryTests {
 
     @Test("A reader that never reads is closed with 4008 while 50 MB flow past; the server's RSS grows by under 16 MiB")
     func slowReaderIsCutOffAndMemoryStaysBounded() throws {
-        let server = try ConcordChild(arguments: [
-            "serve", "--memory", "--port", "0", "--api-key", "k",
-            "--max-queue-bytes", String(Self.maxQueueBytes), "--log-level", "warning",
+        let server = try ServerProcess(arguments: [
+            "--memory", "--port", "0", "--api-key", "k",
+            "--max-queue-bytes", String(Self.maxQueueBytes),
             // The flood outlasts the default 9 s idle deadline, which would also drop a reader that
             // sends nothing: set far away, only the queue bound can disconnect the slow reader.
             "--idle-timeout", "600000",
@@ -225,6 +163,6 @@ struct SlowConsumerMemoryTests {
         #expect(samples > 10, "RSS sampled \(samples) times")
         #expect(growth < Self.maxRSSGrowthBytes,
                 "RSS peaked at \(peak >> 20) MiB from a baseline of \(baseline >> 20) MiB: \(growth >> 20) MiB over, bound \(Self.maxRSSGrowthBytes >> 20) MiB")
-        print("SlowConsumerMemory: \(ConcordChild.binary?.path ?? "-"): \(publishedBytes) bytes published in \(total) events; RSS baseline \(baseline >> 10) KiB, peak \(peak >> 10) KiB (+\(growth >> 10) KiB, \(samples) samples); slow reader cut off by batch \(slowCutOffAfterBatch ?? -1); close \(closeCode.map(String.init) ?? "socket ended")")
+        print("SlowConsumerMemory: \(ServerProcess.binary.path): \(publishedBytes) bytes published in \(total) events; RSS baseline \(baseline >> 10) KiB, peak \(peak >> 10) KiB (+\(growth >> 10) KiB, \(samples) samples); slow reader cut off by batch \(slowCutOffAfterBatch ?? -1); close \(closeCode.map(String.init) ?? "socket ended")")
     }
 }
