@@ -108,8 +108,11 @@ public struct ChannelRegistry<Subscriber: Hashable> {
     /// in no particular order.
     public func forEachRecipient(of event: LiveEvent, _ deliver: (Subscriber) -> Void) {
         guard let state = channels[event.channel] else { return }
-        for member in state.members where member.admits(event) {
-            deliver(member.subscriber)
+        // By index into the buffer: no copy of each member (its subscriptions array) per delivery.
+        state.members.withUnsafeBufferPointer { members in
+            for i in members.indices where members[i].admits(event) {
+                deliver(members[i].subscriber)
+            }
         }
     }
 

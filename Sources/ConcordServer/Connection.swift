@@ -20,6 +20,8 @@ final class Connection: Hashable, TCPStreamDelegate {
     var decoder: WebSocketDecoder?
     /// The client's address, for the per-address connection limit.
     let address: String
+    /// `--max-queue-bytes`, kept here for the delivery path.
+    let maxQueueBytes: Int
     /// Who this is and what they may do; set at the upgrade, replaced by a token refresh.
     var principal = Principal.anonymous
     var user: String? { principal.user }
@@ -53,6 +55,7 @@ final class Connection: Hashable, TCPStreamDelegate {
         self.stream = stream
         self.number = number
         self.address = address
+        maxQueueBytes = server.configuration.maxQueueBytes
         lastActivity = server.loop.now
         handshakeDeadline = Int64(server.loop.now + server.configuration.handshakeTimeoutMilliseconds)
         httpParser = HTTPRequestParser(
@@ -257,12 +260,14 @@ final class Connection: Hashable, TCPStreamDelegate {
     /// Delivers a shared frame unless the connection is too far behind, which closes it with 4008.
     func deliver(_ frame: SharedBytes) -> Bool {
         guard phase == .webSocket else { return false }
-        if stream.queuedBytes + frame.count > server.configuration.maxQueueBytes { stream.flushNow() }
-        if stream.queuedBytes + frame.count > server.configuration.maxQueueBytes {
+        // The hot path reads the bound from this object, not through `server` (an unowned reference
+        // costs a retain and a release on every access).
+        if stream.queuedBytes + frame.count > maxQueueBytes { stream.flushNow() }
+        if stream.queuedBytes + frame.count > maxQueueBytes {
             server.metrics.slowConsumers.increment()
             server.metrics.hit(.queueBytes)
             stream.discardQueued()
-            sendClose(code: 4008, reason: "outbound queue over \(server.configuration.maxQueueBytes) bytes")
+            sendClose(code: 4008, reason: "outbound queue over \(maxQueueBytes) bytes")
             return false
         }
         stream.send(frame)
