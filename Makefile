@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: run test deps js-test schema-test fuzz fuzz-smoke build release bench autobahn clean
+.PHONY: run test deps js-test browser-test schema-test fuzz fuzz-smoke build release bench bench-suite autobahn clean
 
 deps:
 	@scripts/install-deps.sh
@@ -18,18 +18,27 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Every test: Swift unit and integration tests, the JavaScript client tests, and a short fuzz run.
+## Every test: Swift unit and integration tests, the JavaScript client tests, the demo in a real
+## browser, the protocol schemas, and a short fuzz run.
 test: deps
 	@scripts/install-deps.sh test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) js-test
+	$(MAKE) browser-test
 	$(MAKE) schema-test
 	$(MAKE) fuzz-smoke
 
 js-test:
 	$(SWIFT) build --product concord
 	CONCORD_BIN=$(CURDIR)/.build/debug/concord node --experimental-websocket --test Tests/js/
+
+## The demo (/demo) in headless Chromium (Debian's chromium and chromium-driver), two users at once.
+## Screenshots of every state go to artifacts/browser/.
+browser-test:
+	$(SWIFT) build --product concord
+	PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r Tests/browser/requirements.txt
+	CONCORD_BIN=$(CURDIR)/.build/debug/concord python3 -m pytest -q Tests/browser
 
 schema-test:
 	PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r Tests/schema/requirements.txt
@@ -54,6 +63,11 @@ bench: deps
 	@scripts/install-deps.sh bench
 	scripts/bench.sh
 	scripts/bench-records.sh
+
+## Concord beside nginx + nchan and the libuv floor; writes artifacts/bench-suite/results.md (BENCHMARKS.md).
+bench-suite: deps
+	@scripts/install-deps.sh bench
+	scripts/bench-suite.sh
 
 autobahn: deps
 	autobahn/run.sh

@@ -6,8 +6,8 @@ packages=(libuv1-dev libhttp-parser-dev libsqlite3-dev pkg-config)
 # Extra groups: `install-deps.sh test` adds what the test suite needs.
 for group in "$@"; do
   case "$group" in
-    test) packages+=(nodejs python3 python3-pip) ;;
-    bench) packages+=(jq bc) ;;
+    test) packages+=(nodejs python3 python3-pip chromium chromium-driver) ;;
+    bench) packages+=(jq bc nginx libnginx-mod-nchan) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
