@@ -541,6 +541,8 @@ export interface RecordState {
   readonly record: string;
   readonly version: Version;
   readonly deleted: boolean;
+  /** Who deleted the record and when, when `deleted`. */
+  readonly deletedBy?: { readonly actor: string; readonly at: Date };
   readonly fields: Readonly<{ [field: string]: FieldWrite }>;
 }
 

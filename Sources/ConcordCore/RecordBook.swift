@@ -93,12 +93,22 @@ public struct RecordBook: Sendable {
         return .accepted(.init(version: state.version, dot: dot, fields: [], deleted: true))
     }
 
-    private func conflict(_ state: RecordState, _ context: VersionVector, fields: [String]?) throws(ProtocolError) -> CommitOutcome.Conflict? {
+    /// Refuses a context that claims writes the record never had: what `record.edit` declares must
+    /// be a version a commit could use.
+    public func checkContext(_ key: RecordKey, _ context: VersionVector) throws(ProtocolError) {
+        try Self.checkContext(records[key] ?? RecordState(), context)
+    }
+
+    private static func checkContext(_ state: RecordState, _ context: VersionVector) throws(ProtocolError) {
         // A context cannot have seen writes the record never had. Once actors have been folded, an
         // actor missing from the record may be one of them, so only known actors are checked then.
         for (actor, counter) in context.counters where counter > state.version[actor] && (state.version.counters[actor] != nil || state.folds == 0) {
             throw ProtocolError(.invalidFrame, "context names write \(actor):\(counter), which this record does not have")
         }
+    }
+
+    private func conflict(_ state: RecordState, _ context: VersionVector, fields: [String]?) throws(ProtocolError) -> CommitOutcome.Conflict? {
+        try Self.checkContext(state, context)
         if let tombstone = state.tombstone {
             return .init(kind: .deleted, fields: [], version: state.version, deletedBy: tombstone)
         }

@@ -10,6 +10,7 @@ extension ConcordServer {
         case .recordEdit(let key, let context):
             let user = try requireUser(connection, "editing")
             try authorize(connection, .commit, on: key.channel)
+            try records.checkContext(key, context)
             if !connection.editing.contains(key) {
                 guard registry.subscriptionCount(of: connection) + connection.watchCount < configuration.maxSubscriptions else {
                     throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")

@@ -127,3 +127,22 @@ struct RecordBookTests {
         #expect(editing.count == 1)
     }
 }
+
+@Suite("Editing contexts")
+struct EditingContextTests {
+    @Test func anEditContextMustBeAVersionTheRecordHad() throws {
+        var book = RecordBook()
+        let key = RecordKey(channel: "c", id: "1")
+        _ = try book.commit(key, Commit(actor: "alice", context: VersionVector(), fields: ["t": nil]), now: Timestamp(milliseconds: 0))
+        try book.checkContext(key, VersionVector())
+        try book.checkContext(key, try VersionVector.from(.object(["alice": .int(1)])))
+        do {
+            try book.checkContext(key, try VersionVector.from(.object(["zed": .int(5)])))
+            Issue.record("a write the record never had was accepted")
+        } catch {
+            #expect(error.code == .invalidFrame)
+            #expect(error.message == "context names write zed:5, which this record does not have")
+        }
+        #expect(throws: ProtocolError.self) { try book.checkContext(RecordKey(channel: "c", id: "new"), try VersionVector.from(.object(["alice": .int(1)]))) }
+    }
+}

@@ -72,7 +72,8 @@ class ConcordServer:
                     self.port = int(match.group(1))
                     found.set()
 
-        threading.Thread(target=read, args=(self.process,), daemon=True).start()
+        self.reader = threading.Thread(target=read, args=(self.process,), daemon=True)
+        self.reader.start()
         deadline = time.monotonic() + timeout
         while not found.wait(0.05):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -89,6 +90,8 @@ class ConcordServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # The reader ends at the output's end; it must not write to the log once that is closed.
+        self.reader.join(5)
 
     def restart(self):
         self.stop()

@@ -316,7 +316,19 @@ test("reconnect: the editing session is restored on the same context, and what c
   client.close();
 });
 
-test("reconnect catch-up: a deletion shows as a change of '*'", async () => {
+test("reconnect catch-up: a deletion shows as a change of '*' by whoever deleted it, when they did", async () => {
+  const { client, socket, record } = await editing({ server: 1 }, "alice");
+  socket().drop(1006);
+  await waitFor(() => FakeSocket.all.length === 2, 1000, "a new socket");
+  socket().welcome({ user: "alice" });
+  const deletedBy = { actor: "bob", at: new Date(T1).toISOString() };
+  reply(socket, socket().lastSent("record.get"), { ...state({ server: 1, bob: 1, carol: 1 }, {}, true), deletedBy });
+  assert.deepEqual(record.stale.map((c) => [c.field, c.actor]), [["*", "bob"]]);
+  assert.deepEqual(record.stale[0].at, new Date(T1));
+  client.close();
+});
+
+test("reconnect catch-up from a server that does not name the deleter: an actor whose counter moved", async () => {
   const { client, socket, record } = await editing({ server: 1 }, "alice");
   socket().drop(1006);
   await waitFor(() => FakeSocket.all.length === 2, 1000, "a new socket");
@@ -324,6 +336,18 @@ test("reconnect catch-up: a deletion shows as a change of '*'", async () => {
   reply(socket, socket().lastSent("record.get"), state({ server: 1, bob: 1 }, {}, true));
   assert.deepEqual(record.stale.map((c) => [c.field, c.actor]), [["*", "bob"]]);
   assert.ok(record.stale[0].at instanceof Date);
+  client.close();
+});
+
+test("version() of a deleted record says who deleted it and when", async () => {
+  const { client, socket } = fakeClient();
+  socket().welcome({ user: "alice" });
+  const record = client.record(CHANNEL, 1);
+  const read = record.version();
+  reply(socket, await sent(socket, "record.get"), { ...state({ bob: 1 }, {}, true), deletedBy: { actor: "bob", at: new Date(T1).toISOString() } });
+  const result = await read;
+  assert.equal(result.deleted, true);
+  assert.deepEqual(result.deletedBy, { actor: "bob", at: new Date(T1) });
   client.close();
 });
 

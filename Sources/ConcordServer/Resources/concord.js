@@ -1908,13 +1908,17 @@ function toRecordState(reply, channel, id) {
       fields[name] = Object.freeze(write);
     }
   }
-  return Object.freeze({
+  const state = {
     channel: reply.channel ?? channel,
     record: reply.record === undefined ? id : String(reply.record),
     version: toVersion(reply.version),
     deleted: reply.deleted === true,
     fields: Object.freeze(fields),
-  });
+  };
+  if (reply.deletedBy !== null && typeof reply.deletedBy === "object") {
+    state.deletedBy = Object.freeze({ actor: reply.deletedBy.actor, at: toDate(reply.deletedBy.at) });
+  }
+  return Object.freeze(state);
 }
 
 function toCommitResult(reply) {
@@ -2362,8 +2366,8 @@ class RecordEditState {
   }
 
   // After a reconnect: the writes of other users that the context has not seen, from the record's
-  // state, as stale changes. The state does not say who deleted a record, nor when: a deletion is
-  // reported as a change of "*" by an actor whose counter moved, at the time it was noticed.
+  // state, as stale changes. A deletion is reported as a change of "*" by the actor and at the time
+  // the state's `deletedBy` names.
   #catchUp(context) {
     this.ctx.command({ op: "record.get", channel: this.channel, record: this.id }, {
       onReply: (reply) => {
@@ -2379,7 +2383,10 @@ class RecordEditState {
           changes.push(Object.freeze(change));
         }
         changes.sort((a, b) => a.at - b.at);
-        if (state.deleted) {
+        if (state.deleted && state.deletedBy) {
+          if (state.deletedBy.actor !== me) changes.push(Object.freeze({ field: "*", actor: state.deletedBy.actor, at: state.deletedBy.at }));
+        } else if (state.deleted) {
+          // A server that does not say who deleted it: an actor whose counter moved, noticed now.
           const movers = Object.keys(state.version).filter((actor) => actor !== me && (context[actor] ?? 0) < state.version[actor]);
           if (movers.length > 0) changes.push(Object.freeze({ field: "*", actor: movers.at(-1), at: new Date() }));
         }
