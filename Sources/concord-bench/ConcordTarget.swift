@@ -1,6 +1,6 @@
 /// Everything the fan-out benchmark says to Concord in particular: the WebSocket path, the subscribe
-/// command, the replies it waits for and the publish request. Another server (nchan) gets a sibling
-/// of this file; the connection and measuring code stays the same.
+/// command, the replies it waits for and the publish request. nchan and the floor have a sibling,
+/// `NchanTarget`, and `FanoutTarget` picks one per run; the connection and measuring code stays the same.
 enum ConcordTarget {
     static let webSocketPath = "/v1/ws"
 

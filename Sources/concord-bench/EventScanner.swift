@@ -4,11 +4,11 @@ enum EventScanner {
     private static let seqKey = Array("\"seq\":".utf8)
     private static let timeKey = Array("\"t\":".utf8)
 
-    /// The sequence number and send time of an event push, or nil when either is missing.
-    static func scan(_ message: [UInt8]) -> (seq: Int, sentAt: UInt64)? {
+    /// The sequence number and send time of an event push (looked for from byte `start`, past the
+    /// prefix that identified it), or nil when either is missing.
+    static func scan(_ message: [UInt8], from start: Int) -> (seq: Int, sentAt: UInt64)? {
         message.withUnsafeBytes { bytes in
             // The payload's keys come out in dictionary order, so each is looked for independently.
-            let start = ConcordTarget.eventPrefix.count
             guard let seqAt = find(seqKey, in: bytes, from: start), let seq = number(in: bytes, at: seqAt),
                   let timeAt = find(timeKey, in: bytes, from: start), let sentAt = number(in: bytes, at: timeAt)
             else { return nil }

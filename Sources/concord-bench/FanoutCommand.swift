@@ -1,32 +1,48 @@
 import ArgumentParser
 import Glibc
 
-/// `concord-bench fanout`: N WebSocket subscribers on one channel, M events published over HTTP.
+/// `concord-bench fanout`: N WebSocket subscribers on one channel (or spread over several), M events
+/// published over HTTP, to Concord, to nginx + nchan or to the libuv floor; or, with no events, N idle
+/// subscribers.
 struct FanoutCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fanout",
-        abstract: "Measure fan-out: one channel, many subscribers, events published over HTTP.")
+        abstract: "Measure fan-out: one channel, many subscribers, events published over HTTP.",
+        discussion: """
+            --server picks what the subscribers and the publisher say: concord (/v1/ws, subscribe command, \
+            POST /v1/publish), nchan (bench/nchan.conf: WebSocket on /sub/CHANNEL, POST /pub/CHANNEL) or floor \
+            (bench/floor.c, on the same paths). With --channels C, subscriber i joins channel i mod C and event \
+            seq goes to channel seq mod C. With --events 0 nothing is published: the subscribers stay idle for \
+            --idle-seconds, and the server's RSS is read after that.
+            """)
+
+    @Option(help: "Server kind: concord, nchan or floor.") var server = ServerKind.concord
 
     @Option(help: "Server address (IPv4).") var host = "127.0.0.1"
     @Option(help: "Server port.") var port: Int
-    @Option(help: "WebSocket subscribers, all on one channel.") var subscribers = 1000
-    @Option(help: "Events to publish.") var events = 200
+    @Option(help: "WebSocket subscribers, spread round robin over --channels.") var subscribers = 1000
+    @Option(help: "Channels; events go to them round robin.") var channels = 1
+    @Option(help: "Events to publish; 0 for an idle run.") var events = 200
+    @Option(name: .customLong("idle-seconds"), help: "With --events 0: how long the subscribers stay idle before the server's memory is read.") var idleSeconds = 5.0
     @Option(name: .customLong("payload-bytes"), help: "Approximate size of each published event body.") var payloadBytes = 200
     @Option(help: "Events per second; 0 publishes as fast as deliveries complete, bounded by --window.") var rate = 0.0
     @Option(help: "With --rate 0: events allowed in flight before every subscriber has them.") var window = 4
     @Option(name: .customLong("api-key"), help: "Bearer key for the publish endpoint.") var apiKey = "bench-key"
-    @Option(help: "Channel every subscriber joins.") var channel = "bench/fanout"
-    @Option(name: .customLong("publish-url-path"), help: "Path of the publish endpoint.") var publishURLPath = "/v1/publish"
+    @Option(help: "Concord's channel, or with --channels over 1 the prefix of CHANNEL/0, CHANNEL/1, ... (nchan and the floor use 0, 1, ...).") var channel = "bench/fanout"
+    @Option(name: .customLong("publish-url-path"), help: "Path of Concord's publish endpoint.") var publishURLPath = "/v1/publish"
     @Option(name: .customLong("server-pid"), help: "Server process, for CPU and memory figures from /proc.") var serverPID: Int32?
     @Option(name: .customLong("connect-concurrency"), help: "Connections being opened at once.") var connectConcurrency = 256
     @Option(help: "Seconds allowed for setup, and again for the publish phase.") var timeout = 60
     @Flag(help: "Also print the figures as one JSON object line.") var json = false
 
     func validate() throws {
-        guard subscribers > 0, events > 0, window > 0, connectConcurrency > 0, timeout > 0 else {
-            throw ValidationError("--subscribers, --events, --window, --connect-concurrency and --timeout must be positive")
+        guard subscribers > 0, channels > 0, window > 0, connectConcurrency > 0, timeout > 0 else {
+            throw ValidationError("--subscribers, --channels, --window, --connect-concurrency and --timeout must be positive")
         }
-        guard rate >= 0, payloadBytes >= 0 else { throw ValidationError("--rate and --payload-bytes must not be negative") }
+        guard rate >= 0, payloadBytes >= 0, events >= 0, idleSeconds >= 0 else {
+            throw ValidationError("--rate, --payload-bytes, --events and --idle-seconds must not be negative")
+        }
+        guard channels <= subscribers else { throw ValidationError("--channels cannot exceed --subscribers: every channel needs a subscriber") }
     }
 
     func run() throws {
@@ -35,7 +51,8 @@ struct FanoutCommand: ParsableCommand {
             throw ValidationError("open-file limit \(limit) is too low for \(subscribers) subscribers (raise the hard limit)")
         }
         let plan = FanoutPlan(
-            host: host, port: port, subscribers: subscribers, events: events, payloadBytes: payloadBytes,
+            server: server, host: host, port: port, subscribers: subscribers, channels: channels, events: events,
+            idleSeconds: idleSeconds, payloadBytes: payloadBytes,
             rate: rate, window: window, apiKey: apiKey, channel: channel, publishPath: publishURLPath,
             serverPID: serverPID, connectConcurrency: connectConcurrency, timeoutSeconds: timeout)
         let run = try FanoutRun(plan: plan)

@@ -1,9 +1,14 @@
 /// What one fan-out run does, read from the command line once and passed to every part.
 struct FanoutPlan {
+    var server = ServerKind.concord
     var host = "127.0.0.1"
     var port = 7700
     var subscribers = 1000
+    /// Subscriber i joins channel i mod `channels`; event seq goes to channel seq mod `channels`.
+    var channels = 1
+    /// 0: no publishing; the subscribers stay idle for `idleSeconds` (memory and CPU of idle connections).
     var events = 200
+    var idleSeconds = 5.0
     var payloadBytes = 200
     /// Events per second; 0 means as fast as the server delivers, bounded by `window`.
     var rate = 0.0
@@ -14,4 +19,19 @@ struct FanoutPlan {
     var serverPID: Int32?
     var connectConcurrency = 256
     var timeoutSeconds = 60
+
+    var target: FanoutTarget { FanoutTarget(kind: server) }
+
+    var isIdle: Bool { events == 0 }
+
+    /// Every channel's name, by index.
+    func channelNames() -> [String] {
+        let target = self.target
+        return (0..<channels).map { target.channel($0, of: channels, base: channel) }
+    }
+
+    /// How many of the events go to channel `index`.
+    func events(onChannel index: Int) -> Int {
+        index < events ? (events - index + channels - 1) / channels : 0
+    }
 }

@@ -9,6 +9,7 @@ struct FanoutReport {
     var deliveries = 0
     var expectedDeliveries = 0
     var subscriberReads = 0
+    var deliveredBytes = 0
     var publishSeconds = 0.0
     var timedOut = false
     var latencyMicroseconds: Histogram<UInt64>?
@@ -21,6 +22,9 @@ struct FanoutReport {
     var serverRSSAtEnd: Int?
 
     var deliveriesPerRead: Double? { subscriberReads > 0 ? Double(deliveries) / Double(subscriberReads) : nil }
+
+    /// Average message size as delivered (Concord's event frame wraps the published body).
+    var bytesPerDelivery: Double? { deliveries > 0 ? Double(deliveredBytes) / Double(deliveries) : nil }
 
     var deliveriesPerSecond: Double { publishSeconds > 0 ? Double(deliveries) / publishSeconds : 0 }
 
@@ -42,8 +46,14 @@ struct FanoutReport {
     var text: String {
         var block = ReportFormat.Block()
         func line(_ label: String, _ value: String) { block.line(label, value) }
-        line("subscribers", "\(subscribed) subscribed of \(plan.subscribers) (setup \(fixed(setupSeconds, 2)) s)")
-        line("events", "\(plan.events) x ~\(plan.payloadBytes) B, " + (plan.rate > 0 ? "rate \(fixed(plan.rate, 0))/s" : "window \(plan.window)"))
+        line("server", plan.server.rawValue)
+        line("subscribers", "\(subscribed) subscribed of \(plan.subscribers) on \(plan.channels) channel\(plan.channels == 1 ? "" : "s") (setup \(fixed(setupSeconds, 2)) s)")
+        if plan.isIdle {
+            line("events", "none: idle for \(fixed(plan.idleSeconds, 1)) s")
+        } else {
+            line("events", "\(plan.events) x ~\(plan.payloadBytes) B, " + (plan.rate > 0 ? "rate \(fixed(plan.rate, 0))/s" : "window \(plan.window)")
+                 + ", delivered as ~\(bytesPerDelivery.map { fixed($0, 0) } ?? "-") B")
+        }
         line("deliveries", "\(deliveries) of \(expectedDeliveries)" + (timedOut ? " (TIMED OUT)" : ""))
         line("publish phase", "\(fixed(publishSeconds, 3)) s")
         line("deliveries/s", fixed(deliveriesPerSecond, 0))
@@ -52,10 +62,10 @@ struct FanoutReport {
         line("errors", "\(errors.total)" + (errors.total > 0 ? " (missing \(errors.missing), out of order \(errors.outOfOrder), malformed \(errors.malformed), server errors \(errors.serverErrors), disconnects \(errors.disconnects), publish failures \(errors.publishFailures))" : ""))
         if setupFailures > 0 { line("setup failures", "\(setupFailures)") }
         if let firstFailure { line("first failure", firstFailure) }
-        line("server CPU (publish phase)", cpu.serverSeconds.map { "\(fixed($0, 2)) s" } ?? "- (no --server-pid)")
+        line(plan.isIdle ? "server CPU (idle phase)" : "server CPU (publish phase)", cpu.serverSeconds.map { "\(fixed($0, 2)) s" } ?? "- (no --server-pid)")
         line("server CPU per delivery", serverCPUMicrosecondsPerDelivery.map { "\(fixed($0, 3)) µs" } ?? "-")
-        line("generator CPU (publish phase)", "\(fixed(cpu.generatorSeconds, 2)) s")
-        line("machine busy CPU (publish phase)", cpu.machineText(wallSeconds: publishSeconds))
+        line(plan.isIdle ? "generator CPU (idle phase)" : "generator CPU (publish phase)", "\(fixed(cpu.generatorSeconds, 2)) s")
+        line(plan.isIdle ? "machine busy CPU (idle phase)" : "machine busy CPU (publish phase)", cpu.machineText(wallSeconds: publishSeconds))
         line("server RSS before/subscribed/end", [serverRSSBeforeConnect, serverRSSAfterSubscribe, serverRSSAtEnd].map { $0.map { mebibytes($0) } ?? "-" }.joined(separator: " / "))
         line("server RSS per connection", rssPerConnection.map { "\(fixed($0 / 1024, 2)) KiB" } ?? "-")
         return block.text
@@ -64,14 +74,16 @@ struct FanoutReport {
     /// One JSON object; numbers that could not be measured are null.
     var json: String {
         var fields: [(String, String)] = [
-            ("subscribers", "\(plan.subscribers)"), ("subscribed", "\(subscribed)"),
+            ("server", jsonString(plan.server.rawValue)),
+            ("subscribers", "\(plan.subscribers)"), ("subscribed", "\(subscribed)"), ("channels", "\(plan.channels)"),
+            ("idle_seconds", plan.isIdle ? number(plan.idleSeconds) : "null"),
             ("events", "\(plan.events)"), ("payload_bytes", "\(plan.payloadBytes)"),
             ("rate", number(plan.rate)), ("window", "\(plan.window)"),
             ("setup_seconds", number(setupSeconds)),
             ("deliveries", "\(deliveries)"), ("expected_deliveries", "\(expectedDeliveries)"),
             ("timed_out", timedOut ? "true" : "false"),
             ("publish_seconds", number(publishSeconds)), ("deliveries_per_second", number(deliveriesPerSecond)),
-            ("deliveries_per_read", number(deliveriesPerRead)),
+            ("deliveries_per_read", number(deliveriesPerRead)), ("bytes_per_delivery", number(bytesPerDelivery)),
             ("latency_p50_ms", number(latency(50))), ("latency_p90_ms", number(latency(90))),
             ("latency_p99_ms", number(latency(99))), ("latency_max_ms", number(latency(100))),
             ("errors", "\(errors.total)"), ("missing", "\(errors.missing)"), ("out_of_order", "\(errors.outOfOrder)"),

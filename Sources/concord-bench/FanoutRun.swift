@@ -1,7 +1,8 @@
 import ConcordUV
 
 /// Drives one fan-out run on a single libuv loop: subscribe everyone, publish, wait for every
-/// delivery or the timeout, and take the server's figures at the edges of the publish phase.
+/// delivery or the timeout, and take the server's figures at the edges of the publish phase. With no
+/// events the run is an idle one: everyone subscribes, then nothing happens for `idleSeconds`.
 final class FanoutRun {
     private let plan: FanoutPlan
     private let loop: EventLoop
@@ -11,6 +12,7 @@ final class FanoutRun {
     private var report: FanoutReport
     private var timeout: LoopTimer?
     private var pacer: LoopTimer?
+    private var idleTimer: LoopTimer?
     private var setupStart: UInt64 = 0
     private var publishStart: UInt64 = 0
     private var cpuAtStart: PhaseCPU.Start?
@@ -21,7 +23,7 @@ final class FanoutRun {
     init(plan: FanoutPlan) throws {
         self.plan = plan
         loop = try EventLoop()
-        tracker = DeliveryTracker(events: plan.events, timeoutSeconds: plan.timeoutSeconds)
+        tracker = DeliveryTracker(events: plan.events, channels: plan.channels, timeoutSeconds: plan.timeoutSeconds)
         pool = SubscriberPool(loop: loop, plan: plan, tracker: tracker)
         publisher = Publisher(plan: plan, tracker: tracker)
         report = FanoutReport(plan: plan)
@@ -47,8 +49,9 @@ final class FanoutRun {
         report.subscribed = pool.ready
         report.setupFailures = pool.failed
         report.serverRSSAfterSubscribe = plan.serverPID.flatMap(ProcStats.residentBytes)
-        tracker.begin(subscribers: pool.ready)
+        tracker.begin(recipients: pool.readyPerChannel)
         guard pool.ready > 0 else { return abort("no subscriber could subscribe: \(pool.firstFailure ?? "?")") }
+        if plan.isIdle { return startIdling() }
         publisher.connect(loop: loop) { [unowned self] problem in
             if let problem { return self.abort(problem) }
             self.startPublishing()
@@ -63,6 +66,20 @@ final class FanoutRun {
             startPacer()
         } else {
             fillWindow()
+        }
+    }
+
+    /// Idle connections: their memory once the server has settled, and what the server spends
+    /// keeping them (timers, pings) in the meantime.
+    private func startIdling() {
+        guard let timer = try? LoopTimer(loop: loop) else { return abort("cannot create the idle timer") }
+        idleTimer = timer
+        startTimeout(publishing: true)
+        cpuAtStart = PhaseCPU.Start(serverPID: plan.serverPID)
+        publishStart = MonotonicClock.nanoseconds()
+        timer.start(afterMilliseconds: UInt64(plan.idleSeconds * 1000)) { [unowned self] in
+            self.report.serverRSSAfterSubscribe = self.plan.serverPID.flatMap(ProcStats.residentBytes)
+            self.finish(timedOut: false)
         }
     }
 
@@ -109,7 +126,8 @@ final class FanoutRun {
         if timedOut || abortReason != nil { pool.recordShortfalls() }
         report.deliveries = tracker.deliveries
         report.subscriberReads = tracker.subscriberReads
-        report.expectedDeliveries = plan.events * report.subscribed
+        report.expectedDeliveries = pool.readyPerChannel.enumerated().reduce(0) { $0 + $1.element * plan.events(onChannel: $1.offset) }
+        report.deliveredBytes = tracker.deliveredBytes
         report.latencyMicroseconds = tracker.latency
         report.errors = tracker.errors
         report.firstFailure = abortReason ?? pool.firstFailure
@@ -126,6 +144,7 @@ final class FanoutRun {
     private func tearDown() {
         timeout?.close()
         pacer?.close()
+        idleTimer?.close()
         tracker.onEventComplete = nil
         publisher.close()
         pool.closeAll()

@@ -13,6 +13,8 @@ struct PresencePlan {
     /// Commands one connection may have sent and not yet seen answered.
     var window = 8
     var channelPrefix = "presence/bench/"
+    /// A typing storm instead: typing.start and typing.stop in place of presence.enter and leave.
+    var typing = false
     var serverPID: Int32?
     var connectConcurrency = 256
     var timeoutSeconds = 60

@@ -57,7 +57,7 @@ struct PresenceReport {
     var text: String {
         var block = ReportFormat.Block()
         block.line("connections", "\(connectedUsers) users + \(watching) watchers of \(plan.connections) + \(plan.watchers) (setup \(fixed(setupSeconds, 2)) s)")
-        block.line("presence", "\(plan.members) members in \(plan.channels) channels (\(plan.channelsPerConnection) per connection), entered in \(fixed(enterSeconds, 2)) s")
+        block.line(plan.typing ? "typing" : "presence", "\(plan.members) \(plan.typing ? "typists" : "members") in \(plan.channels) channels (\(plan.channelsPerConnection) per connection), entered in \(fixed(enterSeconds, 2)) s")
         block.line("churn ops", "\(opsDone) of \(plan.ops), window \(plan.window) per connection" + (timedOut ? " (TIMED OUT)" : ""))
         block.line("churn phase", "\(fixed(churnSeconds, 3)) s")
         block.line("ops/s", fixed(opsPerSecond, 0))
@@ -84,6 +84,7 @@ struct PresenceReport {
     var json: String {
         let number = ReportFormat.number
         var fields: [(String, String)] = [
+            ("mode", plan.typing ? "\"typing\"" : "\"presence\""),
             ("connections", "\(plan.connections)"), ("watchers", "\(plan.watchers)"), ("channels", "\(plan.channels)"),
             ("channels_per_connection", "\(plan.channelsPerConnection)"), ("members", "\(plan.members)"),
             ("ops", "\(plan.ops)"), ("window", "\(plan.window)"),

@@ -30,6 +30,7 @@ final class PresenceUser: WebSocketClientDelegate {
     private var churnLeft = 0
     private var churnSent = 0
     private let window: Int
+    private let commands: PresenceCommands
 
     init(run: PresenceRun, tally: PresenceTally, index: Int, plan: PresencePlan) {
         self.run = run
@@ -38,6 +39,7 @@ final class PresenceUser: WebSocketClientDelegate {
         channels = plan.channels(ofConnection: index)
         info = ConcordTarget.presenceInfo(user: index)
         window = plan.window
+        commands = PresenceCommands(typing: plan.typing)
         sentAt = Array(repeating: 0, count: max(plan.window, plan.channelsPerConnection))
     }
 
@@ -56,7 +58,7 @@ final class PresenceUser: WebSocketClientDelegate {
     func enterAll() {
         guard phase == .idle else { return }
         phase = .busy
-        for channel in channels { send(ConcordTarget.presenceEnter(id: nextID, channel: channel, info: info)) }
+        for channel in channels { send(commands.enter(id: nextID, channel: channel, info: info)) }
     }
 
     /// Phase 2: `count` operations, alternately leaving and re-entering each channel in turn.
@@ -75,8 +77,8 @@ final class PresenceUser: WebSocketClientDelegate {
             // each leave finds the connection present and each enter finds it absent.
             let channel = channels[(churnSent / 2) % channels.count]
             send(churnSent % 2 == 0
-                 ? ConcordTarget.presenceLeave(id: nextID, channel: channel)
-                 : ConcordTarget.presenceEnter(id: nextID, channel: channel, info: info))
+                 ? commands.leave(id: nextID, channel: channel)
+                 : commands.enter(id: nextID, channel: channel, info: info))
             churnSent += 1
             churnLeft -= 1
         }
@@ -101,7 +103,7 @@ final class PresenceUser: WebSocketClientDelegate {
             if EventScanner.contains(message, ConcordTarget.errorMarker) {
                 // An error still answers its command: it carries the command's id.
                 tally.serverError(message)
-            } else if !EventScanner.contains(message, ConcordTarget.leftMarker) && !EventScanner.contains(message, ConcordTarget.enteredMarker) {
+            } else if !EventScanner.contains(message, commands.leftMarker) && !EventScanner.contains(message, commands.enteredMarker) {
                 return tally.unexpected(message)
             }
             answered(id: EventScanner.integer(after: ConcordTarget.idKey, in: message), message)

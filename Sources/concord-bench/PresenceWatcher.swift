@@ -14,11 +14,13 @@ final class PresenceWatcher: WebSocketClientDelegate {
     private var client: WebSocketClient?
     private(set) var phase = Phase.awaitingWelcome
     private var snapshotsLeft = 0
+    private let commands: PresenceCommands
 
     init(run: PresenceRun, tally: PresenceTally, plan: PresencePlan) {
         self.run = run
         self.tally = tally
         channels = (0..<plan.channels).map(plan.channel)
+        commands = PresenceCommands(typing: plan.typing)
     }
 
     func start(loop: EventLoop, host: String, port: Int) {
@@ -41,17 +43,17 @@ final class PresenceWatcher: WebSocketClientDelegate {
 
     func webSocket(_ client: WebSocketClient, didReceiveText message: [UInt8]) {
         switch phase {
-        case .watching where EventScanner.hasPrefix(message, ConcordTarget.presenceEventPrefix):
-            tally.watcherEvent(join: EventScanner.contains(message, ConcordTarget.joinMarker))
+        case .watching where EventScanner.hasPrefix(message, commands.eventPrefix):
+            tally.watcherEvent(join: EventScanner.contains(message, commands.joinMarker))
         case .watching:
             tally.unexpected(message)
         case .awaitingWelcome where EventScanner.contains(message, ConcordTarget.welcomeMarker):
             phase = .subscribing
             snapshotsLeft = channels.count
             for (number, channel) in channels.enumerated() {
-                client.sendText(ConcordTarget.presenceSubscribe(id: number + 1, channel: channel))
+                client.sendText(commands.subscribe(id: number + 1, channel: channel))
             }
-        case .subscribing where EventScanner.contains(message, ConcordTarget.snapshotMarker):
+        case .subscribing where EventScanner.contains(message, commands.snapshotMarker):
             snapshotsLeft -= 1
             if snapshotsLeft == 0 {
                 phase = .watching

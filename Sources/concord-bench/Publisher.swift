@@ -8,6 +8,8 @@ final class Publisher: TCPStreamDelegate {
     private var stream: TCPStream?
     private var reader = HTTPResponseReader()
     private let pad: Int
+    private let target: FanoutTarget
+    private let channelNames: [String]
     private(set) var nextSeq = 0
     private(set) var acknowledged = 0
     private var closed = false
@@ -17,7 +19,10 @@ final class Publisher: TCPStreamDelegate {
     init(plan: FanoutPlan, tracker: DeliveryTracker) {
         self.plan = plan
         self.tracker = tracker
-        pad = ConcordTarget.padding(channel: plan.channel, events: plan.events, payloadBytes: plan.payloadBytes)
+        target = plan.target
+        channelNames = plan.channelNames()
+        // Every channel's name is at most as long as the last one's.
+        pad = ConcordTarget.padding(channel: channelNames.last!, events: plan.events, payloadBytes: plan.payloadBytes)
     }
 
     func connect(loop: EventLoop, _ completion: @escaping (String?) -> Void) {
@@ -39,16 +44,17 @@ final class Publisher: TCPStreamDelegate {
 
     var hasMore: Bool { nextSeq < plan.events }
 
-    /// Sends the next event, stamped with the time now; written with the rest of this loop turn.
+    /// Sends the next event to its channel (round robin), stamped with the time now; written with
+    /// the rest of this loop turn.
     func publishNext() {
         guard hasMore, let stream else { return }
-        let body = ConcordTarget.publishBody(
-            channel: plan.channel, seq: nextSeq, sentAt: MonotonicClock.nanoseconds(), pad: pad)
-        let request = ConcordTarget.publishRequest(
-            host: "\(plan.host):\(plan.port)", path: plan.publishPath, apiKey: plan.apiKey, body: body)
+        let channel = channelNames[nextSeq % channelNames.count]
+        let body = ConcordTarget.publishBody(channel: channel, seq: nextSeq, sentAt: MonotonicClock.nanoseconds(), pad: pad)
+        let request = target.publishRequest(
+            host: "\(plan.host):\(plan.port)", channel: channel, apiKey: plan.apiKey, concordPath: plan.publishPath, body: body)
         stream.send(SharedBytes(request))
         nextSeq += 1
-        tracker.published()
+        tracker.published(seq: nextSeq - 1)
     }
 
     func close() {
@@ -64,7 +70,7 @@ final class Publisher: TCPStreamDelegate {
         var refused: String?
         let problem = reader.feed(bytes) { status, body in
             acknowledged += 1
-            guard status != 200 else { return }
+            guard !target.accepts(status: status) else { return }
             tracker.errors.publishFailures += 1
             if refused == nil { refused = "publish answered HTTP \(status): \(String(decoding: body.prefix(200), as: UTF8.self))" }
         }

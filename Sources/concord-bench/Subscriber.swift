@@ -1,31 +1,42 @@
 import ConcordUV
 
-/// One WebSocket subscriber: waits for `welcome`, subscribes, then checks and times every event
-/// push it reads.
+/// One WebSocket subscriber: subscribes the way its server wants (Concord: wait for `welcome`, send
+/// `subscribe`, wait for `subscribed`; nchan: the upgrade is the subscription), then checks and
+/// times every event push it reads.
 final class Subscriber: WebSocketClientDelegate {
     /// Where the subscriber is in its setup.
     enum Phase {
-        case awaitingWelcome, subscribing, ready, gone
+        case connecting, awaitingWelcome, subscribing, ready, gone
     }
 
     unowned let pool: SubscriberPool
     private unowned let tracker: DeliveryTracker
+    private let target: FanoutTarget
+    /// The channel's index and name; its events are seq = channel, channel + channels, ...
+    let channel: Int
+    private let channelName: String
+    private let stride: Int
     private var client: WebSocketClient?
-    private(set) var phase = Phase.awaitingWelcome
+    private(set) var phase = Phase.connecting
     /// The next seq this connection should receive; events arrive in offset order.
-    private(set) var expected = 0
+    private(set) var expected: Int
     /// Read once per chunk: every push in a chunk arrived at the same moment.
     private var readTime: UInt64 = 0
 
-    init(pool: SubscriberPool, tracker: DeliveryTracker) {
+    init(pool: SubscriberPool, tracker: DeliveryTracker, channel: Int, channelName: String) {
         self.pool = pool
         self.tracker = tracker
+        self.channel = channel
+        self.channelName = channelName
+        target = pool.plan.target
+        stride = pool.plan.channels
+        expected = channel
     }
 
     func start(loop: EventLoop, host: String, port: Int) {
         let client = WebSocketClient(delegate: self)
         self.client = client
-        client.start(loop: loop, host: host, port: port, path: ConcordTarget.webSocketPath)
+        client.start(loop: loop, host: host, port: port, path: target.webSocketPath(channel: channelName))
     }
 
     func close() {
@@ -35,6 +46,17 @@ final class Subscriber: WebSocketClientDelegate {
 
     // MARK: WebSocketClientDelegate
 
+    func webSocketDidOpen(_ client: WebSocketClient) {
+        guard phase == .connecting else { return }
+        if target.welcomeMarker != nil {
+            phase = .awaitingWelcome
+        } else if target.subscribedMarker != nil {
+            subscribe(client)
+        } else {
+            becomeReady()
+        }
+    }
+
     func webSocketWillRead(_ client: WebSocketClient) {
         readTime = MonotonicClock.nanoseconds()
         if phase == .ready { tracker.subscriberReads += 1 }
@@ -43,20 +65,19 @@ final class Subscriber: WebSocketClientDelegate {
     func webSocket(_ client: WebSocketClient, didReceiveText message: [UInt8]) {
         switch phase {
         case .ready:
-            if EventScanner.hasPrefix(message, ConcordTarget.eventPrefix), let (seq, sentAt) = EventScanner.scan(message) {
-                receive(seq: seq, sentAt: sentAt)
-            } else if EventScanner.contains(message, ConcordTarget.errorMarker) {
+            if EventScanner.hasPrefix(message, target.eventPrefix),
+               let (seq, sentAt) = EventScanner.scan(message, from: target.eventPrefix.count) {
+                receive(seq: seq, sentAt: sentAt, bytes: message.count)
+            } else if let marker = target.errorMarker, EventScanner.contains(message, marker) {
                 tracker.errors.serverErrors += 1
             } else {
                 tracker.errors.malformed += 1
             }
-        case .awaitingWelcome where EventScanner.contains(message, ConcordTarget.welcomeMarker):
-            phase = .subscribing
-            client.sendText(ConcordTarget.subscribeMessage(channel: pool.plan.channel))
-        case .subscribing where EventScanner.contains(message, ConcordTarget.subscribedMarker):
-            phase = .ready
-            pool.subscriberReady(self)
-        case .awaitingWelcome, .subscribing:
+        case .awaitingWelcome where EventScanner.contains(message, target.welcomeMarker!):
+            subscribe(client)
+        case .subscribing where EventScanner.contains(message, target.subscribedMarker!):
+            becomeReady()
+        case .connecting, .awaitingWelcome, .subscribing:
             fail("unexpected frame while subscribing: \(String(decoding: message.prefix(200), as: UTF8.self))")
         case .gone:
             break
@@ -67,12 +88,22 @@ final class Subscriber: WebSocketClientDelegate {
         fail(why)
     }
 
+    private func subscribe(_ client: WebSocketClient) {
+        phase = .subscribing
+        client.sendText(target.subscribeMessage(channel: channelName))
+    }
+
+    private func becomeReady() {
+        phase = .ready
+        pool.subscriberReady(self)
+    }
+
     // MARK: Deliveries
 
     /// Checks order against what this connection saw before, then records the delivery.
     @inline(__always)
-    private func receive(seq: Int, sentAt: UInt64) {
-        guard seq >= 0, seq < tracker.events else {
+    private func receive(seq: Int, sentAt: UInt64, bytes: Int) {
+        guard seq >= 0, seq < tracker.events, seq % stride == channel else {
             tracker.errors.malformed += 1
             return
         }
@@ -80,9 +111,9 @@ final class Subscriber: WebSocketClientDelegate {
             tracker.errors.outOfOrder += 1
             return
         }
-        if seq > expected { tracker.skipped(expected..<seq) }
-        expected = seq + 1
-        tracker.delivered(seq: seq, latencyNanoseconds: readTime &- sentAt)
+        if seq > expected { tracker.skipped(Swift.stride(from: expected, to: seq, by: stride)) }
+        expected = seq + stride
+        tracker.delivered(seq: seq, bytes: bytes, latencyNanoseconds: readTime &- sentAt)
     }
 
     private func fail(_ why: String) {

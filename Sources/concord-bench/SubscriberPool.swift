@@ -8,6 +8,9 @@ final class SubscriberPool {
     private(set) var subscribers: [Subscriber] = []
     private var throttle: ConnectThrottle!
     private(set) var ready = 0
+    /// Subscribed connections per channel, which is what each channel's events must reach.
+    private(set) var readyPerChannel: [Int]
+    private let channelNames: [String]
     private(set) var failed = 0
     /// The first reason a subscriber could not connect or was lost: usually explains all the others.
     private(set) var firstFailure: String?
@@ -22,8 +25,11 @@ final class SubscriberPool {
         self.plan = plan
         self.tracker = tracker
         subscribers.reserveCapacity(plan.subscribers)
-        throttle = ConnectThrottle(total: plan.subscribers, concurrency: plan.connectConcurrency) { [unowned self] _ in
-            let subscriber = Subscriber(pool: self, tracker: self.tracker)
+        readyPerChannel = Array(repeating: 0, count: plan.channels)
+        channelNames = plan.channelNames()
+        throttle = ConnectThrottle(total: plan.subscribers, concurrency: plan.connectConcurrency) { [unowned self] index in
+            let channel = index % self.plan.channels
+            let subscriber = Subscriber(pool: self, tracker: self.tracker, channel: channel, channelName: self.channelNames[channel])
             self.subscribers.append(subscriber)
             subscriber.start(loop: self.loop, host: self.plan.host, port: self.plan.port)
         }
@@ -40,6 +46,7 @@ final class SubscriberPool {
 
     func subscriberReady(_ subscriber: Subscriber) {
         ready += 1
+        readyPerChannel[subscriber.channel] += 1
         throttle.settled()
     }
 
@@ -49,16 +56,17 @@ final class SubscriberPool {
         if !wasReady {
             throttle.settled()
         } else if setupDone {
-            tracker.lost(expected: subscriber.expected)
+            tracker.lost(channel: subscriber.channel, expected: subscriber.expected)
         } else {
             // Lost while others were still subscribing: it simply does not count.
             ready -= 1
+            readyPerChannel[subscriber.channel] -= 1
         }
     }
 
     /// Adds the missing tail of every live subscriber to the error counts (after a timeout).
     func recordShortfalls() {
-        for subscriber in subscribers where subscriber.phase == .ready && subscriber.expected < tracker.events {
+        for subscriber in subscribers where subscriber.phase == .ready {
             tracker.recordShortfall(expected: subscriber.expected)
         }
     }

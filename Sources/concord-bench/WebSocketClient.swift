@@ -3,12 +3,19 @@ import ConcordUV
 
 /// What a `WebSocketClient` tells its owner. All calls happen on the loop thread.
 protocol WebSocketClientDelegate: AnyObject {
+    /// The server accepted the upgrade; frames may follow at once.
+    func webSocketDidOpen(_ client: WebSocketClient)
     /// A chunk of bytes was read; its messages follow. Every message in a chunk arrived at the same
     /// moment, so owners read the clock here once rather than once per message.
     func webSocketWillRead(_ client: WebSocketClient)
     func webSocket(_ client: WebSocketClient, didReceiveText message: [UInt8])
     /// The connection failed or the server closed it; nothing more will be called.
     func webSocket(_ client: WebSocketClient, didFail why: String)
+}
+
+extension WebSocketClientDelegate {
+    /// Most servers speak first (Concord's `welcome`), so most owners wait for that instead.
+    func webSocketDidOpen(_ client: WebSocketClient) {}
 }
 
 /// One client WebSocket on the generator's loop: connects, upgrades, answers pings, sends masked
@@ -88,6 +95,8 @@ final class WebSocketClient: TCPStreamDelegate {
         case .accepted(let consumed):
             let rest = Array(head![consumed...])
             head = nil
+            delegate.webSocketDidOpen(self)
+            guard !finished else { return }
             rest.withUnsafeBytes { decode($0) }
         }
     }
