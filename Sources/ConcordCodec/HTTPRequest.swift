@@ -40,6 +40,35 @@ public struct HTTPRequest: Sendable {
         HTTPHeaderFields.value(of: name, in: headers)
     }
 
+    /// The token of `Authorization: Bearer TOKEN` (the scheme in any case, blanks around the token
+    /// ignored), or nil. Byte by byte: every backend request asks.
+    public var bearerToken: String? {
+        guard let value = header("authorization") else { return nil }
+        let bytes = Array(value.utf8)
+        let scheme = Array("bearer ".utf8)
+        guard bytes.count > scheme.count, zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 || ($1 == 0x20 && $0 == 0x20) }) else {
+            return nil
+        }
+        var start = scheme.count, end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        return start < end ? String(decoding: bytes[start..<end], as: UTF8.self) : nil
+    }
+
+    /// Whether the Content-Type's media type is `type` (in any case; parameters such as
+    /// `; charset=utf-8` allowed).
+    public func hasMediaType(_ type: String) -> Bool {
+        guard let value = header("content-type") else { return false }
+        var bytes = Array(value.utf8)
+        if let semicolon = bytes.firstIndex(of: UInt8(ascii: ";")) { bytes.removeSubrange(semicolon...) }
+        var start = 0, end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        let wanted = Array(type.utf8)
+        guard end - start == wanted.count else { return false }
+        return zip(bytes[start..<end], wanted).allSatisfy { a, b in a == b || (a | 0x20 == b | 0x20 && (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A) }
+    }
+
     /// Whether header `name` is a comma-separated list containing `token` (case-insensitive), as
     /// in `Connection: keep-alive, Upgrade`.
     public func headerContainsToken(_ name: String, _ token: String) -> Bool {
@@ -79,6 +108,8 @@ extension StringProtocol {
     /// Equality ignoring ASCII case only, which is what HTTP names and tokens need; no Unicode
     /// case folding, no Foundation.
     func asciiCaseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
+        // Most header names differ in length: no byte need be compared.
+        guard utf8.count == other.utf8.count else { return false }
         var left = utf8.makeIterator()
         var right = other.utf8.makeIterator()
         while true {

@@ -44,8 +44,23 @@ public struct JSONWriter {
         }
     }
 
+    /// Decimal digits written straight into the buffer (no intermediate string).
     public mutating func int(_ i: Int64) {
-        bytes.append(contentsOf: String(i).utf8)
+        if i < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = i.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 20 digits, little-endian in 24 bytes
+        let count = withUnsafeMutableBytes(of: &digits) { buffer -> Int in
+            var n = 0
+            repeat {
+                buffer[n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                n += 1
+            } while magnitude > 0
+            return n
+        }
+        withUnsafeBytes(of: &digits) { buffer in
+            for k in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[k]) }
+        }
     }
 
     public mutating func value(_ v: JSONValue) {

@@ -36,9 +36,7 @@ extension ConcordServer {
     /// The token from `?token=` (browsers) or `Authorization: Bearer` (other clients).
     static func token(in request: HTTPRequest) -> String? {
         if let token = request.query["token"], !token.isEmpty { return token }
-        guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else { return nil }
-        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        return request.bearerToken
     }
 
     private func identify(_ request: HTTPRequest) -> Result<Principal, ProtocolError> {

@@ -5,7 +5,7 @@ import ConcordCore
 extension ConcordServer {
     /// Answers a request, at once or (for commits, once durable) later; `answer` runs on the loop.
     func respond(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
-        if request.method == "POST", request.path.hasPrefix("/v1/"), !Self.isJSON(request.header("content-type")) {
+        if request.method == "POST", request.path.hasPrefix("/v1/"), !request.hasMediaType("application/json") {
             return answer(.error(415, ProtocolError(.unsupportedMediaType, "send Content-Type: application/json")))
         }
         if request.path == "/v1/records" || request.path.hasPrefix("/v1/records/") {
@@ -50,21 +50,13 @@ extension ConcordServer {
         }
     }
 
-    /// `application/json`, with or without parameters (`; charset=utf-8`), in any letter case.
-    static func isJSON(_ contentType: String?) -> Bool {
-        guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first ?? ""
-        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
-    }
-
     private func methodNotAllowed(_ allowed: String, _ path: String) -> HTTPResponse {
         .error(405, ProtocolError(.methodNotAllowed, "use \(allowed) for \(path)"), headers: [("Allow", allowed)])
     }
 
     /// Whether the request carries one of the configured API keys as a bearer token.
     func isAuthorizedBackend(_ request: HTTPRequest) -> Bool {
-        guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else { return false }
-        let key = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard let key = request.bearerToken else { return false }
         return apiKeys.contains { constantTimeEquals($0, key) }
     }
 

@@ -33,14 +33,20 @@ struct HTTPResponse {
         return response
     }
 
+    /// The status line, headers and body in one buffer, written byte by byte (every backend
+    /// request gets one).
     func serialized(keepAlive: Bool) -> [UInt8] {
-        var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
-        head += "Content-Type: \(contentType)\r\n"
-        head += "Content-Length: \(body.count)\r\n"
-        head += keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        head += "\r\n"
-        return Array(head.utf8) + body
+        var w = JSONWriter(reservingCapacity: 128 + body.count)
+        w.raw("HTTP/1.1 "); w.int(Int64(status)); w.rawBytes(" ".utf8); w.rawBytes(Self.reason(status).utf8)
+        w.raw("\r\nContent-Type: "); w.rawBytes(contentType.utf8)
+        w.raw("\r\nContent-Length: "); w.int(Int64(body.count))
+        w.raw(keepAlive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n")
+        for (name, value) in headers {
+            w.rawBytes(name.utf8); w.raw(": "); w.rawBytes(value.utf8); w.raw("\r\n")
+        }
+        w.raw("\r\n")
+        w.rawBytes(body)
+        return w.bytes
     }
 
     static func reason(_ status: Int) -> String {

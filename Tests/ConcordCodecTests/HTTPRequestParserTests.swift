@@ -222,4 +222,20 @@ import Testing
         if case .malformed = outcome.error { return true }
         return false
     }
+
+    @Test func bearerTokenAndMediaType() {
+        func request(_ headers: String) -> HTTPRequest {
+            HTTPRequestParser().feed("GET / HTTP/1.1\r\n\(headers)\r\n").request!
+        }
+        #expect(request("Authorization: Bearer abc\r\n").bearerToken == "abc")
+        #expect(request("authorization: bEaReR   abc  \r\n").bearerToken == "abc")
+        #expect(request("Authorization: Basic abc\r\n").bearerToken == nil)
+        #expect(request("Authorization: Bearer \r\n").bearerToken == nil)
+        #expect(request("X: y\r\n").bearerToken == nil)
+        #expect(request("Content-Type: application/json\r\n").hasMediaType("application/json"))
+        #expect(request("Content-Type: Application/JSON; charset=utf-8\r\n").hasMediaType("application/json"))
+        #expect(!request("Content-Type: application/jsonx\r\n").hasMediaType("application/json"))
+        #expect(!request("Content-Type: text/plain\r\n").hasMediaType("application/json"))
+        #expect(!request("X: y\r\n").hasMediaType("application/json"))
+    }
 }

@@ -51,6 +51,18 @@ struct LiveEventTests {
         #expect(Timestamp(milliseconds: 0).iso8601 == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp(milliseconds: 951_782_400_007).iso8601 == "2000-02-29T00:00:00.007Z")
         #expect(Timestamp(milliseconds: 1_795_000_000_123).iso8601 == "2026-11-18T11:06:40.123Z")
+        #expect(Timestamp(milliseconds: 253_402_300_799_999).iso8601 == "9999-12-31T23:59:59.999Z")
+        // Outside four-digit years the slow path keeps the same shape.
+        #expect(Timestamp(milliseconds: -1).iso8601 == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp(milliseconds: 253_402_300_800_000).iso8601 == "10000-01-01T00:00:00.000Z")
+    }
+
+    @Test func integersAreWrittenExactly() {
+        for value: Int64 in [0, 7, -7, 10, 99, 100, 1_234_567_890, Int64.max, Int64.min, -1_000_000] {
+            var w = JSONWriter()
+            w.int(value)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == String(value))
+        }
     }
 
     @Test func channelPatterns() {
