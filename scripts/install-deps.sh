@@ -7,7 +7,7 @@ packages=(libuv1-dev libhttp-parser-dev libsqlite3-dev pkg-config)
 for group in "$@"; do
   case "$group" in
     test) packages+=(nodejs python3 python3-pip chromium chromium-driver) ;;
-    bench) packages+=(jq bc nginx libnginx-mod-nchan) ;;
+    bench) packages+=(jq bc nginx libnginx-mod-nchan valgrind gcc) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
