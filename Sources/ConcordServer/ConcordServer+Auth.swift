@@ -164,6 +164,20 @@ extension ConcordServer {
         return keys
     }
 
+    /// SIGHUP: re-reads the token key files (an identity provider rotated its keys, or a secret is
+    /// being rotated); keys that cannot be read or used leave the current ones in place.
+    func reloadTokenKeys() {
+        guard !configuration.tokenKeyFiles.isEmpty else { return }
+        do {
+            let keys = try configuration.readTokenKeys()
+            tokenVerifier = try TokenVerifier(sources: keys, rules: configuration.tokenRules)
+            tokenSecrets = keys.hmacSecrets
+            logger.info("token keys reloaded: \(keys.hmacSecrets.count) secrets, \(keys.publicKeyPEMs.count) public keys, \(keys.jwksDocuments.count) key sets")
+        } catch {
+            logger.error("token keys not reloaded, the current ones stay: \(error)")
+        }
+    }
+
     /// SIGHUP: re-reads the API keys file; a file that cannot be read leaves the keys as they were.
     func reloadAPIKeys() {
         do {

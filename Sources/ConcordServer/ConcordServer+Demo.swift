@@ -23,7 +23,7 @@ extension ConcordServer {
             return answer(.json(200) { w in
                 w.value(.object([
                     "devMode": .bool(configuration.developmentMode),
-                    "tokens": .bool(!configuration.tokenKeys.hmacSecrets.isEmpty),
+                    "tokens": .bool(!tokenSecrets.isEmpty),
                     "users": .array(DemoBoard.users.map(JSONValue.string)),
                 ]))
             })
@@ -126,7 +126,7 @@ extension ConcordServer {
     /// A ten-minute token for a demo user, signed with the server's first HS256 secret: what an app's
     /// backend does for its signed-in user.
     private func demoToken(_ request: HTTPRequest) -> HTTPResponse {
-        guard let secret = configuration.tokenKeys.hmacSecrets.first else {
+        guard let secret = tokenSecrets.first else {
             return .error(404, ProtocolError(.notFound, "this server has no HS256 secret; the demo connects with ?user= in development mode"))
         }
         guard let user = request.query["user"], DemoBoard.users.contains(user) else {

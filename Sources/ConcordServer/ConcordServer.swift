@@ -25,8 +25,10 @@ public final class ConcordServer {
     var heartbeats = ExpiryQueue<Connection>()
     /// Each token-holding connection's next token deadline: the expiry notice, then the expiry.
     var tokenDeadlines = ExpiryQueue<Connection>()
-    /// Checks connection tokens; nil when no token key is configured.
-    let tokenVerifier: TokenVerifier?
+    /// Checks connection tokens; nil when no token key is configured. Replaced on SIGHUP.
+    var tokenVerifier: TokenVerifier?
+    /// The HS256 secrets loaded now (the demo signs its tokens with the first).
+    var tokenSecrets: [String] = []
     /// What every connection may do whatever its token says (`--client-publish`, `--public-subscribe`).
     let serverGrants: Grants
     /// Keys backends present on the HTTP API; re-read from `--api-keys-file` on SIGHUP.
@@ -61,8 +63,9 @@ public final class ConcordServer {
         loop = try EventLoop()
         epoch = Self.makeEpoch()
         clientScript = ClientScript.load()
-        tokenVerifier = configuration.tokenKeys.isEmpty ? nil
-            : try TokenVerifier(sources: configuration.tokenKeys, rules: configuration.tokenRules)
+        let tokenKeys = try configuration.readTokenKeys()
+        tokenVerifier = configuration.hasTokenKeys ? try TokenVerifier(sources: tokenKeys, rules: configuration.tokenRules) : nil
+        tokenSecrets = tokenKeys.hmacSecrets
         serverGrants = Grants(.publish, on: configuration.clientPublish)
             + Grants(.subscribe, on: configuration.effectivePublicSubscribe)
         apiKeys = try Self.loadAPIKeys(configuration)
@@ -90,7 +93,7 @@ public final class ConcordServer {
         return listener.port
     }
 
-    /// Stops gracefully on SIGINT and SIGTERM; re-reads the API keys file on SIGHUP.
+    /// Stops gracefully on SIGINT and SIGTERM; re-reads the API keys and token key files on SIGHUP.
     public func handleSignals() throws {
         for signal in [SIGINT, SIGTERM] {
             signals.append(try LoopSignal(loop: loop, signal: signal) { [unowned self] in
@@ -98,7 +101,10 @@ public final class ConcordServer {
                 self.shutdown()
             })
         }
-        signals.append(try LoopSignal(loop: loop, signal: SIGHUP) { [unowned self] in self.reloadAPIKeys() })
+        signals.append(try LoopSignal(loop: loop, signal: SIGHUP) { [unowned self] in
+            self.reloadAPIKeys()
+            self.reloadTokenKeys()
+        })
     }
 
     /// Runs the loop until `shutdown()` completes, then releases the loop and the record store.

@@ -1,3 +1,4 @@
+import Foundation
 import ConcordAuth
 import ConcordCore
 import ConcordSQLite
@@ -18,8 +19,11 @@ public struct ServerConfiguration: Sendable {
     public var apiKeys: [String] = []
     /// A file of further API keys, one per line, read at start and again on SIGHUP (rotation).
     public var apiKeysFile: String?
-    /// Keys that sign connection tokens. None: connections are anonymous (or dev-mode users).
+    /// Keys that sign connection tokens, given inline (`CONCORD_JWT_SECRET`, tests). With none here
+    /// and no key files, connections are anonymous (or dev-mode users).
     public var tokenKeys = TokenKeySources()
+    /// Files of token keys, read at start and again on SIGHUP (key rotation without a restart).
+    public var tokenKeyFiles = TokenKeyFiles()
     public var tokenRules = TokenClaimRules()
     /// With token keys configured, still accept connections without a token, as anonymous.
     public var allowAnonymous = false
@@ -84,7 +88,28 @@ public struct ServerConfiguration: Sendable {
 
     /// The subscribe patterns every connection has, after the default described at `publicSubscribe`.
     var effectivePublicSubscribe: [ChannelPattern] {
-        publicSubscribe ?? (tokenKeys.isEmpty ? [ChannelPattern("*")] : [])
+        publicSubscribe ?? (hasTokenKeys ? [] : [ChannelPattern("*")])
+    }
+
+    /// Whether connections are checked against token keys (inline or from files).
+    public var hasTokenKeys: Bool { !tokenKeys.isEmpty || !tokenKeyFiles.isEmpty }
+
+    /// The inline keys plus those read from the key files now.
+    func readTokenKeys() throws -> TokenKeySources {
+        var keys = tokenKeys
+        func read(_ path: String, _ what: String) throws -> String {
+            do {
+                return try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ConfigurationError("cannot read the \(what) file \(path): \(error.localizedDescription)")
+            }
+        }
+        for path in tokenKeyFiles.secretFiles {
+            keys.hmacSecrets.append(try read(path, "JWT secret").trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        for path in tokenKeyFiles.publicKeyFiles { keys.publicKeyPEMs.append(try read(path, "public key")) }
+        for path in tokenKeyFiles.jwksFiles { keys.jwksDocuments.append(try read(path, "JWKS")) }
+        return keys
     }
 
     /// The configured record store: SQLite in the data directory, or memory.
@@ -92,4 +117,19 @@ public struct ServerConfiguration: Sendable {
         guard let dataDirectory, !echoOnly else { return MemoryRecordStore() }
         return try SQLiteRecordStore.open(directory: dataDirectory)
     }
+}
+
+/// Where token keys are read from: HS256 secret files, PEM public keys, JWKS documents.
+public struct TokenKeyFiles: Sendable, Equatable {
+    public var secretFiles: [String] = []
+    public var publicKeyFiles: [String] = []
+    public var jwksFiles: [String] = []
+
+    public init(secretFiles: [String] = [], publicKeyFiles: [String] = [], jwksFiles: [String] = []) {
+        self.secretFiles = secretFiles
+        self.publicKeyFiles = publicKeyFiles
+        self.jwksFiles = jwksFiles
+    }
+
+    public var isEmpty: Bool { secretFiles.isEmpty && publicKeyFiles.isEmpty && jwksFiles.isEmpty }
 }

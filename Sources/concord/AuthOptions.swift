@@ -6,7 +6,7 @@ import Foundation
 
 /// Who may connect: tokens, origins, API keys and development mode.
 struct AuthOptions: ParsableArguments {
-    @Option(name: .customLong("jwt-secret-file"), help: "File holding an HS256 secret (32+ bytes) that signs connection tokens; repeatable (env CONCORD_JWT_SECRET holds one secret itself).")
+    @Option(name: .customLong("jwt-secret-file"), help: "File holding an HS256 secret (32+ bytes) that signs connection tokens; repeatable; key files are re-read on SIGHUP (env CONCORD_JWT_SECRET holds one secret itself).")
     var jwtSecretFiles: [String] = []
 
     @Option(name: .customLong("jwt-public-key"), help: "PEM public key (RSA for RS256, EC P-256 for ES256) that verifies tokens; repeatable (env CONCORD_JWT_PUBLIC_KEY).")
@@ -45,14 +45,12 @@ struct AuthOptions: ParsableArguments {
     func apply(to config: inout ServerConfiguration, settings: Settings) throws {
         var keys = TokenKeySources()
         if let secret = settings.string("CONCORD_JWT_SECRET") { keys.hmacSecrets.append(secret) }
-        for path in jwtSecretFiles { keys.hmacSecrets.append(try read(path, "JWT secret").trimmingCharacters(in: .whitespacesAndNewlines)) }
-        for path in jwtPublicKeys.isEmpty ? settings.list("CONCORD_JWT_PUBLIC_KEY") : jwtPublicKeys {
-            keys.publicKeyPEMs.append(try read(path, "public key"))
-        }
-        for path in jwksFiles.isEmpty ? settings.list("CONCORD_JWKS_FILE") : jwksFiles {
-            keys.jwksDocuments.append(try read(path, "JWKS"))
-        }
         config.tokenKeys = keys
+        // Files are read by the server, at start and again on SIGHUP.
+        config.tokenKeyFiles = TokenKeyFiles(
+            secretFiles: jwtSecretFiles,
+            publicKeyFiles: jwtPublicKeys.isEmpty ? settings.list("CONCORD_JWT_PUBLIC_KEY") : jwtPublicKeys,
+            jwksFiles: jwksFiles.isEmpty ? settings.list("CONCORD_JWKS_FILE") : jwksFiles)
         config.tokenRules.audience = jwtAudience ?? settings.string("CONCORD_JWT_AUDIENCE")
         config.tokenRules.issuer = jwtIssuer ?? settings.string("CONCORD_JWT_ISSUER")
         config.tokenRules.leewaySeconds = Int64(try jwtLeeway ?? settings.int("CONCORD_JWT_LEEWAY") ?? Int(config.tokenRules.leewaySeconds))
@@ -68,14 +66,6 @@ struct AuthOptions: ParsableArguments {
         }
         if config.developmentMode && !(devAllowRemote || settings.flag("CONCORD_DEV_ALLOW_REMOTE")) && !Self.isLoopback(config.host) {
             throw ValidationError("--dev accepts anyone as any user, so it listens on loopback only (127.0.0.1, ::1, localhost); add --dev-allow-remote to listen on \(config.host) anyway")
-        }
-    }
-
-    private func read(_ path: String, _ what: String) throws -> String {
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ValidationError("cannot read the \(what) file \(path): \(error.localizedDescription)")
         }
     }
 

@@ -147,7 +147,7 @@ func runServer(_ config: ServerConfiguration, logger: Logger) throws {
         }
     }
     if !config.echoOnly {
-        if config.tokenKeys.isEmpty && !config.developmentMode {
+        if !config.hasTokenKeys && !config.developmentMode {
             logger.notice("no token keys configured: connections are anonymous and may subscribe to \(config.publicSubscribe.map { $0.map(\.text).joined(separator: ", ") } ?? "every channel") (see --jwt-secret-file)")
         }
         if config.allowedOrigins.isEmpty {

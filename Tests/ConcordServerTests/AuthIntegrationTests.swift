@@ -23,10 +23,14 @@ struct AuthIntegrationTests {
 
     /// The upgrade's HTTP answer (status and error code) when it is refused.
     static func upgradeStatus(_ server: TestServer, query: String = "", headers: [String: String] = [:]) throws -> (Int, String?) {
+        try upgradeStatus(port: server.port, query: query, headers: headers)
+    }
+
+    static func upgradeStatus(port: Int, query: String = "", headers: [String: String] = [:]) throws -> (Int, String?) {
         var request = "GET /v1/ws\(query) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        let response = try TestHTTP.raw(port: server.port, Array((request + "\r\n").utf8))
+        let response = try TestHTTP.raw(port: port, Array((request + "\r\n").utf8))
         return (response.status, (response.json["error"] as? [String: Any])?["code"] as? String)
     }
 
@@ -217,6 +221,40 @@ struct APIKeyRotationTests {
         }
         #expect(rotated)
         #expect(try TestHTTP.publish(port: server.port, event, key: "old-key").status == 401)
+    }
+}
+
+/// Token keys rotate without a restart too: the key files are read again on SIGHUP.
+@Suite("Token key rotation", .serialized)
+struct TokenKeyRotationTests {
+    @Test func sighupRereadsTheSecretFileAndKeepsTheOldKeysWhenTheNewOnesAreUnusable() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("concord-secret-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let old = TestToken.secret, new = "the-next-secret-of-at-least-thirty-two-bytes"
+        try old.write(to: file, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(arguments: ["--port", "0", "--memory", "--jwt-secret-file", file.path])
+        defer { server.kill9() }
+        func status(_ secret: String) throws -> Int {
+            try AuthIntegrationTests.upgradeStatus(port: server.port, query: "?token=\(TestToken.make(user: "alice", secret: secret))").0
+        }
+        #expect(try status(old) == 101)
+        #expect(try status(new) == 401)
+
+        try (new + "\n").write(to: file, atomically: true, encoding: .utf8)
+        kill(server.process.processIdentifier, SIGHUP)
+        var rotated = false
+        for _ in 0..<50 where !rotated {
+            Thread.sleep(forTimeInterval: 0.05)
+            rotated = try status(new) == 101
+        }
+        #expect(rotated)
+        #expect(try status(old) == 401)
+
+        // A secret too short to use is refused and the current one stays.
+        try "short".write(to: file, atomically: true, encoding: .utf8)
+        kill(server.process.processIdentifier, SIGHUP)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try status(new) == 101)
     }
 }
 
