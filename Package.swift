@@ -84,7 +84,8 @@ let package = Package(
         ]),
         .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
         .testTarget(name: "ConcordServerTests", dependencies: [
-            "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth",
+            "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordUV",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
     ],

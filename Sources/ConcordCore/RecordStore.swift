@@ -1,20 +1,41 @@
-/// Where accepted record states become durable: the embedded SQLite store, or memory for tests.
+/// Where records live: the embedded SQLite store, or memory with `--memory`. The store is the
+/// source of truth; the server keeps only a bounded `RecordCache` of it.
 ///
-/// The server calls `persist` on its loop thread once per loop turn with that turn's accepted
-/// states; implementations do their I/O on their own thread and call `done` from any thread once the
-/// batch is durable (nil) or failed. Batches complete in the order they were given.
+/// The server calls `read` and `persist` on its loop thread. Implementations do their I/O on a
+/// thread of their own and call `done` from any thread: `read` once with one state per key (nil
+/// for a record never stored), `persist` once the batch is durable (nil) or failed. Batches
+/// complete in the order they were given, and a read asked after a batch completed sees it.
 public protocol RecordStore: AnyObject {
-    /// Every stored record, read once before the server starts serving.
-    func loadAll() throws -> [(RecordKey, RecordState)]
+    func read(_ keys: [RecordKey], done: @escaping @Sendable (Result<[RecordState?], RecordReadFailure>) -> Void)
     func persist(_ batch: [(RecordKey, RecordState)], done: @escaping @Sendable ((any Error)?) -> Void)
+    /// The ids stored under one channel, in id order, at most `limit`: a blocking scan of that
+    /// channel alone, for start-up (the demo lists its posts with it).
+    func ids(in channel: String, limit: Int) throws -> [String]
     /// Finishes pending batches and releases the storage.
     func close()
 }
 
-/// Keeps nothing: for tests and ephemeral deployments, chosen explicitly with `--memory`.
+/// Keeps records in this process only, chosen explicitly with `--memory`: nothing survives a
+/// restart. Used from the loop thread alone; `done` runs before `read` and `persist` return.
 public final class MemoryRecordStore: RecordStore {
+    private var records: [RecordKey: RecordState] = [:]
+
     public init() {}
-    public func loadAll() throws -> [(RecordKey, RecordState)] { [] }
-    public func persist(_ batch: [(RecordKey, RecordState)], done: @escaping @Sendable ((any Error)?) -> Void) { done(nil) }
+
+    public var count: Int { records.count }
+
+    public func read(_ keys: [RecordKey], done: @escaping @Sendable (Result<[RecordState?], RecordReadFailure>) -> Void) {
+        done(.success(keys.map { records[$0] }))
+    }
+
+    public func persist(_ batch: [(RecordKey, RecordState)], done: @escaping @Sendable ((any Error)?) -> Void) {
+        for (key, state) in batch { records[key] = state }
+        done(nil)
+    }
+
+    public func ids(in channel: String, limit: Int) throws -> [String] {
+        Array(records.keys.filter { $0.channel == channel }.map(\.id).sorted().prefix(limit))
+    }
+
     public func close() {}
 }

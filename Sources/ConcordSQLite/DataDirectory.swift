@@ -39,5 +39,26 @@ enum DataDirectory {
         guard fsync(fd) == 0 else { throw .unusableDirectory(path: path, reason: "cannot sync it: \(errorText())") }
     }
 
+    /// Takes an exclusive lock on the directory for this process's lifetime (released when `fd`
+    /// closes, or when the process dies): one Concord per data directory, since each caches
+    /// records and two would accept conflicting commits. Nil when another process holds it.
+    static func lock(_ path: String) throws(SQLiteStoreError) -> Int32? {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unusableDirectory(path: path, reason: "cannot open it to lock: \(errorText())") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let reason = errorText()
+            close(fd)
+            if busy { return nil }
+            throw .unusableDirectory(path: path, reason: "cannot lock it: \(reason)")
+        }
+        return fd
+    }
+
+    /// Releases a lock taken with `lock`.
+    static func unlock(_ fd: Int32) {
+        if fd >= 0 { close(fd) }
+    }
+
     private static func errorText() -> String { String(cString: strerror(errno)) }
 }

@@ -2,11 +2,12 @@ import ConcordCore
 import CSQLite
 import Foundation
 
-/// `records.sqlite3`, opened, checked and tuned, with its statements compiled once.
+/// `records.sqlite3`, opened, checked and tuned, with its write statements compiled once; the
+/// connection that writes. Reads go through `RecordsReader`'s own connection, so that a read never
+/// waits for a write's sync (write-ahead logging lets one writer and readers run together).
 ///
-/// Used from two threads (the opener's, for `readAll`, and the writer's), one at a time: the
-/// connection is opened without SQLite's own mutex, and `lock` keeps a read from seeing a
-/// transaction half written.
+/// Used from the writer thread, and from the opener's thread before serving (`ids`), one at a
+/// time: the connection is opened without SQLite's own mutex, and `lock` serialises them.
 final class RecordsDatabase: @unchecked Sendable {
     let path: String
     private let lock = NSLock()
@@ -15,22 +16,30 @@ final class RecordsDatabase: @unchecked Sendable {
     private let insert: SQLiteStatement
     private let commit: SQLiteStatement
     private let rollback: SQLiteStatement
-    private let selectAll: SQLiteStatement
+    /// The data directory's lock, held until `close`.
+    private var directoryLock: Int32
     private var isClosed = false
 
     init(directory: String, fileName: String) throws(SQLiteStoreError) {
         try DataDirectory.prepare(directory)
         path = directory.hasSuffix("/") ? directory + fileName : directory + "/" + fileName
-        connection = try SQLiteConnection(path: path)
+        guard let directoryLock = try DataDirectory.lock(directory) else { throw .inUse(path: path) }
+        self.directoryLock = directoryLock
+        do {
+            connection = try SQLiteConnection(path: path)
+        } catch {
+            DataDirectory.unlock(directoryLock)
+            throw error
+        }
         do {
             try Self.configure(connection)
             begin = try connection.prepare("BEGIN IMMEDIATE")
             insert = try connection.prepare("INSERT OR REPLACE INTO records(channel, id, state) VALUES (?1, ?2, ?3)")
             commit = try connection.prepare("COMMIT")
             rollback = try connection.prepare("ROLLBACK")
-            selectAll = try connection.prepare("SELECT channel, id, state FROM records")
         } catch {
             connection.close()
+            DataDirectory.unlock(directoryLock)
             throw error
         }
         // The database and its write-ahead log now exist; make their names durable too.
@@ -48,9 +57,6 @@ final class RecordsDatabase: @unchecked Sendable {
     }
 
     private static func tune(_ connection: SQLiteConnection) throws(SQLiteStoreError) {
-        // Exclusive: one Concord per data directory, since each keeps every record's version in
-        // memory and two would accept conflicting commits. It also spares WAL its shared-memory file.
-        try connection.execute("PRAGMA locking_mode = EXCLUSIVE")
         let contents = try StoreSchema.inspect(connection)
         guard !connection.isReadOnly else {
             throw .unusableDirectory(path: connection.path, reason: "the file is read-only")
@@ -68,26 +74,23 @@ final class RecordsDatabase: @unchecked Sendable {
         try connection.execute("PRAGMA fullfsync = ON")
         // A large group can grow the log; after each checkpoint, give back all but 64 MiB of it.
         try connection.execute("PRAGMA journal_size_limit = 67108864")
-        // Taking the write lock here, rather than at the first commit, makes a second Concord fail at startup.
+        // A foreign process holding the file (another program, or a Concord from before the
+        // directory lock) fails here rather than at the first commit.
         try connection.execute(contents == .empty ? "BEGIN IMMEDIATE; \(StoreSchema.create) COMMIT" : "BEGIN IMMEDIATE; COMMIT")
     }
 
-    /// Every stored record, decoded. The rows come in key order, so consecutive rows share one
-    /// channel string instead of a million copies of it.
-    func readAll() throws(SQLiteStoreError) -> [(RecordKey, RecordState)] {
+    /// Up to `limit` ids stored under `channel`, in id order: a range of the primary key.
+    func ids(in channel: String, limit: Int) throws(SQLiteStoreError) -> [String] {
         lock.lock()
         defer { lock.unlock() }
         guard !isClosed else { throw .closed }
-        defer { selectAll.reset() }
-        var decoder = ParallelDecoder(path: path)
-        var channel = ""
-        while try selectAll.step() {
-            let rowChannel = selectAll.text(at: 0)
-            if rowChannel != channel { channel = rowChannel }
-            try decoder.append(RecordKey(channel: channel, id: selectAll.text(at: 1)), selectAll.bytes(at: 2))
-        }
-        try decoder.flush()
-        return decoder.records
+        let select = try connection.prepare("SELECT id FROM records WHERE channel = ?1 ORDER BY id LIMIT ?2")
+        defer { select.finalize() }
+        try select.bind(channel, at: 1)
+        try select.bind(Int64(limit), at: 2)
+        var ids: [String] = []
+        while try select.step() { ids.append(select.text(at: 0)) }
+        return ids
     }
 
     /// Writes every record of every batch in one transaction: one log sync for all of them.
@@ -129,7 +132,9 @@ final class RecordsDatabase: @unchecked Sendable {
         defer { lock.unlock() }
         guard !isClosed else { return }
         isClosed = true
-        for statement in [begin, insert, commit, rollback, selectAll] { statement.finalize() }
+        for statement in [begin, insert, commit, rollback] { statement.finalize() }
         connection.close()
+        DataDirectory.unlock(directoryLock)
+        directoryLock = -1
     }
 }

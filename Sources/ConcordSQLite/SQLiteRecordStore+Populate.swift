@@ -3,7 +3,7 @@ import Foundation
 
 extension SQLiteRecordStore {
     /// Fills the store in `directory` with `count` synthetic records, for measuring startup with a
-    /// large store (`loadAll` over a million records).
+    /// large store (a million records, read on demand).
     ///
     /// Each record looks like a busy one: `resources/bench` + `1`...`count`, three actors, five
     /// fields (two with a shared short value), written through `persist` in batches of 10,000,
@@ -29,7 +29,7 @@ extension SQLiteRecordStore {
 
     /// A state as three editors would leave it: alice made the record, bob and carol edited
     /// fields, and alice saved the whole form once.
-    static func syntheticState(_ n: Int) -> RecordState {
+    public static func syntheticState(_ n: Int) -> RecordState {
         let actors = ["alice-\(n % 97)", "bob-\(n % 89)", "carol-\(n % 83)"]
         let base = Int64(1_763_805_600_000) + Int64(n) * 1000
         var state = RecordState()

@@ -1,10 +1,11 @@
 import ConcordCore
 
 /// The durable record store: `records.sqlite3` in the data directory, written by one thread with
-/// group commit, each commit synced (WAL, `synchronous=FULL`) before its batch's `done` is called.
+/// group commit, each commit synced (WAL, `synchronous=FULL`) before its batch's `done` is called,
+/// and read by another thread on its own connection, so that a read never waits for a sync.
 ///
-/// `init` and `loadAll` do blocking I/O on the caller's thread (they run before the server
-/// serves); `persist` only queues, and `close` waits for the queue to drain.
+/// `init` and `ids` do blocking I/O on the caller's thread (they run before the server serves);
+/// `read` and `persist` only queue, and `close` waits for both queues to drain.
 public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
     /// The file inside the data directory.
     public static let fileName = "records.sqlite3"
@@ -14,12 +15,19 @@ public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
 
     let database: RecordsDatabase
     let writer: GroupCommitWriter
+    let reader: RecordsReader
 
     /// Opens the store in `directory`, creating the directory and an empty store when missing.
     /// Throws `SQLiteStoreError` when the directory is unusable, the file is not a Concord store,
     /// or another process has it open.
     public init(directory: String) throws {
         database = try RecordsDatabase(directory: directory, fileName: Self.fileName)
+        do {
+            reader = try RecordsReader(path: database.path)
+        } catch {
+            database.close()
+            throw error
+        }
         writer = GroupCommitWriter(database: database)
     }
 
@@ -28,10 +36,12 @@ public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
         try SQLiteRecordStore(directory: directory)
     }
 
-    deinit { writer.close() }
+    deinit { close() }
 
-    public func loadAll() throws -> [(RecordKey, RecordState)] {
-        try database.readAll()
+    /// Queues a read for the reader thread; `done` runs on that thread with the states. On a
+    /// closed store `done` runs at once with a failure.
+    public func read(_ keys: [RecordKey], done: @escaping @Sendable (Result<[RecordState?], RecordReadFailure>) -> Void) {
+        if !reader.enqueue(keys, done: done) { done(.failure(RecordReadFailure(SQLiteStoreError.closed.description))) }
     }
 
     /// Queues `batch` for the writer thread; `done` runs on that thread once the batch is durable
@@ -40,8 +50,14 @@ public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
         if !writer.enqueue(batch, done: done) { done(SQLiteStoreError.closed) }
     }
 
-    /// Writes every queued batch, stops the writer thread and closes the file. Idempotent.
+    public func ids(in channel: String, limit: Int) throws -> [String] {
+        try database.ids(in: channel, limit: limit)
+    }
+
+    /// Answers every queued read, writes every queued batch, stops both threads and closes the
+    /// file. Idempotent.
     public func close() {
+        reader.close()
         writer.close()
     }
 }

@@ -41,6 +41,11 @@ final class SQLiteStatement {
         guard rc == SQLITE_OK else { throw connection.failure(rc, during: "binding \(sql)") }
     }
 
+    func bind(_ value: Int64, at index: Int32) throws(SQLiteStoreError) {
+        let rc = sqlite3_bind_int64(handle, index, value)
+        guard rc == SQLITE_OK else { throw connection.failure(rc, during: "binding \(sql)") }
+    }
+
     /// Advances: true when a row is ready, false when the statement is done.
     func step() throws(SQLiteStoreError) -> Bool {
         switch sqlite3_step(handle) {

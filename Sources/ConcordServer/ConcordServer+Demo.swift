@@ -30,21 +30,24 @@ extension ConcordServer {
         case ("GET", ["api", "token"]):
             return answer(demoToken(request))
         case ("GET", ["api", "posts"]):
-            let posts = DemoBoard.posts(in: records).map { DemoBoard.postJSON(id: $0.id, state: $0.state) }
-            return answer(.json(200) { $0.value(.object(["posts": .array(posts)])) })
-        case ("GET", let rest) where rest.count == 3 && rest[0] == "api" && rest[1] == "posts":
-            let key = RecordKey(channel: DemoBoard.postsChannel, id: rest[2])
-            guard let state = records.state(of: key), state.tombstone == nil else {
-                return answer(.error(404, ProtocolError(.notFound, "no post \(rest[2])")))
+            let keys = board.postKeys
+            return records.readAll(keys, failed: { answer(Self.storeUnavailable) }) { states in
+                let posts = zip(keys, states).compactMap { key, state in
+                    state.flatMap { $0.tombstone == nil ? DemoBoard.postJSON(id: key.id, state: $0) : nil }
+                }
+                answer(.json(200) { $0.value(.object(["posts": .array(posts)])) })
             }
-            return answer(.json(200) { $0.value(.object(["post": DemoBoard.postJSON(id: rest[2], state: state)])) })
+        case ("GET", let rest) where rest.count == 3 && rest[0] == "api" && rest[1] == "posts":
+            return readDemoPost(rest[2], answer: answer) { state in
+                answer(.json(200) { $0.value(.object(["post": DemoBoard.postJSON(id: rest[2], state: state)])) })
+            }
         case ("POST", ["api", "posts"]):
-            return createDemoPost(request, answer: answer)
+            return createDemoPost(request, board: board, answer: answer)
         case ("GET", let rest) where rest.count == 4 && rest[0] == "api" && rest[1] == "posts" && rest[3] == "comments":
             let list = board.comments[rest[2]] ?? []
             return answer(.json(200) { $0.value(.object(["comments": .array(list.map(\.json))])) })
         case ("POST", let rest) where rest.count == 4 && rest[0] == "api" && rest[1] == "posts" && rest[3] == "comments":
-            return answer(addDemoComment(request, post: rest[2], board: board))
+            return addDemoComment(request, post: rest[2], board: board, answer: answer)
         default:
             return answer(.error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)")))
         }
@@ -72,7 +75,7 @@ extension ConcordServer {
         return text
     }
 
-    private func createDemoPost(_ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+    private func createDemoPost(_ request: HTTPRequest, board: DemoBoard, answer: @escaping (HTTPResponse) -> Void) {
         do {
             guard case .object(let body)? = JSONParsing.value(from: request.body) else {
                 throw ProtocolError(.invalidJSON, "body must be a JSON object")
@@ -80,15 +83,17 @@ extension ConcordServer {
             let user = try demoUser(body)
             let title = try demoText(body, "title")
             let text = try demoText(body, "body", allowEmpty: true)
-            let id = DemoBoard.nextPostID(in: records)
+            let id = board.nextPostID()
             let key = RecordKey(channel: DemoBoard.postsChannel, id: id)
-            try commit(key, Commit(actor: user, context: VersionVector(), fields: ["title": .string(title), "body": .string(text)]),
-                       delete: false) { [unowned self] result in
-                guard case .outcome(.accepted) = result, let state = records.state(of: key) else {
+            commit(key, Commit(actor: user, context: VersionVector(), fields: ["title": .string(title), "body": .string(text)]),
+                   delete: false) { [unowned self] result in
+                guard case .outcome(.accepted) = result else {
                     return answer(.error(503, ProtocolError(.unavailable, "the post could not be stored")))
                 }
                 publishDemoEvent(DemoBoard.postsChannel, "created", ["ids": .array([.string(id)])])
-                answer(.json(201) { $0.value(.object(["post": DemoBoard.postJSON(id: id, state: state)])) })
+                readDemoPost(id, answer: answer) { state in
+                    answer(.json(201) { $0.value(.object(["post": DemoBoard.postJSON(id: id, state: state)])) })
+                }
             }
         } catch let error as ProtocolError {
             answer(.error(400, error))
@@ -97,24 +102,34 @@ extension ConcordServer {
         }
     }
 
-    private func addDemoComment(_ request: HTTPRequest, post: String, board: DemoBoard) -> HTTPResponse {
+    /// Runs `found` with the post's state, or answers 404 for a post that does not exist (or 503).
+    private func readDemoPost(_ id: String, answer: @escaping (HTTPResponse) -> Void, found: @escaping (RecordState) -> Void) {
+        records.read(RecordKey(channel: DemoBoard.postsChannel, id: id), failed: { answer(Self.storeUnavailable) }) { state in
+            guard let state, state.tombstone == nil else {
+                return answer(.error(404, ProtocolError(.notFound, "no post \(id.prefix(60))")))
+            }
+            found(state)
+        }
+    }
+
+    private func addDemoComment(_ request: HTTPRequest, post: String, board: DemoBoard, answer: @escaping (HTTPResponse) -> Void) {
+        let user: String, name: String, text: String
         do {
             guard case .object(let body)? = JSONParsing.value(from: request.body) else {
                 throw ProtocolError(.invalidJSON, "body must be a JSON object")
             }
-            guard records.state(of: RecordKey(channel: DemoBoard.postsChannel, id: post))?.tombstone == nil,
-                  records.state(of: RecordKey(channel: DemoBoard.postsChannel, id: post)) != nil else {
-                return .error(404, ProtocolError(.notFound, "no post \(post)"))
-            }
-            let user = try demoUser(body)
-            let name = (try? demoText(body, "name")) ?? user
-            let comment = board.addComment(post: post, user: user, name: name, text: try demoText(body, "text"), at: now())
-            publishDemoEvent(DemoBoard.commentsChannel, "created", ["ids": .array([.string(comment.id)]), "post": .string(post)])
-            return .json(201) { $0.value(.object(["comment": comment.json])) }
+            user = try demoUser(body)
+            name = (try? demoText(body, "name")) ?? user
+            text = try demoText(body, "text")
         } catch let error as ProtocolError {
-            return .error(400, error)
+            return answer(.error(400, error))
         } catch {
-            return .error(500, ProtocolError(.internal, "internal error"))
+            return answer(.error(500, ProtocolError(.internal, "internal error")))
+        }
+        readDemoPost(post, answer: answer) { [unowned self] _ in
+            let comment = board.addComment(post: post, user: user, name: name, text: text, at: now())
+            publishDemoEvent(DemoBoard.commentsChannel, "created", ["ids": .array([.string(comment.id)]), "post": .string(post)])
+            answer(.json(201) { $0.value(.object(["comment": comment.json])) })
         }
     }
 
@@ -144,15 +159,15 @@ extension ConcordServer {
 
     /// Three posts to start with, unless the record store already has posts.
     func seedDemo() {
-        guard demoBoard != nil, DemoBoard.posts(in: records).isEmpty else { return }
+        guard let board = demoBoard, !board.hasPosts else { return }
         let seeds = [
             ("Welcome to Concord", "Open this post in a second window as another user: you will see each other."),
             ("Conflicts, caught early", "Edit the title in both windows and save one: the other is warned before saving."),
             ("Typing indicators", "Type a comment below: the other window shows who is typing."),
         ]
-        for (index, (title, body)) in seeds.enumerated() {
-            let key = RecordKey(channel: DemoBoard.postsChannel, id: String(index + 1))
-            try? commit(key, Commit(actor: "concord", context: VersionVector(), fields: ["title": .string(title), "body": .string(body)]),
+        for (title, body) in seeds {
+            let key = RecordKey(channel: DemoBoard.postsChannel, id: board.nextPostID())
+            commit(key, Commit(actor: "concord", context: VersionVector(), fields: ["title": .string(title), "body": .string(body)]),
                         delete: false) { _ in }
         }
     }

@@ -34,6 +34,7 @@ extension ConcordServer {
             metrics.channels.set(Int64(registry.activeChannelCount))
             metrics.presenceMembers.set(Int64(presence.memberCount))
             metrics.typists.set(Int64(typing.count))
+            metrics.export(records.cache)
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
         case "/v1/client.js":
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }

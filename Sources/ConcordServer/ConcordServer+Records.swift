@@ -2,46 +2,67 @@ import ConcordCore
 
 /// The `record.*` commands: reading versions, editing sessions, and durable commits.
 extension ConcordServer {
+    /// Each command waits for the record's state when it is not in memory; commands on one record
+    /// are answered in the order they came, and errors found then are answered with the command's id.
     func handleRecord(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+        let unavailable: () -> Void = { [weak connection] in
+            connection?.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "the record store is unavailable")))
+        }
         switch command {
         case .recordGet(let key):
             try authorize(connection, [.subscribe, .commit], on: key.channel)
-            connection.sendText(ServerFrame.recordState("record.state", id: id, key: key, state: records.state(of: key)))
+            records.read(key, failed: unavailable) { [weak connection] state in
+                connection?.sendText(ServerFrame.recordState("record.state", id: id, key: key, state: state))
+            }
         case .recordEdit(let key, let context):
             let user = try requireUser(connection, "editing")
             try authorize(connection, .commit, on: key.channel)
-            try records.checkContext(key, context)
-            if !connection.editing.contains(key) {
-                guard registry.subscriptionCount(of: connection) + connection.watchCount < configuration.maxSubscriptions else {
-                    throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
+            records.read(key, failed: unavailable) { [weak self, weak connection] state in
+                guard let self, let connection, isOpen(connection) else { return }
+                do throws(ProtocolError) {
+                    try RecordRules.checkContext(state, context)
+                    try startEditing(connection, user: user, key: key, context: context)
+                    connection.sendText(ServerFrame.recordReply("record.editing", id: id, key: key))
+                } catch {
+                    connection.sendText(ServerFrame.error(id: id, error))
                 }
-                connection.editing.insert(key)
             }
-            editing.edit(connection, user: user, key: key, context: context)
-            connection.sendText(ServerFrame.recordReply("record.editing", id: id, key: key))
         case .recordStop(let key):
-            guard connection.editing.remove(key) != nil else {
-                throw ProtocolError(.unknownSubscription, "not editing \(key.channel) record \(key.id)")
+            records.inOrder(key) { [weak self, weak connection] in
+                guard let self, let connection, isOpen(connection) else { return }
+                guard connection.editing.remove(key) != nil else {
+                    return connection.sendText(ServerFrame.error(id: id, ProtocolError(.unknownSubscription, "not editing \(key.channel) record \(key.id)")))
+                }
+                editing.leave(connection, key: key)
+                connection.sendText(ServerFrame.recordReply("record.stopped", id: id, key: key))
             }
-            editing.leave(connection, key: key)
-            connection.sendText(ServerFrame.recordReply("record.stopped", id: id, key: key))
         case .recordCommit(let key, let context, let fields):
             let actor = try requireUser(connection, "committing")
             try authorize(connection, .commit, on: key.channel)
             try takeCommitToken(actor)
-            try commit(key, Commit(actor: actor, context: context, fields: fields), delete: false) { [weak connection] result in
+            commit(key, Commit(actor: actor, context: context, fields: fields), delete: false) { [weak connection] result in
                 connection?.sendText(Self.reply(result, id: id, key: key))
             }
         case .recordDelete(let key, let context):
             let actor = try requireUser(connection, "deleting")
             try authorize(connection, .commit, on: key.channel)
             try takeCommitToken(actor)
-            try commit(key, Commit(actor: actor, context: context, fields: nil), delete: true) { [weak connection] result in
+            commit(key, Commit(actor: actor, context: context, fields: nil), delete: true) { [weak connection] result in
                 connection?.sendText(Self.reply(result, id: id, key: key))
             }
         default:
             break
         }
+    }
+
+    private func startEditing(_ connection: Connection, user: String, key: RecordKey, context: VersionVector) throws(ProtocolError) {
+        if !connection.editing.contains(key) {
+            guard registry.subscriptionCount(of: connection) + connection.watchCount < configuration.maxSubscriptions else {
+                throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
+            }
+            connection.editing.insert(key)
+        }
+        editing.edit(connection, user: user, key: key, context: context)
     }
 
     /// Commits are limited per user, across all of the user's connections.
@@ -52,37 +73,22 @@ extension ConcordServer {
                       limit: .commitRate, what: "commits")
     }
 
-    enum CommitResult {
-        case outcome(CommitOutcome)
-        case unavailable
-    }
-
     static func reply(_ result: CommitResult, id: JSONValue?, key: RecordKey) -> [UInt8] {
         switch result {
         case .outcome(.accepted(let accepted)): return ServerFrame.committed("record.committed", id: id, key: key, accepted)
         case .outcome(.conflict(let conflict)): return ServerFrame.conflict("record.conflict", id: id, key: key, conflict)
+        case .refused(let error): return ServerFrame.error(id: id, error)
         case .unavailable: return ServerFrame.error(id: id, ProtocolError(.unavailable, "the record store is unavailable"))
         }
     }
 
     /// Checks a commit or delete; an accepted one is made durable first, then acknowledged,
     /// published on the record's channel, and warned to stale editors, in that order.
-    func commit(_ key: RecordKey, _ commit: Commit, delete: Bool, dryRun: Bool = false, answer: @escaping (CommitResult) -> Void) throws(ProtocolError) {
-        guard !groupCommit.failed else { return answer(.unavailable) }
-        var book = records
-        let now = now()
-        let outcome = delete
-            ? try book.delete(key, actor: commit.actor, context: commit.context, now: now)
-            : try book.commit(key, commit, now: now)
-        guard case .accepted(let accepted) = outcome, !dryRun else { return answer(.outcome(outcome)) }
-        records = book
-        let state = book.state(of: key)!
-        groupCommit.add(key, state) { [unowned self] durable in
-            guard durable else {
-                logger.error("record store failed: commits are refused until restart")
-                return answer(.unavailable)
-            }
-            answer(.outcome(outcome))
+    func commit(_ key: RecordKey, _ commit: Commit, delete: Bool, dryRun: Bool = false, answer: @escaping (CommitResult) -> Void) {
+        records.commit(key, commit, delete: delete, dryRun: dryRun, now: now()) { [unowned self] result, state in
+            answer(result)
+            guard case .outcome(.accepted(let accepted)) = result, let state else { return }
+            demoBoard?.noteCommit(key, state)
             publishCommit(key, accepted)
             for (editor, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
                 editor.sendText(ServerFrame.stale(key: key, by: accepted.dot.actor, deleted: accepted.deleted,

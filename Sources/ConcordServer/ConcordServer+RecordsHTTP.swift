@@ -14,7 +14,9 @@ extension ConcordServer {
             }
             if let error = ChannelName.validate(channel) { return answer(.error(400, error)) }
             let key = RecordKey(channel: channel, id: id)
-            answer(HTTPResponse(status: 200, body: ServerFrame.recordState(nil, id: nil, key: key, state: records.state(of: key))))
+            records.read(key, failed: { answer(Self.storeUnavailable) }) { state in
+                answer(HTTPResponse(status: 200, body: ServerFrame.recordState(nil, id: nil, key: key, state: state)))
+            }
         case ("POST", "/v1/records/commit"), ("POST", "/v1/records/delete"):
             commitOverHTTP(request, delete: request.path.hasSuffix("/delete"), answer: answer)
         case (_, "/v1/records"), (_, "/v1/records/commit"), (_, "/v1/records/delete"):
@@ -24,6 +26,8 @@ extension ConcordServer {
             answer(.error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)")))
         }
     }
+
+    static let storeUnavailable = HTTPResponse.error(503, ProtocolError(.unavailable, "the record store is unavailable"))
 
     private func commitOverHTTP(_ request: HTTPRequest, delete: Bool, answer: @escaping (HTTPResponse) -> Void) {
         guard case .object(let body)? = JSONParsing.value(from: request.body) else {
@@ -39,14 +43,16 @@ extension ConcordServer {
                 actor = name
             }
             let dryRun = body["dryRun"] == .bool(true)
-            try commit(key, Commit(actor: actor, context: context, fields: fields), delete: delete, dryRun: dryRun) { result in
+            commit(key, Commit(actor: actor, context: context, fields: fields), delete: delete, dryRun: dryRun) { result in
                 switch result {
                 case .outcome(.accepted(let accepted)):
                     answer(HTTPResponse(status: 200, body: ServerFrame.committed(nil, id: nil, key: key, accepted)))
                 case .outcome(.conflict(let conflict)):
                     answer(HTTPResponse(status: 409, body: ServerFrame.conflict(nil, id: nil, key: key, conflict)))
+                case .refused(let error):
+                    answer(.error(400, error))
                 case .unavailable:
-                    answer(.error(503, ProtocolError(.unavailable, "the record store is unavailable")))
+                    answer(Self.storeUnavailable)
                 }
             }
         } catch let error as ProtocolError {

@@ -37,9 +37,9 @@ public final class ConcordServer {
     var commitBuckets: [String: TokenBucket] = [:]
     /// Open TCP connections per client address.
     var connectionsPerAddress: [String: Int] = [:]
-    var records: RecordBook
+    /// Records: the cache of the working set, the store behind it, group commit.
+    let records: RecordService
     var editing = EditingSessions<Connection>()
-    let groupCommit: GroupCommit
     var deadlineTimer: LoopTimer?
     var armedDeadline: Int64?
     var deadlinesArmPending = false
@@ -69,11 +69,11 @@ public final class ConcordServer {
         serverGrants = Grants(.publish, on: configuration.clientPublish)
             + Grants(.subscribe, on: configuration.effectivePublicSubscribe)
         apiKeys = try Self.loadAPIKeys(configuration)
-        records = RecordBook(maxActors: configuration.maxRecordActors)
         let store = try configuration.makeRecordStore()
-        records.restore(try store.loadAll())
-        groupCommit = try GroupCommit(store: store, loop: loop)
-        demoBoard = configuration.demoEnabled ? DemoBoard() : nil
+        records = try RecordService(store: store, loop: loop, logger: logger,
+                                    capacity: configuration.recordCacheSize, maxActors: configuration.maxRecordActors)
+        // Only the demo's own channel is read at start, never the whole store.
+        demoBoard = configuration.demoEnabled ? DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts)) : nil
         seedDemo()
     }
 
@@ -110,12 +110,9 @@ public final class ConcordServer {
     /// Runs the loop until `shutdown()` completes, then releases the loop and the record store.
     public func run() {
         loop.run()
-        groupCommit.close()
+        records.close()
         loop.close()
     }
-
-    /// Records loaded from the data directory at start.
-    public var recordCount: Int { records.count }
 
     /// Thread-safe request to shut down; `run()` returns once connections have closed.
     public func requestStop() {
@@ -223,6 +220,12 @@ public final class ConcordServer {
             }
         }
         armDeadlines()
+    }
+
+    /// Whether a WebSocket is still open for commands: answers that arrive after a store read
+    /// must not register anything for a connection that has gone meanwhile.
+    func isOpen(_ connection: Connection) -> Bool {
+        connection.phase == .webSocket && connections[ObjectIdentifier(connection)] != nil
     }
 
     /// The wall clock, read here in the shell and handed to the core.

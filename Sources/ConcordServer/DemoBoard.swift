@@ -25,12 +25,20 @@ final class DemoBoard {
     static let users = ["alice", "bob", "carol", "dave"]
     static let maxComments = 1_000
     static let maxTextBytes = 2_000
+    /// Posts the demo lists; older ones stay in the store but drop out of the list.
+    static let maxPosts = 1_000
 
     private(set) var comments: [String: [Comment]] = [:]
     private var commentCount = 0
     private var files: [String: (type: String, bytes: [UInt8])] = [:]
+    /// The ids of `demo/posts` records, read from the store at start and kept up to date by
+    /// commits, so that listing posts never scans the store.
+    private var postIDs: Set<String>
+    private var highestPostID: Int
 
-    init() {
+    init(postIDs: [String]) {
+        self.postIDs = Set(postIDs)
+        highestPostID = postIDs.compactMap { Int($0) }.max() ?? 0
         guard let directory = Bundle.module.url(forResource: "demo", withExtension: nil),
               let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
         for name in names {
@@ -66,11 +74,25 @@ final class DemoBoard {
         return comment
     }
 
-    /// The posts: every record of `demo/posts` that is not deleted, with its title and body.
-    static func posts(in book: RecordBook) -> [(id: String, state: RecordState)] {
-        book.records.compactMap { key, state in
-            key.channel == postsChannel && state.tombstone == nil ? (key.id, state) : nil
-        }.sorted { (Int($0.id) ?? .max, $0.id) < (Int($1.id) ?? .max, $1.id) }
+    /// The keys of the posts to list, oldest first (deleted ones are dropped once their state is read).
+    var postKeys: [RecordKey] {
+        postIDs.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }.suffix(Self.maxPosts)
+            .map { RecordKey(channel: Self.postsChannel, id: $0) }
+    }
+
+    var hasPosts: Bool { !postIDs.isEmpty }
+
+    /// Follows an accepted commit, whoever made it: a post created over the record API is listed too.
+    func noteCommit(_ key: RecordKey, _ state: RecordState) {
+        guard key.channel == Self.postsChannel else { return }
+        if state.tombstone == nil { postIDs.insert(key.id) } else { postIDs.remove(key.id) }
+        if let number = Int(key.id) { highestPostID = max(highestPostID, number) }
+    }
+
+    /// A post id no record has had yet.
+    func nextPostID() -> String {
+        highestPostID += 1
+        return String(highestPostID)
     }
 
     static func postJSON(id: String, state: RecordState) -> JSONValue {
@@ -83,10 +105,5 @@ final class DemoBoard {
             "author": .string(last?.dot.actor ?? ""),
             "version": .object(state.version.counters.mapValues { .int(Int64($0)) }),
         ])
-    }
-
-    static func nextPostID(in book: RecordBook) -> String {
-        let highest = book.records.keys.filter { $0.channel == postsChannel }.compactMap { Int($0.id) }.max() ?? 0
-        return String(highest + 1)
     }
 }

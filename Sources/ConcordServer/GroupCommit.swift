@@ -1,6 +1,5 @@
 import ConcordCore
 import ConcordUV
-import Foundation
 
 /// Collects the record states accepted in one loop turn into one store batch, and runs each
 /// commit's acknowledgement on the loop thread once its batch is durable.
@@ -13,17 +12,14 @@ final class GroupCommit {
     private var waiting: [UInt64: [(Bool) -> Void]] = [:]
     private var nextBatch: UInt64 = 0
     /// Batches the store finished, handed over from its thread.
-    private let finishedLock = NSLock()
-    private var finished: [(UInt64, Bool)] = []
-    private var wakeup: LoopAsync?
+    private var finished: LoopMailbox<(UInt64, Bool)>?
     /// Set when a batch failed: the store may be broken, so later commits are refused.
     private(set) var failed = false
 
     init(store: any RecordStore, loop: EventLoop) throws {
         self.store = store
         self.loop = loop
-        wakeup = try LoopAsync(loop: loop) { [unowned self] in self.drain() }
-        wakeup?.unref()
+        finished = try LoopMailbox(loop: loop) { [unowned self] done in self.drain(done) }
     }
 
     /// Number of commits accepted but not yet durable.
@@ -50,30 +46,20 @@ final class GroupCommit {
         batch = []
         batchIndex = [:]
         callbacks = []
-        let wakeup = self.wakeup
-        nonisolated(unsafe) let this = self
-        store.persist(states) { error in
-            this.finishedLock.lock()
-            this.finished.append((id, error == nil))
-            this.finishedLock.unlock()
-            wakeup?.send()
-        }
+        guard let finished else { return }
+        store.persist(states) { error in finished.post((id, error == nil)) }
     }
 
-    private func drain() {
-        finishedLock.lock()
-        let done = finished.sorted { $0.0 < $1.0 }
-        finished.removeAll()
-        finishedLock.unlock()
-        for (id, ok) in done {
+    private func drain(_ done: [(UInt64, Bool)]) {
+        for (id, ok) in done.sorted(by: { $0.0 < $1.0 }) {
             if !ok { failed = true }
             for callback in waiting.removeValue(forKey: id) ?? [] { callback(ok) }
         }
     }
 
     func close() {
-        wakeup?.close()
-        wakeup = nil
+        finished?.close()
+        finished = nil
         store.close()
     }
 }

@@ -1,3 +1,4 @@
+import ConcordCore
 import Prometheus
 
 /// The counters and gauges behind `GET /metrics`, named as `protocol/README.md` lists them.
@@ -21,6 +22,13 @@ final class ServerMetrics {
     let authFailures: Counter
     let tokenRefreshes: Counter
     let tokenExpiries: Counter
+    let recordCacheEntries: Gauge
+    let recordCacheCapacity: Gauge
+    let recordCacheHits: Counter
+    let recordCacheMisses: Counter
+    let recordCacheEvictions: Counter
+    /// The cache counts for itself; what `/metrics` showed last, to add only the difference.
+    private var exportedCache = RecordCache.Statistics()
 
     init() {
         connections = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "connections", unitName: "", helpText: "Open WebSocket connections"))
@@ -43,6 +51,22 @@ final class ServerMetrics {
         authFailures = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "auth_failures", unitName: "total", helpText: "Upgrades and refreshes refused for a missing or invalid token, or a foreign origin"))
         tokenRefreshes = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "token_refreshes", unitName: "total", helpText: "Tokens replaced over an open connection"))
         tokenExpiries = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "token_expiries", unitName: "total", helpText: "Connections closed with 4001 because their token expired"))
+        recordCacheEntries = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "record_cache_entries", unitName: "", helpText: "Records held in memory"))
+        recordCacheCapacity = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "record_cache_capacity", unitName: "", helpText: "Records the cache keeps (--record-cache)"))
+        recordCacheHits = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "record_cache_hits", unitName: "total", helpText: "Record commands served from memory"))
+        recordCacheMisses = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "record_cache_misses", unitName: "total", helpText: "Record commands that waited for the store"))
+        recordCacheEvictions = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "record_cache_evictions", unitName: "total", helpText: "Records dropped from memory to stay within the cache size"))
+    }
+
+    /// Brings the record cache's figures up to date before a scrape.
+    func export(_ cache: RecordCache) {
+        let now = cache.statistics
+        recordCacheHits.increment(by: Int64(now.hits - exportedCache.hits))
+        recordCacheMisses.increment(by: Int64(now.misses - exportedCache.misses))
+        recordCacheEvictions.increment(by: Int64(now.evictions - exportedCache.evictions))
+        exportedCache = now
+        recordCacheEntries.set(Int64(cache.count))
+        recordCacheCapacity.set(Int64(cache.capacity))
     }
 
     func hit(_ limit: Limit) {

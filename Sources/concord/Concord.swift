@@ -53,6 +53,9 @@ struct Serve: ParsableCommand {
     @Flag(help: "Keep records in memory only: nothing survives a restart (env CONCORD_MEMORY=1).")
     var memory = false
 
+    @Option(help: "Records kept in memory; others are read from the store when used (env CONCORD_RECORD_CACHE). Default 50000.")
+    var recordCache: Int?
+
     @Option(help: "Actors a record's version vector keeps before the oldest fold (env CONCORD_MAX_RECORD_ACTORS).")
     var maxRecordActors: Int?
 
@@ -83,6 +86,7 @@ struct Serve: ParsableCommand {
         config.maxPresenceMembers = try maxPresenceMembers ?? settings.int("CONCORD_MAX_PRESENCE_MEMBERS") ?? config.maxPresenceMembers
         config.typingTTLMilliseconds = try typingTtl ?? settings.int("CONCORD_TYPING_TTL").map(UInt64.init) ?? config.typingTTLMilliseconds
         config.maxRecordActors = try maxRecordActors ?? settings.int("CONCORD_MAX_RECORD_ACTORS") ?? config.maxRecordActors
+        config.recordCacheSize = try recordCache ?? settings.int("CONCORD_RECORD_CACHE") ?? config.recordCacheSize
         if memory || settings.flag("CONCORD_MEMORY") {
             config.dataDirectory = nil
         } else {
@@ -141,7 +145,7 @@ func runServer(_ config: ServerConfiguration, logger: Logger) throws {
     }
     if !config.echoOnly {
         if let directory = config.dataDirectory {
-            logger.info("records stored in \(directory): \(server.recordCount) loaded")
+            logger.info("records stored in \(directory), up to \(config.recordCacheSize) kept in memory")
         } else {
             logger.notice("records kept in memory only (--memory): nothing survives a restart")
         }

@@ -48,6 +48,7 @@ struct Settings {
         guard config.tokenNoticeMilliseconds >= 0 else { throw ValidationError("token notice must not be negative") }
         guard config.maxQueueBytes >= config.maxMessageBytes else { throw ValidationError("max queue bytes must be at least the max message size") }
         guard config.maxRecordActors >= 1 else { throw ValidationError("max record actors must be at least 1") }
+        guard config.recordCacheSize >= 1 else { throw ValidationError("record cache must hold at least 1 record") }
         guard config.typingTTLMilliseconds >= 100 else { throw ValidationError("typing TTL must be at least 100 ms") }
         guard config.pingIntervalMilliseconds >= 100, config.idleTimeoutMilliseconds > config.pingIntervalMilliseconds else {
             throw ValidationError("ping interval must be at least 100 ms and shorter than the idle timeout")

@@ -125,12 +125,14 @@ struct SQLiteStoreOpeningTests {
         tamper.close()
         let store = try SQLiteRecordStore(directory: dir.path)
         defer { store.close() }
-        #expect {
-            try store.loadAll()
-        } throws: { error in
-            guard case .corruptRecord(_, let key, _) = error as? SQLiteStoreError else { return false }
-            return key == RecordKey(channel: "resources/posts", id: "7")
+        // Only the record itself fails; the store opened without reading it.
+        let key = RecordKey(channel: "resources/posts", id: "7")
+        guard case .failure(let failure) = readAndWait(store, [key]) else {
+            Issue.record("a corrupt record must fail to read")
+            return
         }
+        #expect(failure.reason.contains(key.description))
+        #expect(try readAndWait(store, [RecordKey(channel: "resources/posts", id: "8")]).get() == [nil])
     }
 
     @Test func populateWritesLoadableSyntheticRecords() throws {
@@ -139,9 +141,8 @@ struct SQLiteStoreOpeningTests {
         try SQLiteRecordStore.populate(directory: dir.path, count: 12_000)
         let store = try SQLiteRecordStore(directory: dir.path)
         defer { store.close() }
-        let loaded = dictionary(try store.loadAll())
-        #expect(loaded.count == 12_000)
-        let sample = try #require(loaded[RecordKey(channel: "resources/bench", id: "11001")])
+        #expect(try store.ids(in: "resources/bench", limit: .max).count == 12_000)
+        let sample = try #require(try readAndWait(store, [RecordKey(channel: "resources/bench", id: "11001")]).get()[0])
         #expect(sample == SQLiteRecordStore.syntheticState(11000))
         #expect(sample.actors.count == 3 && sample.fields.count == 5)
     }

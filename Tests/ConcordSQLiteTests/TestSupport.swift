@@ -56,3 +56,21 @@ func persistAndWait(_ store: SQLiteRecordStore, _ batch: [(RecordKey, RecordStat
 func dictionary(_ records: [(RecordKey, RecordState)]) -> [RecordKey: RecordState] {
     Dictionary(records, uniquingKeysWith: { _, last in last })
 }
+
+/// Reads `keys` through the store's reader thread and waits for the answer.
+func readAndWait(_ store: SQLiteRecordStore, _ keys: [RecordKey]) -> Result<[RecordState?], RecordReadFailure> {
+    let answered = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var answer: Result<[RecordState?], RecordReadFailure>?
+    store.read(keys) { result in
+        answer = result
+        answered.signal()
+    }
+    answered.wait()
+    return answer!
+}
+
+/// The stored states of `keys`, keyed, leaving out records never stored.
+func readStored(_ store: SQLiteRecordStore, _ keys: [RecordKey]) throws -> [RecordKey: RecordState] {
+    let states = try readAndWait(store, keys).get()
+    return Dictionary(uniqueKeysWithValues: zip(keys, states).compactMap { key, state in state.map { (key, $0) } })
+}

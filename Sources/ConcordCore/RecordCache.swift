@@ -1,0 +1,236 @@
+/// The records the server holds in memory: a bounded working set in front of the durable store,
+/// which stays the source of truth.
+///
+/// `access` runs a command's body on one record's state: at once when the record is cached, or,
+/// on a miss, after the store's answer comes back through `loaded`. Bodies on one record run in
+/// the order they were asked for, and see each other's changes. The least recently used records
+/// are evicted past `capacity`, except those with writes not yet durable (pinned by a body until
+/// `persisted`) and those a body is running on. Pure: the read itself is the caller's, asked
+/// through `read`, and nothing here touches a thread, a clock or the disk.
+public final class RecordCache {
+    /// A command on one record. It may change the state in place; it returns true when it did and
+    /// the change is on its way to the store, which pins the record until `persisted`.
+    public typealias Body = (inout RecordState?) -> Bool
+
+    public struct Statistics: Equatable, Sendable {
+        /// Accesses served from memory.
+        public var hits: UInt64 = 0
+        /// Accesses that waited for the store.
+        public var misses: UInt64 = 0
+        /// Records dropped from memory to stay within the capacity.
+        public var evictions: UInt64 = 0
+
+        public init() {}
+    }
+
+    private struct Waiter {
+        var body: Body
+        var failed: (String) -> Void
+    }
+
+    private struct Slot {
+        var key: RecordKey
+        var state: RecordState?
+        var pins = 0
+        var busy = false
+        /// Neighbours in recency order (towards the most and the least recent); -1 at the ends.
+        var newer = -1
+        var older = -1
+    }
+
+    /// Records kept once they are neither pinned nor busy.
+    public let capacity: Int
+    public private(set) var statistics = Statistics()
+    private let read: (RecordKey) -> Void
+    private var slots: [Slot] = []
+    private var freeSlots: [Int] = []
+    private var index: [RecordKey: Int] = [:]
+    /// Commands on records the store is reading, in arrival order.
+    private var loading: [RecordKey: [Waiter]] = [:]
+    /// Commands that arrived while a body ran on the same record.
+    private var deferred: [RecordKey: [Waiter]] = [:]
+    private var newest = -1
+    private var oldest = -1
+
+    /// `read` asks the store for one record; its answer must come back through `loaded`.
+    public init(capacity: Int, read: @escaping (RecordKey) -> Void) {
+        self.capacity = max(1, capacity)
+        self.read = read
+    }
+
+    /// Records in memory.
+    public var count: Int { index.count }
+
+    /// Records the store is being asked for.
+    public var readsInFlight: Int { loading.count }
+
+    /// The cached state without counting an access or changing the order: nil when not cached,
+    /// `.some(nil)` for a record known not to exist.
+    public func peek(_ key: RecordKey) -> RecordState?? {
+        index[key].map { slots[$0].state }
+    }
+
+    /// Runs `body` on the record's state once it is in memory; `failed` runs instead, with the
+    /// reason, when the store could not read it.
+    public func access(_ key: RecordKey, failed: @escaping (String) -> Void, _ body: @escaping Body) {
+        let waiter = Waiter(body: body, failed: failed)
+        if let slot = index[key] {
+            statistics.hits += 1
+            touch(slot)
+            return run(waiter, on: slot)
+        }
+        statistics.misses += 1
+        if loading[key] != nil {
+            loading[key]!.append(waiter)
+        } else {
+            loading[key] = [waiter]
+            read(key)
+        }
+    }
+
+    /// Runs `body` with the states of every key once all are in memory, or `failed` once with the
+    /// first read that failed. The states are read only; nothing is pinned.
+    public func accessAll(_ keys: [RecordKey], failed: @escaping (String) -> Void, _ body: @escaping ([RecordState?]) -> Void) {
+        guard !keys.isEmpty else { return body([]) }
+        final class Gather {
+            var states: [RecordState?]
+            var remaining: Int
+            var failure: String?
+            init(_ count: Int) { states = Array(repeating: nil, count: count); remaining = count }
+        }
+        let gather = Gather(keys.count)
+        func arrived() {
+            gather.remaining -= 1
+            guard gather.remaining == 0 else { return }
+            if let failure = gather.failure { failed(failure) } else { body(gather.states) }
+        }
+        for (i, key) in keys.enumerated() {
+            access(key, failed: { reason in
+                if gather.failure == nil { gather.failure = reason }
+                arrived()
+            }) { state in
+                gather.states[i] = state
+                arrived()
+                return false
+            }
+        }
+    }
+
+    /// The store's answer for `key` (a state, nil for a record it never stored, or why it failed):
+    /// the commands waiting for it run now, in order.
+    public func loaded(_ key: RecordKey, _ result: Result<RecordState?, RecordReadFailure>) {
+        guard let waiters = loading.removeValue(forKey: key) else { return }
+        switch result {
+        case .failure(let failure):
+            for waiter in waiters { waiter.failed(failure.reason) }
+        case .success(let state):
+            let slot = insert(key, state)
+            // Held while the waiters run, so that a body asking for other records cannot evict it.
+            slots[slot].busy = true
+            for waiter in waiters { run(waiter, on: slot, alreadyBusy: true) }
+            slots[slot].busy = false
+            runDeferred(key, slot)
+            evictPastCapacity()
+        }
+    }
+
+    /// One write of the record is durable now (or failed for good): it may be evicted again once
+    /// no other write is pending.
+    public func persisted(_ key: RecordKey) {
+        guard let slot = index[key], slots[slot].pins > 0 else { return }
+        slots[slot].pins -= 1
+        if slots[slot].pins == 0 && index.count > capacity { evictPastCapacity() }
+    }
+
+    // MARK: Running bodies
+
+    private func run(_ waiter: Waiter, on slot: Int, alreadyBusy: Bool = false) {
+        if slots[slot].busy && !alreadyBusy {
+            deferred[slots[slot].key, default: []].append(waiter)
+            return
+        }
+        slots[slot].busy = true
+        // Moved out while the body runs: the body then changes the only copy, in place, and may
+        // reach this cache again (for other records) without overlapping access to `slots`.
+        var state = slots[slot].state.take()
+        let pinned = waiter.body(&state)
+        slots[slot].state = state
+        if pinned { slots[slot].pins += 1 }
+        if !alreadyBusy {
+            slots[slot].busy = false
+            runDeferred(slots[slot].key, slot)
+        }
+    }
+
+    private func runDeferred(_ key: RecordKey, _ slot: Int) {
+        while let waiters = deferred.removeValue(forKey: key) {
+            for waiter in waiters { run(waiter, on: slot) }
+        }
+    }
+
+    // MARK: Slots and recency
+
+    private func insert(_ key: RecordKey, _ state: RecordState?) -> Int {
+        let slot: Int
+        let fresh = Slot(key: key, state: state)
+        if let reused = freeSlots.popLast() {
+            slot = reused
+            slots[slot] = fresh
+        } else {
+            slot = slots.count
+            slots.append(fresh)
+        }
+        index[key] = slot
+        link(slot)
+        return slot
+    }
+
+    /// Makes `slot` the most recently used.
+    private func touch(_ slot: Int) {
+        guard newest != slot else { return }
+        unlink(slot)
+        link(slot)
+    }
+
+    private func link(_ slot: Int) {
+        slots[slot].older = newest
+        slots[slot].newer = -1
+        if newest >= 0 { slots[newest].newer = slot }
+        newest = slot
+        if oldest < 0 { oldest = slot }
+    }
+
+    private func unlink(_ slot: Int) {
+        let newer = slots[slot].newer, older = slots[slot].older
+        if newer >= 0 { slots[newer].older = older } else { newest = older }
+        if older >= 0 { slots[older].newer = newer } else { oldest = newer }
+        slots[slot].newer = -1
+        slots[slot].older = -1
+    }
+
+    /// Drops the least recently used records that may go until the capacity holds. Pinned and
+    /// busy ones are skipped (moved to the recent end, so the next pass does not meet them first).
+    private func evictPastCapacity() {
+        var skipped = 0
+        while index.count > capacity, oldest >= 0, skipped < index.count {
+            let slot = oldest
+            if slots[slot].pins > 0 || slots[slot].busy {
+                touch(slot)
+                skipped += 1
+                continue
+            }
+            unlink(slot)
+            index[slots[slot].key] = nil
+            slots[slot].state = nil
+            freeSlots.append(slot)
+            statistics.evictions += 1
+        }
+    }
+}
+
+/// Why the store could not read a record, in words for the operator's log and the client's error.
+public struct RecordReadFailure: Error, Sendable {
+    public var reason: String
+
+    public init(_ reason: String) { self.reason = reason }
+}
