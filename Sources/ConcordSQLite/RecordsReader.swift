@@ -25,6 +25,8 @@ final class RecordsReader: @unchecked Sendable {
         connection = try SQLiteConnection(path: path)
         do {
             try connection.execute("PRAGMA query_only = ON")
+            // Another process holding a lock for a moment (a backup) delays this thread, not the loop.
+            try connection.execute("PRAGMA busy_timeout = 5000")
             // Interior pages of the key index stay cached across reads: 16 MiB, not the 2 MiB default.
             try connection.execute("PRAGMA cache_size = -16384")
             begin = try connection.prepare("BEGIN")

@@ -1,20 +1,24 @@
+import ConcordSQLite
 import ConcordUV
 
-/// One keep-alive connection committing to its own records, one request in flight.
+/// One keep-alive connection committing to its own records, one request in flight: a few fresh
+/// records in turn, or stored records picked at random among those whose number is its own
+/// modulo the connection count (so no two connections write one record).
 final class CommitClient: TCPStreamDelegate {
     private unowned let run: CommitRun
     private let index: Int
     private var stream: TCPStream?
     private var reader = HTTPResponseReader()
-    /// Accepted commits per record: with a single writer the record's version is exactly that.
-    private var counters: [Int]
+    /// Accepted commits per record: with a single writer its own part of the version is exactly that.
+    private var counters: [Int: Int] = [:]
     private var turn = 0
     private var sentAt: UInt64 = 0
+    private var random: SplitMix
 
     init(run: CommitRun, index: Int) {
         self.run = run
         self.index = index
-        counters = Array(repeating: 0, count: run.command.recordsPerConnection)
+        random = SplitMix(seed: UInt64(index) &+ 0x9E37_79B9)
     }
 
     func connect(_ completion: @escaping (String?) -> Void) {
@@ -32,11 +36,28 @@ final class CommitClient: TCPStreamDelegate {
 
     func sendNext() {
         guard let stream, run.takeCommit() else { return }
-        let slot = turn % counters.count
+        // Names of this run alone: a store kept from an earlier run has that run's writes, which
+        // this run's contexts do not cover, so it writes its own records or fields as its own actors.
+        let actor = "bench\(run.nonce)-\(index)"
+        let body: String
+        let slot: Int
         turn += 1
-        let actor = "bench\(index)"
-        let version = counters[slot] == 0 ? "{}" : #"{"\#(actor)":\#(counters[slot])}"#
-        let body = #"{"channel":"bench/records","record":"\#(index)-\#(slot)","version":\#(version),"fields":{"title":"t\#(turn)"},"actor":"\#(actor)"}"#
+        if run.command.stored == 0 {
+            slot = turn % run.command.recordsPerConnection
+            let version = counters[slot, default: 0] == 0 ? "{}" : #"{"\#(actor)":\#(counters[slot]!)}"#
+            body = #"{"channel":"bench/records","record":"\#(run.nonce)-\#(index)-\#(slot)","version":\#(version),"fields":{"title":"t\#(turn)"},"actor":"\#(actor)"}"#
+        } else {
+            // Record numbers base + index, base + index + connections, ...: this connection's share
+            // of the range (every stored record, or the hot set: the most recently created ones).
+            let connections = run.command.connections
+            let share = max(1, (run.storedRange - index + connections - 1) / connections)
+            slot = run.storedBase + index + Int(random.next() % UInt64(share)) * connections
+            // Populated record `n + 1` holds the synthetic state `n`; its version is the context.
+            var version = SQLiteRecordStore.syntheticState(slot).version.counters
+            if let mine = counters[slot] { version[actor] = UInt64(mine) }
+            let context = version.map { #""\#($0.key)":\#($0.value)"# }.joined(separator: ",")
+            body = #"{"channel":"resources/bench","record":"\#(slot + 1)","version":{\#(context)},"fields":{"f\#(run.nonce)":"t\#(turn)"},"actor":"\#(actor)"}"#
+        }
         let request = "POST /v1/records/commit HTTP/1.1\r\nHost: \(run.command.host)\r\nAuthorization: Bearer \(run.command.apiKey)\r\n"
             + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
         sentAt = MonotonicClock.nanoseconds()
@@ -48,7 +69,7 @@ final class CommitClient: TCPStreamDelegate {
 
     func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
         let problem = reader.feed(bytes) { status, _ in
-            if status == 200 { counters[pendingSlot] += 1 }
+            if status == 200 { counters[pendingSlot, default: 0] += 1 }
             run.answered(status: status, after: MonotonicClock.nanoseconds() - sentAt)
             sendNext()
         }
@@ -65,5 +86,20 @@ final class CommitClient: TCPStreamDelegate {
         stream?.delegate = nil
         stream?.close()
         stream = nil
+    }
+}
+
+/// A small seeded generator (SplitMix64), so that runs pick the same records.
+struct SplitMix {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -13,7 +13,10 @@ struct CommitsCommand: ParsableCommand {
     @Option(help: "Server port.") var port: Int
     @Option(help: "Keep-alive connections, each with one commit in flight.") var connections = 64
     @Option(help: "Commits in all.") var commits = 20_000
-    @Option(help: "Records each connection writes to, in turn.") var recordsPerConnection = 4
+    @Option(help: "Records each connection writes to, in turn (with no --stored records).") var recordsPerConnection = 4
+    @Option(help: "Synthetic records already in the server's store (concord-bench populate --count N): commits go to them.") var stored = 0
+    @Option(help: "With --stored: 'uniform' spreads commits over every stored record (each a likely cache miss); 'hot' over the last --hot-set created.") var spread = "uniform"
+    @Option(help: "Records in the hot set (--spread hot).") var hotSet = 10_000
     @Option(name: .customLong("api-key"), help: "Bearer key for the records API.") var apiKey = "bench-key"
     @Option(name: .customLong("server-pid"), help: "Server process, for CPU figures from /proc.") var serverPID: Int32?
     @Option(help: "Label printed with the figures (e.g. durable, memory).") var label = "commits"
@@ -24,6 +27,10 @@ struct CommitsCommand: ParsableCommand {
         guard connections > 0, commits > 0, recordsPerConnection > 0, timeout > 0 else {
             throw ValidationError("--connections, --commits, --records-per-connection and --timeout must be positive")
         }
+        guard stored >= 0, hotSet > 0, spread == "uniform" || spread == "hot" else {
+            throw ValidationError("--stored must not be negative, --hot-set must be positive, --spread is uniform or hot")
+        }
+        guard stored == 0 || stored >= connections else { throw ValidationError("--stored must be at least --connections") }
     }
 
     func run() throws {
@@ -39,8 +46,9 @@ struct CommitsCommand: ParsableCommand {
     }
 }
 
-/// One run: each connection commits to its own records, on the exact version it last wrote, so every
-/// commit should be accepted and the figures measure the check plus the write, not conflicts.
+/// One run: each connection commits to its own records, on the exact version it last wrote (over
+/// the stored version, for stored records), so every commit should be accepted and the figures
+/// measure the check plus the write, not conflicts.
 final class CommitRun {
     let command: CommitsCommand
     let loop: EventLoop
@@ -55,6 +63,8 @@ final class CommitRun {
     private var cpuBefore: Double?
     private var cpuAfter: Double?
     private var timer: LoopTimer?
+    /// Tells this run's actors, fields and fresh records from those of earlier runs on the same store.
+    let nonce = String(UInt32(truncatingIfNeeded: MonotonicClock.nanoseconds() ^ UInt64(getpid())), radix: 36)
 
     init(command: CommitsCommand, loop: EventLoop) {
         self.command = command
@@ -105,6 +115,15 @@ final class CommitRun {
         for client in clients { client.close() }
     }
 
+    /// How many stored records commits are spread over: all of them, or the hot set.
+    var storedRange: Int {
+        command.spread == "hot" ? min(command.hotSet, command.stored) : command.stored
+    }
+
+    /// The first record of the range: the hot set is the most recently created records, the ones
+    /// an app's users edit most (in key order they are neighbours, as they would be in the app's).
+    var storedBase: Int { command.stored - storedRange }
+
     private var seconds: Double { Double(finishedAt - startedAt) / 1e9 }
     private var perCommitCPU: Double? {
         guard let before = cpuBefore, let after = cpuAfter, accepted > 0 else { return nil }
@@ -114,7 +133,10 @@ final class CommitRun {
     private func ms(_ percentile: Double) -> Double { Double(latency.valueAtPercentile(percentile)) / 1000 }
 
     func report() -> String {
-        var lines = ["\(command.label): \(accepted) accepted, \(conflicts) conflicts over \(command.connections) connections"]
+        let target = command.stored == 0
+            ? "\(command.recordsPerConnection * command.connections) fresh records"
+            : "\(storedRange) of \(command.stored) stored records (\(command.spread))"
+        var lines = ["\(command.label): \(accepted) accepted, \(conflicts) conflicts over \(command.connections) connections, on \(target)"]
         if let failure { lines.append("FAILED: \(failure)") }
         lines.append(String(format: "  %.0f commits/s, latency p50 %.2f ms, p99 %.2f ms, max %.2f ms",
                             Double(accepted) / seconds, ms(50), ms(99), Double(latency.max) / 1000))
@@ -124,7 +146,7 @@ final class CommitRun {
 
     func jsonReport() -> String {
         let cpu = perCommitCPU.map { String(format: "%.2f", $0) } ?? "null"
-        return String(format: #"{"label":"%@","accepted":%d,"conflicts":%d,"commitsPerSecond":%.0f,"p50Ms":%.3f,"p99Ms":%.3f,"serverCpuMicrosecondsPerCommit":%@}"#,
-                      command.label, accepted, conflicts, Double(accepted) / seconds, ms(50), ms(99), cpu)
+        return String(format: #"{"label":"%@","stored":%d,"spread":"%@","accepted":%d,"conflicts":%d,"commitsPerSecond":%.0f,"p50Ms":%.3f,"p99Ms":%.3f,"serverCpuMicrosecondsPerCommit":%@}"#,
+                      command.label, command.stored, command.stored == 0 ? "fresh" : command.spread, accepted, conflicts, Double(accepted) / seconds, ms(50), ms(99), cpu)
     }
 }
