@@ -5,7 +5,7 @@
 # cache (the most recently created records). The 10,000-record store is the hot set alone: the same
 # records and commits as on the larger stores, without the rest. Server on core 0, generator on core 1.
 #   scripts/bench-records.sh [SIZES...]          (default: 0 10000 1000000 10000000)
-# Environment: COMMITS (per run, default 20000), HOT_SET (default 10000), QUIET_WAIT (s, default 20),
+# Environment: COMMITS (per run, default 40000), HOT_SET (default 10000), QUIET_WAIT (s, default 20),
 # DATA_ROOT (where the populated stores go, default a temporary directory; kept when set, and reused
 # on the next run). Every server starts on a fresh copy of the populated store, so runs do not see
 # each other's writes.
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 . scripts/bench-common.sh
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(0 10000 1000000 10000000)
-commits=${COMMITS:-20000}
+commits=${COMMITS:-40000}
 hot=${HOT_SET:-10000}
 export QUIET_WAIT=${QUIET_WAIT:-20}
 scratch=${SCRATCH:-.build}
@@ -67,7 +67,8 @@ for size in "${sizes[@]}"; do
     echo "$size" >"$pristine/populated"
   fi
   data="$work/data"
-  fresh_copy() { rm -rf "$data"; cp -a "$pristine" "$data"; }
+  # Synced, so that the copy's own writeback is not paid by the first checkpoint of a measured run.
+  fresh_copy() { rm -rf "$data"; cp -a "$pristine" "$data"; sync; }
   echo "== $size stored records ($(du -sh "$pristine" | cut -f1) on disk)"
   fresh_copy  # starting writes nothing: the three starts share one copy
   for run in 1 2 3; do
@@ -90,7 +91,8 @@ for size in "${sizes[@]}"; do
     start_server --data-dir "$data"
     # The first pass brings the hot set into the cache; the second is the one to read.
     commits_run "warm-up" --stored "$size" --spread hot --hot-set "$hot" >/dev/null
-    commits_run "durable, hot set" --stored "$size" --spread hot --hot-set "$hot"
+    commits_run "durable, hot set (1)" --stored "$size" --spread hot --hot-set "$hot"
+    commits_run "durable, hot set (2)" --stored "$size" --spread hot --hot-set "$hot"
   fi
   curl -s "http://127.0.0.1:$port/metrics" | grep -E '^concord_record_cache_(hits|misses|evictions)_total|^concord_record_cache_entries' || true
   echo "resident at the end: $(resident)"

@@ -6,7 +6,7 @@ extension ConcordServer {
     /// are answered in the order they came, and errors found then are answered with the command's id.
     func handleRecord(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
         let unavailable: () -> Void = { [weak connection] in
-            connection?.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "the record store is unavailable")))
+            connection?.sendText(ServerFrame.error(id: id, .storeUnavailable))
         }
         switch command {
         case .recordGet(let key):
@@ -78,7 +78,7 @@ extension ConcordServer {
         case .outcome(.accepted(let accepted)): return ServerFrame.committed("record.committed", id: id, key: key, accepted)
         case .outcome(.conflict(let conflict)): return ServerFrame.conflict("record.conflict", id: id, key: key, conflict)
         case .refused(let error): return ServerFrame.error(id: id, error)
-        case .unavailable: return ServerFrame.error(id: id, ProtocolError(.unavailable, "the record store is unavailable"))
+        case .unavailable: return ServerFrame.error(id: id, .storeUnavailable)
         }
     }
 

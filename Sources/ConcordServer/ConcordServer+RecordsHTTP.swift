@@ -27,7 +27,7 @@ extension ConcordServer {
         }
     }
 
-    static let storeUnavailable = HTTPResponse.error(503, ProtocolError(.unavailable, "the record store is unavailable"))
+    static let storeUnavailable = HTTPResponse.error(503, .storeUnavailable)
 
     private func commitOverHTTP(_ request: HTTPRequest, delete: Bool, answer: @escaping (HTTPResponse) -> Void) {
         guard case .object(let body)? = JSONParsing.value(from: request.body) else {

@@ -11,6 +11,11 @@ enum CommitResult {
     case unavailable
 }
 
+extension ProtocolError {
+    /// The answer to a record command when the data directory cannot be read or written.
+    static let storeUnavailable = ProtocolError(.unavailable, "the record store is unavailable")
+}
+
 /// Records as the handlers use them, on the loop thread: a bounded cache in front of the store,
 /// the rules that decide commits, and group commit. A cache miss is read by the store's own
 /// thread and the command resumes on the loop when the row arrives; the loop never waits on disk.
