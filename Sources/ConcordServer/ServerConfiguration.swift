@@ -80,7 +80,7 @@ public struct ServerConfiguration: Sendable {
     /// Where accepted commits are stored; nil keeps them in memory only (chosen explicitly).
     public var dataDirectory: String? = "concord-data"
     /// Records kept in memory (the working set); others are read from the store when used. Records
-    /// with writes not yet durable stay beyond it. About 1.5 KB each for a record of five fields.
+    /// with writes not yet durable stay beyond it. About 1.6 KB each for a record of five fields.
     public var recordCacheSize = 50_000
     /// Actors one record's version vector keeps before the oldest fold into `~`.
     public var maxRecordActors = 32
