@@ -26,6 +26,8 @@ public enum ClientCommand: Equatable, Sendable {
         public var channel: String
         public var filter: SubscriptionFilter
         /// How many ids the subscription listed, repeats included (the limit counts what was sent).
+        /// A list longer than `maxIDs` is not read (the filter then has no ids): the caller must
+        /// refuse the command by this count against its own limit, which is never above `maxIDs`.
         public var idCount = 0
     }
 
@@ -121,6 +123,7 @@ public enum ClientCommand: Equatable, Sendable {
             throw ProtocolError(.invalidFrame, "\"types\" must be an array of strings")
         }
         var ids: [String]?
+        var idCount: Int?
         switch object["params"] {
         case nil, .null?: break
         case .object(let params)?:
@@ -128,7 +131,9 @@ public enum ClientCommand: Equatable, Sendable {
             case nil, .null?: break
             case .array(let raw)?:
                 guard raw.count <= maxIDs else {
-                    throw ProtocolError(.invalidFrame, "at most \(maxIDs) ids per subscription")
+                    // Not read at all; the server refuses it by `idCount`, naming the limit in force.
+                    idCount = raw.count
+                    break
                 }
                 guard let strings = JSONValue.idStrings(raw) else {
                     throw ProtocolError(.invalidFrame, "params.ids must hold strings and numbers")
@@ -140,6 +145,6 @@ public enum ClientCommand: Equatable, Sendable {
         default:
             throw ProtocolError(.invalidFrame, "\"params\" must be an object")
         }
-        return Subscribe(sub: sub, channel: channel, filter: SubscriptionFilter(types: types, ids: ids), idCount: ids?.count ?? 0)
+        return Subscribe(sub: sub, channel: channel, filter: SubscriptionFilter(types: types, ids: ids), idCount: idCount ?? ids?.count ?? 0)
     }
 }

@@ -72,6 +72,18 @@ extension ServerFrame {
         return w.bytes
     }
 
+    /// The answer to a dry run a commit would pass: `"dryRun": true`, the record's version as it
+    /// is (nothing was written, so there is no dot), and the fields the commit would change.
+    public static func checked(key: RecordKey, current: VersionVector, _ accepted: CommitOutcome.Accepted) -> [UInt8] {
+        var w = recordHead(nil, id: nil, key: key)
+        w.key("dryRun"); w.raw("true")
+        w.key("version"); writeVersion(current, into: &w)
+        w.key("fields"); writeStrings(accepted.fields, into: &w)
+        w.key("deleted"); accepted.deleted ? w.raw("true") : w.raw("false")
+        w.raw("}")
+        return w.bytes
+    }
+
     public static func conflict(_ op: StaticString?, id: JSONValue?, key: RecordKey, _ conflict: CommitOutcome.Conflict) -> [UInt8] {
         var w = recordHead(op, id: id, key: key)
         w.key("kind"); w.string(conflict.kind.rawValue)

@@ -3,8 +3,10 @@ import ConcordCore
 /// The WebSocket commands of protocol v1, carried out against the core.
 extension ConcordServer {
     func handleMessage(_ payload: [UInt8], from connection: Connection) {
-        guard let object = JSONParsing.object(from: payload) else {
-            return connection.sendText(ServerFrame.error(id: nil, ProtocolError(.invalidJSON, "message is not a JSON object")))
+        let object: [String: JSONValue]
+        switch JSONParsing.object(from: payload, "the message") {
+        case .success(let parsed): object = parsed
+        case .failure(let error): return connection.sendText(ServerFrame.error(id: nil, error))
         }
         let id = ClientCommand.correlationID(in: object)
         do {

@@ -15,9 +15,9 @@ extension ConcordServer {
         armDeadlines()
     }
 
-    func closingStarted(_ connection: Connection) {
+    func closingStarted(_ connection: Connection, graceMilliseconds: UInt64) {
         // A peer that never reads must not keep a closing connection forever.
-        scheduleHeartbeat(connection, at: Int64(loop.now) + 2_000)
+        scheduleHeartbeat(connection, at: Int64(loop.now + graceMilliseconds))
     }
 
     /// Re-arms the one timer at the end of this loop turn: however many commands a turn handles,
@@ -62,14 +62,14 @@ extension ConcordServer {
         case .closing:
             connection.stream.close()
         case .http:
-            if let deadline = connection.handshakeDeadline, now >= deadline {
-                // Slow-loris: a client that trickles a request never completes its first one.
+            if let deadline = connection.requestDeadline, now >= deadline {
+                // Slow-loris: a client that trickles a request never completes it.
                 metrics.hit(.handshakeTimeout)
                 connection.stream.close()
             } else if silence >= idle {
                 connection.stream.close()
             } else {
-                heartbeats.schedule(connection, at: min(Int64(connection.lastActivity) + idle, connection.handshakeDeadline ?? .max))
+                heartbeats.schedule(connection, at: min(Int64(connection.lastActivity) + idle, connection.requestDeadline ?? .max))
             }
         case .webSocket:
             if silence >= idle {

@@ -77,9 +77,7 @@ extension ConcordServer {
 
     private func createDemoPost(_ request: HTTPRequest, board: DemoBoard, answer: @escaping (HTTPResponse) -> Void) {
         do {
-            guard case .object(let body)? = JSONParsing.value(from: request.body) else {
-                throw ProtocolError(.invalidJSON, "body must be a JSON object")
-            }
+            let body = try JSONParsing.object(from: request.body, "the body").get()
             let user = try demoUser(body)
             let title = try demoText(body, "title")
             let text = try demoText(body, "body", allowEmpty: true)
@@ -115,9 +113,7 @@ extension ConcordServer {
     private func addDemoComment(_ request: HTTPRequest, post: String, board: DemoBoard, answer: @escaping (HTTPResponse) -> Void) {
         let user: String, name: String, text: String
         do {
-            guard case .object(let body)? = JSONParsing.value(from: request.body) else {
-                throw ProtocolError(.invalidJSON, "body must be a JSON object")
-            }
+            let body = try JSONParsing.object(from: request.body, "the body").get()
             user = try demoUser(body)
             name = (try? demoText(body, "name")) ?? user
             text = try demoText(body, "text")

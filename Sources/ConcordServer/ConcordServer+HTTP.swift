@@ -67,8 +67,10 @@ extension ConcordServer {
             return .error(401, ProtocolError(.unauthorized, "missing or invalid API key"),
                           headers: [("WWW-Authenticate", "Bearer")])
         }
-        guard let body = JSONParsing.value(from: request.body) else {
-            return .error(400, ProtocolError(.invalidJSON, "body is not valid JSON"))
+        let body: JSONValue
+        switch JSONParsing.parse(request.body) {
+        case .success(let parsed): body = parsed
+        case .failure(let failure): return .error(400, ProtocolError(.invalidJSON, "the body is not valid JSON: \(failure)"))
         }
         let raw: [JSONValue]
         switch body {

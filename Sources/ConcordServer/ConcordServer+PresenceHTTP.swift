@@ -50,8 +50,10 @@ extension ConcordServer {
     }
 
     private func enterPresence(_ channel: String, _ request: HTTPRequest) -> HTTPResponse {
-        guard case .object(let body)? = JSONParsing.value(from: request.body) else {
-            return .error(400, ProtocolError(.invalidJSON, "body must be a JSON object"))
+        let body: [String: JSONValue]
+        switch JSONParsing.object(from: request.body, "the body") {
+        case .success(let parsed): body = parsed
+        case .failure(let error): return .error(400, error)
         }
         guard case .string(let user)? = body["user"], !user.isEmpty, user.utf8.count <= 200, !user.hasPrefix("~") else {
             return .error(400, ProtocolError(.invalidFrame, "\"user\" must be a string of 1 to 200 bytes, not starting with \"~\""))

@@ -78,6 +78,7 @@ extension ConcordServer {
         case .outcome(.accepted(let accepted)): return ServerFrame.committed("record.committed", id: id, key: key, accepted)
         case .outcome(.conflict(let conflict)): return ServerFrame.conflict("record.conflict", id: id, key: key, conflict)
         case .refused(let error): return ServerFrame.error(id: id, error)
+        case .wouldBeAccepted: return ServerFrame.error(id: id, ProtocolError(.internal, "dry runs are an HTTP request"))
         case .unavailable: return ServerFrame.error(id: id, .storeUnavailable)
         }
     }

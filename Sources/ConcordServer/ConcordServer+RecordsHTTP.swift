@@ -30,8 +30,10 @@ extension ConcordServer {
     static let storeUnavailable = HTTPResponse.error(503, .storeUnavailable)
 
     private func commitOverHTTP(_ request: HTTPRequest, delete: Bool, answer: @escaping (HTTPResponse) -> Void) {
-        guard case .object(let body)? = JSONParsing.value(from: request.body) else {
-            return answer(.error(400, ProtocolError(.invalidJSON, "body must be a JSON object")))
+        let body: [String: JSONValue]
+        switch JSONParsing.object(from: request.body, "the body") {
+        case .success(let parsed): body = parsed
+        case .failure(let error): return answer(.error(400, error))
         }
         do {
             let key = try ClientCommand.recordKey(body, delete ? "delete" : "commit")
@@ -47,6 +49,8 @@ extension ConcordServer {
                 switch result {
                 case .outcome(.accepted(let accepted)):
                     answer(HTTPResponse(status: 200, body: ServerFrame.committed(nil, id: nil, key: key, accepted)))
+                case .wouldBeAccepted(let accepted, let current):
+                    answer(HTTPResponse(status: 200, body: ServerFrame.checked(key: key, current: current, accepted)))
                 case .outcome(.conflict(let conflict)):
                     answer(HTTPResponse(status: 409, body: ServerFrame.conflict(nil, id: nil, key: key, conflict)))
                 case .refused(let error):

@@ -29,8 +29,10 @@ final class Connection: Hashable, TCPStreamDelegate {
     var name: String? { principal.name }
     /// The `token.expiring` notice went out for the current token.
     var tokenNoticeSent = false
-    /// Loop time by which the first HTTP request must be complete; nil once one was.
-    var handshakeDeadline: Int64?
+    /// Loop time by which the HTTP request being read must be complete: the first one counted from
+    /// the connection, each next one on a keep-alive connection from the previous response. Nil
+    /// while a response is being prepared, and after the upgrade.
+    var requestDeadline: Int64?
     var publishBucket: TokenBucket?
     /// Channels whose presence and typing this connection watches (they count as subscriptions).
     var presenceWatches: Set<String> = []
@@ -57,7 +59,7 @@ final class Connection: Hashable, TCPStreamDelegate {
         self.address = address
         maxQueueBytes = server.configuration.maxQueueBytes
         lastActivity = server.loop.now
-        handshakeDeadline = Int64(server.loop.now + server.configuration.handshakeTimeoutMilliseconds)
+        requestDeadline = Int64(server.loop.now + server.configuration.handshakeTimeoutMilliseconds)
         httpParser = HTTPRequestParser(
             maxHeaderBytes: server.configuration.maxHeaderBytes,
             maxBodyBytes: server.configuration.maxBodyBytes,
@@ -103,7 +105,7 @@ final class Connection: Hashable, TCPStreamDelegate {
             case .needMore:
                 return
             case .request(let request, let consumed):
-                handshakeDeadline = nil
+                requestDeadline = nil
                 rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
                 if request.isUpgrade {
                     upgrade(request, leftover: rest)
@@ -134,6 +136,13 @@ final class Connection: Hashable, TCPStreamDelegate {
         guard phase == .http, awaitingResponse else { return }
         awaitingResponse = false
         write(response, keepAlive: keepAlive)
+        if keepAlive {
+            // Every request has a deadline, not only the first: a keep-alive connection that
+            // trickles its next request (or sends none) is closed like a slow first one.
+            let deadline = Int64(server.loop.now + server.configuration.handshakeTimeoutMilliseconds)
+            requestDeadline = deadline
+            server.scheduleHeartbeat(self, at: deadline)
+        }
         // An asynchronous answer resumes whatever the client sent meanwhile.
         if !bufferedInput.isEmpty, phase == .http {
             let waiting = bufferedInput
@@ -250,11 +259,12 @@ final class Connection: Hashable, TCPStreamDelegate {
         sendFrame(.text, payload)
     }
 
-    /// Starts the close handshake; the TCP connection closes once the close frame is written.
-    func sendClose(code: UInt16, reason: String) {
+    /// Starts the close handshake; the TCP connection closes once the close frame is written, or
+    /// after `graceMilliseconds` if the peer does not read it.
+    func sendClose(code: UInt16, reason: String, graceMilliseconds: UInt64 = 2_000) {
         guard phase != .closing else { return }
         sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
-        beginClosing()
+        beginClosing(graceMilliseconds: graceMilliseconds)
     }
 
     /// Delivers a shared frame unless the connection is too far behind, which closes it with 4008.
@@ -266,18 +276,22 @@ final class Connection: Hashable, TCPStreamDelegate {
         if stream.queuedBytes + frame.count > maxQueueBytes {
             server.metrics.slowConsumers.increment()
             server.metrics.hit(.queueBytes)
+            // What was not yet handed to the kernel is dropped and the close frame takes its place.
+            // It reaches the reader after what the kernel already holds, so a reader that paused
+            // learns why once it reads again: the close waits for it up to the idle timeout.
             stream.discardQueued()
-            sendClose(code: 4008, reason: "outbound queue over \(maxQueueBytes) bytes")
+            sendClose(code: 4008, reason: "outbound queue over \(maxQueueBytes) bytes",
+                      graceMilliseconds: server.configuration.idleTimeoutMilliseconds)
             return false
         }
         stream.send(frame)
         return true
     }
 
-    private func beginClosing() {
+    private func beginClosing(graceMilliseconds: UInt64 = 2_000) {
         phase = .closing
         closingSince = server.loop.now
-        server.closingStarted(self)
+        server.closingStarted(self, graceMilliseconds: graceMilliseconds)
         stream.closeAfterFlush()
     }
 }

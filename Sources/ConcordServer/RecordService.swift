@@ -5,6 +5,8 @@ import Logging
 /// What a commit, a delete or a dry run came to, as the handlers answer it.
 enum CommitResult {
     case outcome(CommitOutcome)
+    /// A dry run that a commit would pass: the record's current version, which stays as it was.
+    case wouldBeAccepted(CommitOutcome.Accepted, current: VersionVector)
     /// The request broke a rule of the protocol (an actor name, a context naming unknown writes).
     case refused(ProtocolError)
     /// The store failed: nothing was accepted.
@@ -94,7 +96,11 @@ final class RecordService {
                 done(.refused(error), nil)
                 return false
             }
-            guard outcome.isAccepted, !dryRun, let written = state else {
+            if dryRun, case .accepted(let accepted) = outcome {
+                done(.wouldBeAccepted(accepted, current: state?.version ?? VersionVector()), nil)
+                return false
+            }
+            guard outcome.isAccepted, let written = state else {
                 done(.outcome(outcome), nil)
                 return false
             }

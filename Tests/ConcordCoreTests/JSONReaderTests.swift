@@ -26,6 +26,39 @@ struct JSONReaderTests {
         #expect(read(text) == nil, "accepted \(text.debugDescription)")
     }
 
+    /// What an `invalid_json` answer says: which rule the text broke, and at which byte.
+    @Test(arguments: [
+        (#"{"op":"ping","id":7"#, "the text ends early (truncated?): expected ',' or '}' at byte 19"),
+        (#"{"op":"ping","op":"pong"}"#, #"repeated member name "op" at byte 13"#),
+        (String(repeating: "[", count: 40) + String(repeating: "]", count: 40), "nested deeper than 32 levels at byte 32"),
+        ("hello", "expected a value, found 'h' at byte 0"),
+        (#"{"a":1} x"#, "unexpected data after the JSON value at byte 8"),
+        (#"{"a" 1}"#, "expected ':' after a member name, found '1' at byte 5"),
+        ("[1,2", "the text ends early (truncated?): expected ',' or ']' at byte 4"),
+        (#""abc"#, "the text ends early (truncated?): a string is not closed at byte 0"),
+        ("tru", "the text ends early (truncated?): expected true at byte 3"),
+        (#""a\qb""#, "an unknown escape at byte 2"),
+        ("", "the text ends early (truncated?): expected a value at byte 0"),
+    ])
+    func failuresSayWhatAndWhere(text: String, expected: String) {
+        guard case .failure(let failure) = JSONParsing.parse(Array(text.utf8)) else {
+            Issue.record("accepted \(text.debugDescription)")
+            return
+        }
+        #expect(failure.description == expected)
+    }
+
+    @Test func anInvalidJSONAnswerNamesWhatItGotInstead() {
+        func message(_ text: String) -> String? {
+            if case .failure(let error) = JSONParsing.object(from: Array(text.utf8), "the message") { return error.message }
+            return nil
+        }
+        #expect(message("[1,2]") == "the message must be a JSON object, not an array")
+        #expect(message("null") == "the message must be a JSON object, not null")
+        #expect(message(#"{"a":1,}"#) == "the message is not valid JSON: expected a member name in double quotes, found '}' at byte 7")
+        #expect(message(#"{"a":1}"#) == nil)
+    }
+
     @Test func invalidUTF8AndDepth() {
         #expect(JSONParsing.value(from: [0x22, 0xC3, 0x28, 0x22]) == nil)
         #expect(read(String(repeating: "[", count: 32) + String(repeating: "]", count: 32)) != nil)

@@ -68,8 +68,15 @@ struct LimitTests {
         let error = try ws.expect(op: "error")
         #expect(error["id"] as? Int == 2)
         #expect(error["code"] as? String == "invalid_frame")
+        #expect(error["message"] as? String == "at most 3 ids per subscription")
+        // Past the most any server reads (10,000), the answer still names the limit in force.
+        let many = (0...10_000).map(String.init).joined(separator: ",")
+        try ws.send(json: #"{"op":"subscribe","id":3,"sub":"c","channel":"resources/posts","params":{"ids":[\#(many)]}}"#)
+        let huge = try ws.expect(op: "error")
+        #expect(huge["id"] as? Int == 3)
+        #expect(huge["message"] as? String == "at most 3 ids per subscription")
         try expectPong(ws)
-        try expectHits(server, "subscription_ids", 1, since: before)
+        try expectHits(server, "subscription_ids", 2, since: before)
     }
 
     @Test func aReaderPastMaxQueueBytesIsClosedWith4008() throws {
@@ -91,7 +98,9 @@ struct LimitTests {
             #expect(try TestHTTP.publish(port: server.port, batch).status == 200)
             for _ in 0..<10 { _ = try fast.expect(op: "event") }
         }
-        // Draining what was sent before the overflow ends with the 4008 close frame.
+        // The reader stays paused longer than an ordinary close waits for its peer (2 s); then,
+        // draining what was sent before the overflow ends with the 4008 close frame all the same.
+        Thread.sleep(forTimeInterval: 2.5)
         var code: UInt16?
         do {
             while true {
@@ -239,6 +248,35 @@ struct LimitTests {
             #expect(closedAfter >= 0.25 && closedAfter < 1.0, "closed after \(closedAfter) s")
         }
         // protocol/README.md: "the connection is closed without a response", even mid-request.
+        #expect(received.isEmpty, "unexpected answer: \(String(decoding: received, as: UTF8.self))")
+        try expectHits(server, "handshake_timeout", 1, since: before)
+    }
+
+    @Test func aTrickledSecondRequestOnAKeepAliveConnectionHasADeadlineToo() throws {
+        let server = try TestServer { $0.handshakeTimeoutMilliseconds = 300 }
+        defer { server.stop() }
+        let before = try scrapeAtZero(server)
+        let raw = try RawTCP(port: server.port)
+        try raw.send(Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+        // The answer comes at once; the read waits out its short timeout, and the connection stays.
+        let first = raw.read(timeout: 0.05)
+        #expect(String(decoding: first.bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        #expect(!first.closed)
+        let start = Date()
+        // The second request, one byte every 100 ms: closed at the deadline counted from the response.
+        let trickle = Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: loris-loris-loris\r\n".utf8)
+        var closedAfter: Double?
+        var received: [UInt8] = []
+        for byte in trickle {
+            _ = try? raw.send([byte])
+            let answer = raw.read(timeout: 0.1)
+            received += answer.bytes
+            if answer.closed { closedAfter = Date().timeIntervalSince(start); break }
+        }
+        #expect(closedAfter != nil, "the server closed the trickling keep-alive connection")
+        if let closedAfter {
+            #expect(closedAfter >= 0.15 && closedAfter < 1.0, "closed after \(closedAfter) s")
+        }
         #expect(received.isEmpty, "unexpected answer: \(String(decoding: received, as: UTF8.self))")
         try expectHits(server, "handshake_timeout", 1, since: before)
     }

@@ -80,6 +80,11 @@ struct RecordIntegrationTests {
         let disjoint = try TestHTTP.request(port: server.port, "POST", "/v1/records/commit", headers: auth,
                                             body: #"{"channel":"resources/posts","record":7,"version":{},"fields":{"body":"y"},"actor":"alice","dryRun":true}"#)
         #expect(disjoint.status == 200)
+        // The answer says plainly that nothing was written: the version as it is, and no dot.
+        #expect(disjoint.json["dryRun"] as? Bool == true)
+        #expect(disjoint.json["version"] as? [String: Int] == ["bob": 1])
+        #expect(disjoint.json["dot"] == nil)
+        #expect(disjoint.json["fields"] as? [String] == ["body"])
         let read = try TestHTTP.request(port: server.port, "GET", "/v1/records?channel=resources/posts&id=7", headers: auth)
         #expect(read.json["version"] as? [String: Int] == ["bob": 1], "a dry run records nothing")
         let deleted = try TestHTTP.request(port: server.port, "POST", "/v1/records/delete", headers: auth,

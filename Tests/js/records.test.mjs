@@ -344,6 +344,9 @@ test("HTTP: GET /v1/records, POST /v1/records/commit (409 on a stale context, dr
   assert.equal(dryConflict.status, 409);
   const dryOk = await httpCommit({ channel: CHANNEL, record: 7, version: { alice: 1 }, fields: { title: "Dry" }, actor: "bob", dryRun: true });
   assert.equal(dryOk.status, 200, dryOk.text);
+  assert.equal(dryOk.body.dryRun, true);
+  assert.deepEqual(dryOk.body.version, { alice: 1 }, "the answer gives the version as it is");
+  assert.equal("dot" in dryOk.body, false, "no write, no dot");
   const after = await getRecord(7);
   assert.deepEqual(after.body.version, { alice: 1 }, "dryRun recorded nothing");
   assert.equal(after.body.fields.title.value, "Hi");
