@@ -26,12 +26,16 @@ test: deps
 	$(SWIFT) test --skip-build
 	$(MAKE) js-test
 	$(MAKE) browser-test
-	$(MAKE) schema-test
+	CONCORD_FRAME_LOG_REQUIRED=1 $(MAKE) schema-test
 	$(MAKE) fuzz-smoke
 
+## The JavaScript client against the real server; every frame and JSON body the server sends is
+## recorded in artifacts/frames.jsonl, which schema-test checks against the protocol's schemas.
 js-test:
 	$(SWIFT) build --product concord
-	CONCORD_BIN=$(CURDIR)/.build/debug/concord node --experimental-websocket --test Tests/js/
+	mkdir -p artifacts && rm -f artifacts/frames.jsonl
+	CONCORD_BIN=$(CURDIR)/.build/debug/concord CONCORD_FRAME_LOG=$(CURDIR)/artifacts/frames.jsonl \
+		node --experimental-websocket --import ./Tests/js/record-frames.mjs --test Tests/js/
 
 ## The demo (/demo) in headless Chromium (Debian's chromium and chromium-driver), two users at once.
 ## Screenshots of every state go to artifacts/browser/.
