@@ -90,6 +90,13 @@ export type ErrorCode =
   | "forbidden"
   | "unauthorized"
   | "internal"
+  /** HTTP API and refused upgrades only: never in a WebSocket error frame */
+  | "not_found"
+  | "method_not_allowed"
+  | "headers_too_large"
+  | "bad_request"
+  | "unsupported_media_type"
+  | "too_many_connections"
   /** client: the session ended before the reply */
   | "disconnected"
   /** client: close() was called */
@@ -251,7 +258,7 @@ export interface WelcomeFrame {
   session: string;
   user: string | null;
   /** When the token expires, in ms since the epoch; null without a token. */
-  expiresAt?: number | null;
+  expiresAt: number | null;
   limits: { maxMessageBytes: number; maxSubscriptions: number; [key: string]: unknown };
   [key: string]: unknown;
 }
@@ -267,14 +274,16 @@ export interface TokenExpiringFrame {
 /** Client to server: replaces the connection's token (same `sub`; its caps apply to later commands). */
 export interface AuthFrame {
   op: "auth";
-  id: number | string;
+  /** The client always sends one, to match the reply. */
+  id?: number | string;
   token: string;
 }
 
 /** The reply to `auth`. Errors: `unauthorized` (bad or expired token), `forbidden` (another `sub`). */
 export interface AuthedFrame {
   op: "authed";
-  id: number | string;
+  /** The `auth` command's id, when it had one. */
+  id?: number | string;
   user: string;
   /** The new token's expiry, in ms since the epoch. */
   expiresAt: number;
