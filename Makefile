@@ -44,9 +44,12 @@ browser-test:
 	PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r Tests/browser/requirements.txt
 	CONCORD_BIN=$(CURDIR)/.build/debug/concord python3 -m pytest -q Tests/browser
 
+## The protocol's JSON Schemas and OpenAPI document against protocol/README.md, concord.d.ts, the
+## traffic js-test recorded, and the real server.
 schema-test:
+	$(SWIFT) build --product concord
 	PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r Tests/schema/requirements.txt
-	python3 -m pytest -q Tests/schema
+	CONCORD_BIN=$(CURDIR)/.build/debug/concord python3 -m pytest -q Tests/schema
 
 fuzz-smoke:
 	fuzz/run.sh websocket $(FUZZ_SECONDS)
