@@ -85,7 +85,7 @@ export type ErrorCode =
   | "not_present"
   | "anonymous"
   | "rate_limited"
-  /** the record store could not write: the commit was not acknowledged */
+  /** the record store could not write, or could not read the record: the command was not carried out */
   | "unavailable"
   | "forbidden"
   | "unauthorized"
