@@ -87,37 +87,39 @@ extension ConcordServer {
     // MARK: Token lifetime over an open connection
 
     /// Schedules the `token.expiring` notice (or, once sent, the expiry) of a connection's token.
+    /// Starts the lifetime of the connection's token (at the upgrade, or after `auth`) and
+    /// schedules its first check; a connection without a token has none.
     func scheduleTokenDeadline(_ connection: Connection) {
-        guard let expiresAt = tokenDeadline(of: connection) else { return tokenDeadlines.cancel(connection) }
-        let remaining = expiresAt.milliseconds - now().milliseconds
-        // The notice comes `--token-notice` before expiry, but never sooner than halfway through what
-        // is left: a token shorter-lived than the notice must not set off a stream of refreshes.
-        let due = connection.tokenNoticeSent ? remaining : max(remaining - configuration.tokenNoticeMilliseconds, remaining / 2)
-        tokenDeadlines.schedule(connection, at: Int64(loop.now) + max(0, due))
+        guard let expiresAt = connection.principal.expiresAt else {
+            connection.tokenLifetime = nil
+            return tokenDeadlines.cancel(connection)
+        }
+        let lifetime = TokenLifetime(expiresAt: expiresAt, leewayMilliseconds: configuration.tokenRules.leewaySeconds * 1000,
+                                     noticeMilliseconds: configuration.tokenNoticeMilliseconds, now: now())
+        connection.tokenLifetime = lifetime
+        scheduleTokenCheck(connection, at: lifetime.nextCheck)
+    }
+
+    /// The token checks run on the loop's clock; the lifetime speaks wall-clock time.
+    private func scheduleTokenCheck(_ connection: Connection, at time: Timestamp) {
+        tokenDeadlines.schedule(connection, at: Int64(loop.now) + max(0, time.milliseconds - now().milliseconds))
         armDeadlines()
     }
 
-    /// When the connection's token stops being good enough: its `exp` plus the clock-skew leeway
-    /// the upgrade granted, so a token accepted at the upgrade is always noticed before it is closed.
-    func tokenDeadline(of connection: Connection) -> Timestamp? {
-        guard let expiresAt = connection.principal.expiresAt else { return nil }
-        return Timestamp(milliseconds: expiresAt.milliseconds + configuration.tokenRules.leewaySeconds * 1000)
-    }
-
     func tokenDeadlineDue(_ connection: Connection) {
-        guard connection.phase == .webSocket, let deadline = tokenDeadline(of: connection),
-              let expiresAt = connection.principal.expiresAt else { return }
-        let remaining = deadline.milliseconds - now().milliseconds
-        if remaining <= 0 {
+        guard connection.phase == .webSocket, var lifetime = connection.tokenLifetime else { return }
+        let action = lifetime.check(now: now())
+        connection.tokenLifetime = lifetime
+        switch action {
+        case .expire:
             metrics.tokenExpiries.increment()
             logger.debug("closing c\(connection.number): token expired")
             connection.sendClose(code: 4001, reason: "token expired")
-        } else if !connection.tokenNoticeSent {
-            connection.tokenNoticeSent = true
-            connection.sendText(ServerFrame.tokenExpiring(expiresAt: expiresAt))
-            scheduleTokenDeadline(connection)
-        } else {
-            scheduleTokenDeadline(connection)
+        case .notice(let next):
+            connection.sendText(ServerFrame.tokenExpiring(expiresAt: lifetime.expiresAt))
+            scheduleTokenCheck(connection, at: next)
+        case .wait(let until):
+            scheduleTokenCheck(connection, at: until)
         }
     }
 
@@ -138,7 +140,6 @@ extension ConcordServer {
             throw ProtocolError(.forbidden, "a refreshed token must name the same user (\(connection.principal.user ?? "anonymous"))")
         }
         connection.principal = fresh
-        connection.tokenNoticeSent = false
         metrics.tokenRefreshes.increment()
         connection.sendText(ServerFrame.authed(id: id, user: fresh.user, expiresAt: fresh.expiresAt))
         scheduleTokenDeadline(connection)

@@ -53,35 +53,27 @@ extension ConcordServer {
     }
 
     /// Liveness is checked lazily: reads only record the time, and the deadline, when it comes,
-    /// decides from that time whether to ping, wait longer, or drop the connection.
+    /// asks the liveness rules whether to ping, wait longer, or drop the connection.
     private func checkLiveness(_ connection: Connection, now: Int64) {
-        let silence = now - Int64(connection.lastActivity)
-        let idle = Int64(configuration.idleTimeoutMilliseconds)
-        let ping = Int64(configuration.pingIntervalMilliseconds)
-        switch connection.phase {
-        case .closing:
-            connection.stream.close()
-        case .http:
-            if let deadline = connection.requestDeadline, now >= deadline {
-                // Slow-loris: a client that trickles a request never completes it.
+        let rules = Liveness(pingInterval: Int64(configuration.pingIntervalMilliseconds),
+                             idleTimeout: Int64(configuration.idleTimeoutMilliseconds))
+        switch rules.check(connection.livenessPhase, lastActivity: Int64(connection.lastActivity), now: now) {
+        case .wait(let until):
+            heartbeats.schedule(connection, at: until)
+        case .ping(let next):
+            connection.stream.send(pingFrame)
+            heartbeats.schedule(connection, at: next)
+        case .drop(let reason):
+            switch reason {
+            case .requestTimeout:
                 metrics.hit(.handshakeTimeout)
-                connection.stream.close()
-            } else if silence >= idle {
-                connection.stream.close()
-            } else {
-                heartbeats.schedule(connection, at: min(Int64(connection.lastActivity) + idle, connection.requestDeadline ?? .max))
-            }
-        case .webSocket:
-            if silence >= idle {
+            case .idle where connection.phase == .webSocket:
                 metrics.hit(.idleTimeout)
                 logger.debug("dropping silent connection c\(connection.number)")
-                connection.stream.close()
-            } else if silence >= ping {
-                connection.stream.send(pingFrame)
-                heartbeats.schedule(connection, at: min(Int64(connection.lastActivity) + idle, now + ping))
-            } else {
-                heartbeats.schedule(connection, at: Int64(connection.lastActivity) + ping)
+            case .idle, .closeTimeout:
+                break
             }
+            connection.stream.close()
         }
     }
 

@@ -27,8 +27,8 @@ final class Connection: Hashable, TCPStreamDelegate {
     var user: String? { principal.user }
     /// Display name for typing events.
     var name: String? { principal.name }
-    /// The `token.expiring` notice went out for the current token.
-    var tokenNoticeSent = false
+    /// The current token's notice and deadline; nil without a token.
+    var tokenLifetime: TokenLifetime?
     /// Loop time by which the HTTP request being read must be complete: the first one counted from
     /// the connection, each next one on a keep-alive connection from the previous response. Nil
     /// while a response is being prepared, and after the upgrade.
@@ -286,6 +286,15 @@ final class Connection: Hashable, TCPStreamDelegate {
         }
         stream.send(frame)
         return true
+    }
+
+    /// The connection as the liveness rules see it.
+    var livenessPhase: Liveness.Phase {
+        switch phase {
+        case .http: return .http(requestDeadline: requestDeadline)
+        case .webSocket: return .webSocket
+        case .closing: return .closing
+        }
     }
 
     private func beginClosing(graceMilliseconds: UInt64 = 2_000) {
