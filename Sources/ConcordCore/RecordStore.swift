@@ -1,5 +1,7 @@
 /// Where records live: the embedded SQLite store, or memory with `--memory`. The store is the
-/// source of truth; the server keeps only a bounded `RecordCache` of it.
+/// source of truth; the server keeps only a bounded `RecordCache` of it, and decides commits with
+/// `RecordRules` before it persists them. Every implementation passes the shared contract suite
+/// (`Tests/ConcordSQLiteTests/RecordStoreContractTests.swift`).
 ///
 /// The server calls `read` and `persist` on its loop thread. Implementations do their I/O on a
 /// thread of their own and call `done` from any thread: `read` once with one state per key (nil
@@ -19,16 +21,24 @@ public protocol RecordStore: AnyObject {
 /// restart. Used from the loop thread alone; `done` runs before `read` and `persist` return.
 public final class MemoryRecordStore: RecordStore {
     private var records: [RecordKey: RecordState] = [:]
+    private var closed = false
+
+    /// Why calls fail once the store is closed, as for every store.
+    public struct Closed: Error, CustomStringConvertible {
+        public var description: String { "the record store is closed" }
+    }
 
     public init() {}
 
     public var count: Int { records.count }
 
     public func read(_ keys: [RecordKey], done: @escaping @Sendable (Result<[RecordState?], RecordReadFailure>) -> Void) {
+        guard !closed else { return done(.failure(RecordReadFailure(Closed().description))) }
         done(.success(keys.map { records[$0] }))
     }
 
     public func persist(_ batch: [(RecordKey, RecordState)], done: @escaping @Sendable ((any Error)?) -> Void) {
+        guard !closed else { return done(Closed()) }
         for (key, state) in batch { records[key] = state }
         done(nil)
     }
@@ -37,5 +47,8 @@ public final class MemoryRecordStore: RecordStore {
         Array(records.keys.filter { $0.channel == channel }.map(\.id).sorted().prefix(limit))
     }
 
-    public func close() {}
+    public func close() {
+        closed = true
+        records = [:]
+    }
 }
