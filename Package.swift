@@ -59,7 +59,7 @@ let package = Package(
             "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordSQLite",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ], resources: [.copy("Resources/concord.js"), .copy("Resources/demo")], swiftSettings: loopTargetSettings),
+        ], resources: [.copy("Resources/concord.js"), .copy("Resources/client"), .copy("Resources/demo")], swiftSettings: loopTargetSettings),
 
         .executableTarget(name: "concord", dependencies: [
             "ConcordServer", "ConcordAuth", "ConcordCore",

@@ -55,8 +55,17 @@ PATHS = {
                               "content": {"text/plain": {"schema": {"type": "string"}}}}},
     }},
     "/v1/client.js": {"get": {
-        "operationId": "clientScript", "summary": "The reference JavaScript client, as an ES module.",
+        "operationId": "clientScript",
+        "summary": "The reference JavaScript client, as an ES module: the entry, which imports its sibling modules from /v1/client/.",
         "responses": {"200": {"description": "The module.", "content": {"text/javascript": {"schema": {"type": "string"}}}}},
+    }},
+    "/v1/client/{module}": {"get": {
+        "operationId": "clientModule",
+        "summary": "A module of the JavaScript client, as the entry (/v1/client.js) imports it by relative URL.",
+        "parameters": [{"name": "module", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+\\.js$"},
+                        "description": "The module's file name (`connection.js`, `presence.js`, ...): never a path."}],
+        "responses": {"200": {"description": "The module.", "content": {"text/javascript": {"schema": {"type": "string"}}}},
+                      **errors(404)},
     }},
     "/v1/ws": {"get": {
         "operationId": "webSocket",
@@ -146,6 +155,7 @@ ERROR_MEANINGS = {
     400: "Bad request: the body, a parameter or the channel breaks a rule (`invalid_json`, `invalid_frame`, `invalid_event`, `invalid_channel`, `bad_request`).",
     401: "Missing or invalid API key (or, at the WebSocket upgrade, token).",
     403: "Forbidden (at the WebSocket upgrade: an origin not on the allow-list).",
+    404: "Not found (`not_found`): nothing by that name.",
     413: "The request body is over the limit.",
     415: "The body is not `application/json`.",
     426: "The upgrade asked for a WebSocket version other than 13.",

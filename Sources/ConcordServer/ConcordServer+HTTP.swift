@@ -19,6 +19,13 @@ extension ConcordServer {
 
     private func respondNow(to request: HTTPRequest) -> HTTPResponse {
         if request.path.hasPrefix(Self.presencePrefix) { return respondPresence(to: request) }
+        if request.path.hasPrefix(ClientScript.modulePrefix) {
+            guard let module = ClientScript.module(at: request.path) else {
+                return .error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)"))
+            }
+            guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
+            return ClientScript.response(module)
+        }
         switch request.path {
         case "/healthz":
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
@@ -38,8 +45,7 @@ extension ConcordServer {
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
         case "/v1/client.js":
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
-            return HTTPResponse(status: 200, contentType: "text/javascript; charset=utf-8",
-                                headers: [("Access-Control-Allow-Origin", "*")], body: clientScript)
+            return ClientScript.response(clientScript)
         case "/v1/publish":
             guard request.method == "POST" else { return methodNotAllowed("POST", request.path) }
             return publishOverHTTP(request)

@@ -2,9 +2,11 @@
 // errors of protocol/README.md, delivery once per connection, and GET /v1/client.js.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { readdir, readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { createClient } from "../../protocol/concord.js";
-import { startServer, httpPublish, publishOk, rawSocket, waitFor, clientModulePath, FAST_RECONNECT } from "./helpers.mjs";
+import { startServer, httpPublish, publishOk, rawSocket, waitFor, clientModulePath, repoRoot, FAST_RECONNECT } from "./helpers.mjs";
 
 let server;
 const sockets = [];
@@ -32,6 +34,97 @@ test("GET /v1/client.js serves protocol/concord.js byte for byte", async () => {
   const served = Buffer.from(await response.arrayBuffer());
   const source = await readFile(clientModulePath);
   assert.ok(served.equals(source), `served ${served.length} bytes, protocol/concord.js has ${source.length}`);
+});
+
+const clientModulesDir = resolve(repoRoot, "Sources/ConcordServer/Resources/client");
+
+/** The specifiers of a module's static imports and re-exports (`import ... from "x"`, `import "x"`,
+ *  `export ... from "x"`), statements only: comments and strings that merely mention one are skipped. */
+function importSpecifiers(source) {
+  const statements = /^(?:import\s*["']([^"']+)["']|(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["'])/gm;
+  return [...source.matchAll(statements)].map((match) => match[1] ?? match[2]);
+}
+
+test("GET /v1/client.js imports its modules by relative URL from /v1/client/: each served byte for byte, no cycle", async () => {
+  const entry = `${server.httpUrl}/v1/client.js`;
+  const imports = new Map(); // module URL -> the URLs it imports
+  const queue = [entry];
+  while (queue.length > 0) {
+    const url = queue.shift();
+    if (imports.has(url)) continue;
+    const response = await fetch(url);
+    assert.equal(response.status, 200, url);
+    assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8", url);
+    assert.equal(response.headers.get("access-control-allow-origin"), "*", url);
+    const served = Buffer.from(await response.arrayBuffer());
+    if (url !== entry) {
+      const { pathname } = new URL(url);
+      assert.match(pathname, /^\/v1\/client\/[\w-]+\.js$/, `${url} is a module of client/`);
+      const file = resolve(clientModulesDir, pathname.slice("/v1/client/".length));
+      const source = await readFile(file);
+      assert.ok(served.equals(source), `${pathname}: served ${served.length} bytes, ${file} has ${source.length}`);
+    }
+    const specifiers = importSpecifiers(served.toString("utf8"));
+    for (const specifier of specifiers) {
+      assert.match(specifier, /^\.\.?\//, `${url} imports ${specifier}: only relative URLs load without a bundler`);
+    }
+    const targets = specifiers.map((specifier) => new URL(specifier, url).href);
+    imports.set(url, targets);
+    queue.push(...targets);
+  }
+  assert.ok(imports.get(entry).length > 0, "the entry imports its modules");
+
+  const reached = [...imports.keys()].filter((url) => url !== entry).map((url) => new URL(url).pathname.slice("/v1/client/".length));
+  const files = (await readdir(clientModulesDir)).filter((name) => name.endsWith(".js"));
+  assert.deepEqual(reached.sort(), files.sort(), "every module of client/ is reached from the entry, and nothing else");
+
+  // A module graph without cycles evaluates in one obvious order in every loader.
+  const state = new Map(); // url -> "visiting" | "done"
+  const visit = (url, path) => {
+    if (state.get(url) === "done") return;
+    assert.notEqual(state.get(url), "visiting", `import cycle: ${[...path, url].map((u) => new URL(u).pathname).join(" -> ")}`);
+    state.set(url, "visiting");
+    for (const target of imports.get(url)) visit(target, [...path, url]);
+    state.set(url, "done");
+  };
+  visit(entry, []);
+});
+
+/** GET with the path sent exactly as written (fetch would resolve `..` and `%2e%2e` first). */
+function rawRequest(method, path) {
+  return new Promise((done, fail) => {
+    const request = httpRequest({ host: "127.0.0.1", port: server.port, method, path }, (response) => {
+      const chunks = [];
+      response.on("data", (chunk) => chunks.push(chunk));
+      response.on("end", () => done({ status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      response.on("error", fail);
+    });
+    request.on("error", fail);
+    request.end();
+  });
+}
+
+test("GET /v1/client/NAME.js: 404 for a name that is not a module and for any path out of client/", async () => {
+  const paths = [
+    "/v1/client/nope.js",
+    "/v1/client/",
+    "/v1/client/errors",
+    "/v1/client/../client.js",
+    "/v1/client/../../Package.swift",
+    "/v1/client/..%2Fconcord.js",
+    "/v1/client/%2e%2e/client.js",
+    "/v1/client/./errors.js",
+    "/v1/client/client/errors.js",
+    "/v1/client/errors.js/",
+  ];
+  for (const path of paths) {
+    const response = await rawRequest("GET", path);
+    assert.equal(response.status, 404, path);
+    assert.equal(JSON.parse(response.body).error.code, "not_found", path);
+  }
+  const wrongMethod = await rawRequest("DELETE", "/v1/client/errors.js");
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.allow, "GET");
 });
 
 test("welcome comes first, with version, epoch, session, user and limits", async () => {

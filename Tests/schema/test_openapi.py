@@ -138,6 +138,8 @@ REQUESTS = [
     ("POST", "/healthz", b"", None, None, 405),
     ("GET", "/metrics", None, None, None, 200),
     ("GET", "/v1/client.js", None, None, None, 200),
+    ("GET", "/v1/client/connection.js", None, None, None, 200),
+    ("GET", "/v1/client/nope.js", None, None, None, 404),
     ("GET", "/v1/ws", None, None, None, 400),
     ("GET", "/v1/ws", None, upgrade(), None, 101),
     ("GET", "/v1/ws?token=not.a.token", None, upgrade(), None, 401),

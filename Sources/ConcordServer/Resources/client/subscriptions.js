@@ -1,0 +1,208 @@
+// Feature: channel subscriptions (ops subscribe, unsubscribe; push `event`).
+
+import { ConcordError, SESSION_ENDED } from "./errors.js";
+import { admits, idsOf, toLiveEvent } from "./wire.js";
+
+// Server limits on one subscribe frame (README, "Limits"). Past them the client asks the server for
+// more (every id, every type) instead of being refused, and its own filter narrows it down.
+const MAX_SERVER_IDS = 1000;
+const MAX_SERVER_TYPES = 64;
+
+/** The handle subscribe() returns. Read-only view; call unsubscribe() or client.unsubscribe(handle). */
+export class Subscription {
+  #record;
+
+  constructor(record) {
+    this.#record = record;
+    this.sub = record.sub;
+    this.channel = record.channel;
+    this.types = record.types;
+    this.params = record.params;
+    /** Resolves with the first SubscribedInfo; rejects if the server refuses the first attempt. */
+    this.ready = record.ready;
+    Object.freeze(this);
+  }
+
+  /** "pending" (waiting for a session), "subscribing", "active", "failed" (refused; retried after a
+   *  reconnect) or "closed". */
+  get status() {
+    return this.#record.status;
+  }
+
+  /** The server's refusal when status is "failed". */
+  get error() {
+    return this.#record.error;
+  }
+
+  unsubscribe() {
+    this.#record.owner.remove(this);
+  }
+}
+
+export class Subscriptions {
+  ops = ["event"];
+  #ctx;
+  #records = new Map(); // sub -> record, in subscription order
+  #byHandle = new WeakMap(); // Subscription -> record
+  #nextSub = 1;
+  #seen = new Map(); // channel -> {epoch, offset}: the newest offset known, to tell a resume with a gap
+
+  constructor(ctx) {
+    this.#ctx = ctx;
+  }
+
+  add(options) {
+    const { channel, types = ["*"], params, callback, onSubscribed } = options ?? {};
+    if (typeof channel !== "string") throw new TypeError("subscribe needs a channel string");
+    if (typeof callback !== "function") throw new TypeError("subscribe needs a callback function");
+    if (!Array.isArray(types)) throw new TypeError("types must be an array of strings");
+    const record = {
+      owner: this,
+      sub: `s${this.#nextSub++}`,
+      channel,
+      types: [...types],
+      params,
+      callback,
+      onSubscribed,
+      status: "pending",
+      error: undefined,
+      sentIn: 0, // the session the last subscribe frame went out on
+      everActive: false,
+      ready: null,
+      settleReady: null,
+    };
+    record.ready = new Promise((resolve, reject) => {
+      record.settleReady = (error, info) => {
+        record.settleReady = null;
+        if (error) reject(error);
+        else resolve(info);
+      };
+    });
+    record.ready.catch(() => {}); // nobody has to look at `ready`: never an unhandled rejection
+    const handle = new Subscription(record);
+    this.#byHandle.set(handle, record);
+    this.#records.set(record.sub, record);
+    if (this.#ctx.connected) this.#sendSubscribe(record);
+    return handle;
+  }
+
+  remove(handle) {
+    const record = handle instanceof Subscription ? this.#byHandle.get(handle) : undefined;
+    if (!record || record.status === "closed") return;
+    const onServer = this.#ctx.connected && record.sentIn === this.#ctx.generation &&
+      (record.status === "subscribing" || record.status === "active");
+    record.status = "closed";
+    this.#records.delete(record.sub);
+    record.settleReady?.(new ConcordError("unsubscribed", `subscription ${record.sub} was ended`));
+    if (!onServer) return;
+    // Delivery stops at once (the record is gone); the frame only spares the server the work.
+    this.#ctx.command({ op: "unsubscribe", sub: record.sub }, {
+      onError: (error) => {
+        if (!SESSION_ENDED.has(error.code) && error.code !== "unknown_subscription") this.#ctx.report(error);
+      },
+    });
+  }
+
+  onConnected() {
+    for (const record of [...this.#records.values()]) {
+      if (record.sentIn !== this.#ctx.generation) this.#sendSubscribe(record);
+    }
+  }
+
+  onDisconnected() {
+    for (const record of this.#records.values()) {
+      if (record.status === "subscribing" || record.status === "active") record.status = "pending";
+    }
+  }
+
+  onClosed() {
+    for (const record of this.#records.values()) {
+      record.settleReady?.(new ConcordError("closed", "the client is closed"));
+    }
+  }
+
+  onPush(frame) {
+    const { channel, offset, event } = frame;
+    if (typeof channel !== "string" || event === null || typeof event !== "object") return;
+    this.#remember(channel, this.#ctx.epoch, offset);
+    // The server sends an event once per connection even when several subscriptions admit it:
+    // hand it to each local subscription whose filter admits it.
+    const live = toLiveEvent(event, channel);
+    const info = { channel, offset };
+    for (const record of [...this.#records.values()]) {
+      // Re-checked per record: an earlier callback may have unsubscribed this one.
+      if (record.channel !== channel || record.status !== "active" || !admits(record, live)) continue;
+      try {
+        record.callback(live, info);
+      } catch (error) {
+        this.#ctx.report(error);
+      }
+    }
+  }
+
+  #sendSubscribe(record) {
+    const generation = this.#ctx.generation;
+    record.sentIn = generation;
+    record.status = "subscribing";
+    record.error = undefined;
+    const frame = { op: "subscribe", sub: record.sub, channel: record.channel, types: serverTypes(record.types) };
+    const ids = serverIds(record.params);
+    if (ids !== undefined) frame.params = { ids };
+    // No timeout: only a dead connection keeps the reply away, and that ends the session anyway.
+    this.#ctx.command(frame, {
+      timeoutMs: 0,
+      onReply: (reply) => this.#onSubscribed(record, generation, reply),
+      onError: (error) => this.#onRefused(record, generation, error),
+    });
+  }
+
+  #onSubscribed(record, generation, reply) {
+    if (record.status !== "subscribing" || record.sentIn !== generation) return; // ended meanwhile
+    const previous = this.#seen.get(record.channel);
+    const resumed = record.everActive;
+    // After a reconnect events may have been missed: the numbering restarted (new epoch) or the
+    // channel moved on. Apps can refetch when `gap` is true.
+    const gap = resumed && (!previous || previous.epoch !== reply.epoch || reply.offset > previous.offset);
+    this.#remember(record.channel, reply.epoch, reply.offset);
+    record.status = "active";
+    record.everActive = true;
+    const info = { sub: record.sub, channel: record.channel, offset: reply.offset, epoch: reply.epoch, resumed, gap };
+    record.settleReady?.(null, info);
+    if (record.onSubscribed) {
+      try {
+        record.onSubscribed(info);
+      } catch (error) {
+        this.#ctx.report(error);
+      }
+    }
+  }
+
+  #onRefused(record, generation, error) {
+    if (record.status !== "subscribing" || record.sentIn !== generation) return;
+    if (SESSION_ENDED.has(error.code)) return; // onDisconnected made it pending; it is sent again
+    record.status = "failed";
+    record.error = error;
+    record.settleReady?.(error);
+    this.#ctx.report(error);
+  }
+
+  #remember(channel, epoch, offset) {
+    if (typeof offset !== "number") return;
+    const known = this.#seen.get(channel);
+    if (!known || known.epoch !== epoch || offset > known.offset) this.#seen.set(channel, { epoch, offset });
+  }
+}
+
+// The types to ask the server for; every type when there are more than it accepts.
+function serverTypes(types) {
+  return types.length > MAX_SERVER_TYPES ? ["*"] : types;
+}
+
+// The ids to ask the server for, or undefined for every id: the server refuses lists that are too
+// long or hold anything but strings and numbers, and the local filter narrows the result anyway.
+function serverIds(params) {
+  const ids = idsOf(params);
+  if (ids === undefined || ids.length > MAX_SERVER_IDS) return undefined;
+  const usable = ids.every((id) => typeof id === "string" || (typeof id === "number" && Number.isFinite(id)));
+  return usable ? ids : undefined;
+}
