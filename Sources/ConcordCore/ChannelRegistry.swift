@@ -1,4 +1,5 @@
-/// Who is subscribed to what, and each channel's offset: the bookkeeping behind fan-out.
+/// Who on this node is subscribed to what: the index behind local fan-out. Offsets are the
+/// broker's (`Broker`), not this node's.
 ///
 /// Generic over the subscriber so the server can store its connection objects directly (no lookup per
 /// delivery) while tests use plain integers.
@@ -14,7 +15,6 @@ public struct ChannelRegistry<Subscriber: Hashable> {
     }
 
     struct Channel {
-        var lastOffset: UInt64 = 0
         /// Contiguous for a fast fan-out loop; `index` makes removal O(1) by swapping with the last.
         var members: ContiguousArray<Member> = []
         var index: [Subscriber: Int] = [:]
@@ -34,14 +34,15 @@ public struct ChannelRegistry<Subscriber: Hashable> {
         bySubscriber[subscriber]?.count ?? 0
     }
 
-    public func lastOffset(of channel: String) -> UInt64 {
-        channels[channel]?.lastOffset ?? 0
+    /// Whether any subscriber on this node has a subscription on the channel.
+    public func hasSubscribers(_ channel: String) -> Bool {
+        channels[channel] != nil
     }
 
-    /// Adds a subscription and returns the channel's last offset: events after it will be delivered.
+    /// Adds a subscription.
     public mutating func subscribe(
         _ subscriber: Subscriber, name: String, channel: String, filter: SubscriptionFilter, limit: Int
-    ) throws(ProtocolError) -> UInt64 {
+    ) throws(ProtocolError) {
         var names = bySubscriber[subscriber] ?? [:]
         if names[name] != nil {
             throw ProtocolError(.duplicateSubscription, "subscription \"\(name)\" already exists")
@@ -60,9 +61,7 @@ public struct ChannelRegistry<Subscriber: Hashable> {
             state.index[subscriber] = state.members.count
             state.members.append(Member(subscriber: subscriber, subscriptions: [(name, filter)]))
         }
-        let offset = state.lastOffset
         channels[channel] = state
-        return offset
     }
 
     /// Removes one subscription and returns its channel.
@@ -81,25 +80,19 @@ public struct ChannelRegistry<Subscriber: Hashable> {
         return channel
     }
 
-    /// Drops every subscription of a subscriber (its connection closed); returns how many there were.
+    /// Drops every subscription of a subscriber (its connection closed); returns the channels it
+    /// was on.
     @discardableResult
-    public mutating func removeAll(of subscriber: Subscriber) -> Int {
-        guard let names = bySubscriber.removeValue(forKey: subscriber) else { return 0 }
+    public mutating func removeAll(of subscriber: Subscriber) -> Set<String> {
+        guard let names = bySubscriber.removeValue(forKey: subscriber) else { return [] }
         subscriptionCount -= names.count
-        for channel in Set(names.values) {
+        let channels = Set(names.values)
+        for channel in channels {
             modifyChannel(channel) { state in
                 if let i = state.index[subscriber] { Self.removeMember(at: i, from: &state) }
             }
         }
-        return names.count
-    }
-
-    /// Gives the channel's next offset to an event about to be published.
-    public mutating func advanceOffset(of channel: String) -> UInt64 {
-        // In place: one hash lookup per publish, no remove and re-insert (a channel with an offset
-        // is always kept, so the clean-up in modifyChannel has nothing to do here).
-        channels[channel, default: Channel()].lastOffset += 1
-        return channels[channel]!.lastOffset
+        return channels
     }
 
     /// Calls `deliver` once for every subscriber with at least one subscription admitting the event,
@@ -117,8 +110,8 @@ public struct ChannelRegistry<Subscriber: Hashable> {
     private mutating func modifyChannel(_ channel: String, _ body: (inout Channel) -> Void) {
         var state = channels.removeValue(forKey: channel) ?? Channel()
         body(&state)
-        // A channel with neither subscribers nor offsets is forgotten; offsets stay for the epoch.
-        if !state.members.isEmpty || state.lastOffset > 0 { channels[channel] = state }
+        // A channel without subscribers is forgotten.
+        if !state.members.isEmpty { channels[channel] = state }
     }
 
     private static func removeMember(at i: Int, from state: inout Channel) {

@@ -18,23 +18,36 @@ extension ConcordServer {
                     metrics.hit(.subscriptionIDs)
                     throw ProtocolError(.invalidFrame, "at most \(configuration.maxSubscriptionIDs) ids per subscription")
                 }
-                let offset = try registry.subscribe(
+                try registry.subscribe(
                     connection, name: command.sub.idString!, channel: command.channel,
                     filter: command.filter, limit: configuration.maxSubscriptions - connection.watchCount)
-                connection.sendText(ServerFrame.subscribed(
-                    id: id, sub: command.sub, channel: command.channel, offset: offset, epoch: epoch))
+                broker.subscribe(command.channel) { [weak connection] result in
+                    switch result {
+                    case .success(let position):
+                        connection?.sendText(ServerFrame.subscribed(
+                            id: id, sub: command.sub, channel: command.channel, offset: position.offset, epoch: position.epoch))
+                    case .failure(let failure):
+                        connection?.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot subscribe now: \(failure.reason)")))
+                    }
+                }
             case .unsubscribe(let sub):
-                try registry.unsubscribe(connection, name: sub.idString!)
+                let channel = try registry.unsubscribe(connection, name: sub.idString!)
+                if !registry.hasSubscribers(channel) { broker.unsubscribe(channel) }
                 connection.sendText(ServerFrame.unsubscribed(id: id, sub: sub))
             case .publish(let json):
                 let event = try LiveEvent(json: json, now: now())
                 try authorize(connection, .publish, on: event.channel)
                 try takeToken(from: &connection.publishBucket, burst: configuration.publishBurst,
                               perSecond: configuration.publishPerSecond, limit: .publishRate, what: "publishes")
-                // The reply goes first, so the publisher sees its ack before its own event.
-                let offset = registry.lastOffset(of: event.channel) + 1
-                connection.sendText(ServerFrame.published(id: id, channel: event.channel, offset: offset))
-                _ = publish(event)
+                // The broker answers before it delivers, so the publisher sees its ack before its own event.
+                publish(event) { [weak connection] result in
+                    switch result {
+                    case .success(let position):
+                        connection?.sendText(ServerFrame.published(id: id, channel: event.channel, offset: position.offset))
+                    case .failure(let failure):
+                        connection?.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot publish now: \(failure.reason)")))
+                    }
+                }
             case .ping:
                 connection.sendText(ServerFrame.pong(id: id))
             case .auth(let token):

@@ -131,7 +131,7 @@ extension ConcordServer {
 
     private func publishDemoEvent(_ channel: String, _ type: String, _ payload: [String: JSONValue]) {
         let json: [String: JSONValue] = ["channel": .string(channel), "type": .string(type), "payload": .object(payload)]
-        if let event = try? LiveEvent(json: json, now: now()) { _ = publish(event) }
+        if let event = try? LiveEvent(json: json, now: now()) { publish(event) }
     }
 
     /// A ten-minute token for a demo user, signed with the server's first HS256 secret: what an app's

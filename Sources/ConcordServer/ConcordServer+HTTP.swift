@@ -14,6 +14,9 @@ extension ConcordServer {
         if request.path == Self.demoPrefix || request.path.hasPrefix(Self.demoPrefix + "/") {
             return respondDemo(to: request, answer: answer)
         }
+        if request.path == "/v1/publish" && request.method == "POST" {
+            return publishOverHTTP(request, answer: answer)
+        }
         answer(respondNow(to: request))
     }
 
@@ -47,8 +50,7 @@ extension ConcordServer {
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
             return ClientScript.response(clientScript)
         case "/v1/publish":
-            guard request.method == "POST" else { return methodNotAllowed("POST", request.path) }
-            return publishOverHTTP(request)
+            return methodNotAllowed("POST", request.path)
         case "/v1/ws":
             return .error(400, ProtocolError(.badRequest, "GET /v1/ws needs a WebSocket upgrade"),
                           headers: [("Sec-WebSocket-Version", "13")])
@@ -67,16 +69,28 @@ extension ConcordServer {
         return apiKeys.contains { constantTimeEquals($0, key) }
     }
 
-    /// Validates the whole batch before publishing any of it: all or nothing.
-    private func publishOverHTTP(_ request: HTTPRequest) -> HTTPResponse {
+    /// Validates the whole batch before publishing any of it: one invalid event publishes none.
+    private func publishOverHTTP(_ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        switch validatedEvents(request) {
+        case .refused(let response): answer(response)
+        case .events(let events): publishAll(events, answer: answer)
+        }
+    }
+
+    private enum Batch {
+        case events([LiveEvent])
+        case refused(HTTPResponse)
+    }
+
+    private func validatedEvents(_ request: HTTPRequest) -> Batch {
         guard isAuthorizedBackend(request) else {
-            return .error(401, ProtocolError(.unauthorized, "missing or invalid API key"),
-                          headers: [("WWW-Authenticate", "Bearer")])
+            return .refused(.error(401, ProtocolError(.unauthorized, "missing or invalid API key"),
+                                   headers: [("WWW-Authenticate", "Bearer")]))
         }
         let body: JSONValue
         switch JSONParsing.parse(request.body) {
         case .success(let parsed): body = parsed
-        case .failure(let failure): return .error(400, ProtocolError(.invalidJSON, "the body is not valid JSON: \(failure)"))
+        case .failure(let failure): return .refused(.error(400, ProtocolError(.invalidJSON, "the body is not valid JSON: \(failure)")))
         }
         let raw: [JSONValue]
         switch body {
@@ -84,10 +98,10 @@ extension ConcordServer {
         case .object(let object):
             if case .array(let list)? = object["events"] { raw = list } else { raw = [body] }
         default:
-            return .error(400, ProtocolError(.invalidEvent, "body must be a LiveEvent, an array of them, or {\"events\": [...]}"))
+            return .refused(.error(400, ProtocolError(.invalidEvent, "body must be a LiveEvent, an array of them, or {\"events\": [...]}")))
         }
         guard raw.count <= 1000 else {
-            return .error(400, ProtocolError(.invalidEvent, "at most 1000 events per request"))
+            return .refused(.error(400, ProtocolError(.invalidEvent, "at most 1000 events per request")))
         }
         var events: [LiveEvent] = []
         let now = now()
@@ -99,21 +113,47 @@ extension ConcordServer {
                 events.append(try LiveEvent(json: json, now: now))
             } catch let error as ProtocolError {
                 let prefix = raw.count > 1 || body.objectValue?["events"] != nil ? "event \(i): " : ""
-                return .error(400, ProtocolError(error.code, prefix + error.message))
+                return .refused(.error(400, ProtocolError(error.code, prefix + error.message)))
             } catch {
-                return .error(500, ProtocolError(.internal, "internal error"))
+                return .refused(.error(500, ProtocolError(.internal, "internal error")))
             }
         }
-        let offsets = events.map { publish($0) }
-        return .json(200) { w in
-            w.raw("{\"results\":[")
-            for (i, event) in events.enumerated() {
-                if i > 0 { w.raw(",") }
-                w.raw("{\"channel\":"); w.string(event.channel)
-                w.raw(",\"offset\":"); w.int(Int64(offsets[i]))
-                w.raw("}")
+        return .events(events)
+    }
+
+    /// Publishes in order and answers once the broker has numbered every event. A batch the broker
+    /// refuses part of is answered 503, naming how many went through.
+    private func publishAll(_ events: [LiveEvent], answer: @escaping (HTTPResponse) -> Void) {
+        final class Tally {
+            var offsets: [UInt64?]
+            var remaining: Int
+            var failure: BrokerFailure?
+            init(_ count: Int) { offsets = Array(repeating: nil, count: count); remaining = count }
+        }
+        let tally = Tally(events.count)
+        for (i, event) in events.enumerated() {
+            publish(event) { result in
+                switch result {
+                case .success(let position): tally.offsets[i] = position.offset
+                case .failure(let failure): tally.failure = tally.failure ?? failure
+                }
+                tally.remaining -= 1
+                guard tally.remaining == 0 else { return }
+                if let failure = tally.failure {
+                    let published = tally.offsets.compactMap { $0 }.count
+                    return answer(.error(503, ProtocolError(.unavailable, "\(published) of \(events.count) events were published: \(failure.reason)")))
+                }
+                answer(.json(200) { w in
+                    w.raw("{\"results\":[")
+                    for (i, event) in events.enumerated() {
+                        if i > 0 { w.raw(",") }
+                        w.raw("{\"channel\":"); w.string(event.channel)
+                        w.raw(",\"offset\":"); w.int(Int64(tally.offsets[i]!))
+                        w.raw("}")
+                    }
+                    w.raw("]}")
+                })
             }
-            w.raw("]}")
         }
     }
 }

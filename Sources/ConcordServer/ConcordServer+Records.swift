@@ -111,6 +111,6 @@ extension ConcordServer {
             "type": .string(accepted.deleted ? "deleted" : "updated"),
             "payload": .object(payload),
         ]
-        if let event = try? LiveEvent(json: json, now: now()) { _ = publish(event) }
+        if let event = try? LiveEvent(json: json, now: now()) { publish(event) }
     }
 }

@@ -14,6 +14,8 @@ public final class ConcordServer {
     /// Names this run of the server; offsets from different epochs are not comparable.
     public let epoch: String
     var registry = ChannelRegistry<Connection>()
+    /// Numbers events per channel and carries them to this node's subscribers (`deliver`).
+    let broker: any Broker
     var presence = PresenceRegistry<PresenceSession>()
     var typing = TypingRegistry()
     /// Connections watching each channel's presence and typing.
@@ -62,6 +64,7 @@ public final class ConcordServer {
         self.logger = logger
         loop = try EventLoop()
         epoch = Self.makeEpoch()
+        broker = MemoryBroker(epoch: epoch)
         clientScript = ClientScript.load()
         let tokenKeys = try configuration.readTokenKeys()
         tokenVerifier = configuration.hasTokenKeys ? try TokenVerifier(sources: tokenKeys, rules: configuration.tokenRules) : nil
@@ -74,6 +77,7 @@ public final class ConcordServer {
                                     capacity: configuration.recordCacheSize, maxActors: configuration.maxRecordActors)
         // Only the demo's own channel is read at start, never the whole store.
         demoBoard = configuration.demoEnabled ? DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts)) : nil
+        broker.onEvent = { [unowned self] in deliver($0) }
         seedDemo()
     }
 
@@ -198,7 +202,9 @@ public final class ConcordServer {
         connectionsPerAddress[connection.address] = sameAddress > 0 ? sameAddress : nil
         heartbeats.cancel(connection)
         tokenDeadlines.cancel(connection)
-        registry.removeAll(of: connection)
+        for channel in registry.removeAll(of: connection) where !registry.hasSubscribers(channel) {
+            broker.unsubscribe(channel)
+        }
         guard connection.isWebSocket else { return }
         webSocketCount -= 1
         for channel in connection.presenceWatches { removeWatcher(connection, channel, from: &presenceWatchers) }
@@ -235,18 +241,23 @@ public final class ConcordServer {
         return Timestamp(milliseconds: Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000)
     }
 
-    /// Publishes a validated event: numbers it, frames it once, and writes the same bytes to every
-    /// connection with an admitting subscription.
-    func publish(_ event: LiveEvent) -> UInt64 {
-        let offset = registry.advanceOffset(of: event.channel)
+    /// Publishes a validated event through the broker, which numbers it; `done` gets its position
+    /// before the event reaches this node's subscribers.
+    func publish(_ event: LiveEvent, done: @escaping (Result<StreamPosition, BrokerFailure>) -> Void = { _ in }) {
         metrics.eventsPublished.increment()
+        broker.publish(event, done: done)
+    }
+
+    /// The one local fan-out path: every event the broker delivers, published here or on another
+    /// node, is framed once and the same bytes written to every connection with an admitting
+    /// subscription.
+    func deliver(_ published: PublishedEvent) {
         var frame: SharedBytes?
         var delivered: Int64 = 0
-        registry.forEachRecipient(of: event) { connection in
-            if frame == nil { frame = Connection.frame(.text, ServerFrame.event(event, offset: offset)) }
+        registry.forEachRecipient(of: published.event) { connection in
+            if frame == nil { frame = Connection.frame(.text, ServerFrame.event(published.event, offset: published.position.offset)) }
             if connection.deliver(frame!) { delivered += 1 }
         }
         if delivered > 0 { metrics.messagesOut.increment(by: delivered) }
-        return offset
     }
 }

@@ -28,13 +28,16 @@ struct ChannelRegistryTests {
         #expect(registry.activeChannelCount == 1)
     }
 
-    @Test func offsetsIncreasePerChannel() throws {
+    @Test func aChannelHasSubscribersUntilItsLastSubscriptionGoes() throws {
         var registry = ChannelRegistry<Int>()
-        #expect(registry.advanceOffset(of: "a") == 1)
-        #expect(registry.advanceOffset(of: "a") == 2)
-        #expect(registry.advanceOffset(of: "b") == 1)
-        #expect(try registry.subscribe(1, name: "s", channel: "a", filter: .init(), limit: 10) == 2)
-        #expect(registry.lastOffset(of: "a") == 2)
+        #expect(!registry.hasSubscribers("a"))
+        try registry.subscribe(1, name: "s", channel: "a", filter: .init(), limit: 10)
+        try registry.subscribe(2, name: "s", channel: "a", filter: .init(), limit: 10)
+        #expect(registry.hasSubscribers("a"))
+        try registry.unsubscribe(1, name: "s")
+        #expect(registry.hasSubscribers("a"))
+        #expect(registry.removeAll(of: 2) == ["a"])
+        #expect(!registry.hasSubscribers("a"))
     }
 
     @Test func unsubscribeStopsOnlyThatSubscription() throws {
@@ -75,8 +78,8 @@ struct ChannelRegistryTests {
             _ = try registry.subscribe(subscriber, name: "s", channel: "c", filter: .init(), limit: 10)
             _ = try registry.subscribe(subscriber, name: "t", channel: "d", filter: .init(), limit: 10)
         }
-        #expect(registry.removeAll(of: 2) == 2)
-        #expect(registry.removeAll(of: 2) == 0)
+        #expect(registry.removeAll(of: 2) == ["c", "d"])
+        #expect(registry.removeAll(of: 2) == [])
         #expect(recipients(registry, try event("x", channel: "c")) == [1, 3, 4, 5])
         #expect(recipients(registry, try event("x", channel: "d")) == [1, 3, 4, 5])
         #expect(registry.subscriptionCount == 8)
