@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: run test deps js-test browser-test schema-test fuzz fuzz-smoke build release bench bench-suite autobahn clean
+.PHONY: format format-check run test deps js-test browser-test schema-test fuzz fuzz-smoke build release bench bench-suite autobahn clean
 
 deps:
 	@scripts/install-deps.sh
@@ -22,6 +22,7 @@ release: deps
 ## browser, the protocol schemas, and a short fuzz run.
 test: deps
 	@scripts/install-deps.sh test
+	$(MAKE) format-check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) js-test
@@ -57,6 +58,13 @@ fuzz-smoke:
 	fuzz/run.sh command $(FUZZ_SECONDS)
 	fuzz/run.sh record-state $(FUZZ_SECONDS)
 	fuzz/run.sh token $(FUZZ_SECONDS)
+
+## Swift sources in the house format (.swift-format): `make format` rewrites them, the check fails on any difference.
+format:
+	$(SWIFT) format -i -r Sources Tests fuzz Package.swift
+
+format-check:
+	$(SWIFT) format lint --strict -r Sources Tests fuzz Package.swift
 
 ## Longer fuzzing: make fuzz FUZZ_SECONDS=1800
 fuzz:

@@ -7,7 +7,7 @@ import PackageDescription
 // user-space instructions per delivery and can never fire: the compile-time checks stay on, and
 // debug builds (every test run) keep the run-time ones. BENCHMARKS.md has the figures.
 let loopTargetSettings: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release)),
+    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
 ]
 
 let package = Package(
@@ -36,58 +36,74 @@ let package = Package(
         .target(name: "ConcordUV", dependencies: ["CLibUV"], swiftSettings: loopTargetSettings),
 
         // Parsers and encoders over bytes: HTTP/1.1 requests and RFC 6455 frames.
-        .target(name: "ConcordCodec", dependencies: [
-            "CHTTPParser",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], swiftSettings: loopTargetSettings),
+        .target(
+            name: "ConcordCodec",
+            dependencies: [
+                "CHTTPParser",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ], swiftSettings: loopTargetSettings),
 
         // The realtime core: channels, filters, subscriptions. Pure Swift, no I/O, injected clock.
         .target(name: "ConcordCore", swiftSettings: loopTargetSettings),
 
         // Token verification: key loading and signatures from jwt-kit; the claims rules are the core's.
-        .target(name: "ConcordAuth", dependencies: [
-            "ConcordCore",
-            .product(name: "JWTKit", package: "jwt-kit"),
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "ConcordAuth",
+            dependencies: [
+                "ConcordCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
 
         // The durable record store: the only code that touches SQLite and its pointers.
         .target(name: "ConcordSQLite", dependencies: ["CSQLite", "ConcordCore"]),
 
         // Wires the loop, the codecs and the core into the Concord server.
-        .target(name: "ConcordServer", dependencies: [
-            "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordSQLite",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-        ], resources: [.copy("Resources/concord.js"), .copy("Resources/client"), .copy("Resources/demo")], swiftSettings: loopTargetSettings),
+        .target(
+            name: "ConcordServer",
+            dependencies: [
+                "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordSQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ], resources: [.copy("Resources/concord.js"), .copy("Resources/client"), .copy("Resources/demo")], swiftSettings: loopTargetSettings),
 
-        .executableTarget(name: "concord", dependencies: [
-            "ConcordServer", "ConcordAuth", "ConcordCore",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .executableTarget(
+            name: "concord",
+            dependencies: [
+                "ConcordServer", "ConcordAuth", "ConcordCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The load generator: WebSocket subscribers and HTTP publishers on its own libuv loop.
-        .executableTarget(name: "concord-bench", dependencies: [
-            "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordSQLite",
-            .product(name: "Histogram", package: "hdrhistogram-swift"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "concord-bench",
+            dependencies: [
+                "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordSQLite",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
-        .testTarget(name: "ConcordCoreTests", dependencies: [
-            "ConcordCore",
-            .product(name: "PropertyBased", package: "swift-property-based"),
-        ]),
+        .testTarget(
+            name: "ConcordCoreTests",
+            dependencies: [
+                "ConcordCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
         .testTarget(name: "ConcordCodecTests", dependencies: ["ConcordCodec"]),
-        .testTarget(name: "ConcordAuthTests", dependencies: [
-            "ConcordAuth", "ConcordCore",
-            .product(name: "JWTKit", package: "jwt-kit"),
-        ]),
+        .testTarget(
+            name: "ConcordAuthTests",
+            dependencies: [
+                "ConcordAuth", "ConcordCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ]),
         .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
-        .testTarget(name: "ConcordServerTests", dependencies: [
-            "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordUV",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .testTarget(
+            name: "ConcordServerTests",
+            dependencies: [
+                "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordUV",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
     ],
     // One loop thread owns all server state; Swift 6's Sendable checking cannot see that discipline,
     // so the package compiles in Swift 5 mode and keeps cross-thread calls to `LoopAsync`.

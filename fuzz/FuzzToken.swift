@@ -38,9 +38,11 @@ private func check(claims: [String: JSONValue], now: Timestamp) {
         precondition(principal.expiresAt! > Timestamp(milliseconds: now.milliseconds - 6_000), "expired token accepted")
         precondition(principal.grants.rules.allSatisfy { ChannelPattern.isValid($0.pattern.text) }, "bad pattern accepted")
         // Personal channels stay personal whatever the grants.
-        precondition((try? principal.authorize(.subscribe, on: "notifications/user/~nobody", serverGrants: .everything)) == nil,
-                     "another user's notifications were allowed")
-        precondition((try? principal.authorize(.subscribe, on: "notifications/user/" + user, serverGrants: Grants())) != nil,
-                     "the user's own notifications were refused")
+        precondition(
+            (try? principal.authorize(.subscribe, on: "notifications/user/~nobody", serverGrants: .everything)) == nil,
+            "another user's notifications were allowed")
+        precondition(
+            (try? principal.authorize(.subscribe, on: "notifications/user/" + user, serverGrants: Grants())) != nil,
+            "the user's own notifications were refused")
     }
 }

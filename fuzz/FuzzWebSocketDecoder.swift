@@ -19,7 +19,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let split = run(stream, role: role, maxMessageBytes: maxMessageBytes, cuts: [cut])
         let three = run(stream, role: role, maxMessageBytes: maxMessageBytes, cuts: [cut, secondCut])
         guard whole.events == split.events, whole.status == split.status,
-              whole.events == three.events, whole.status == three.status else {
+            whole.events == three.events, whole.status == three.status
+        else {
             fatalError("decoding depends on the split: \(whole) vs \(split) vs \(three)")
         }
         for event in whole.events { check(event, maxMessageBytes: maxMessageBytes) }

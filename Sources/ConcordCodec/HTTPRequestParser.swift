@@ -222,10 +222,11 @@ public final class HTTPRequestParser {
         while end > 0, fieldValue[end - 1] == UInt8(ascii: " ") || fieldValue[end - 1] == UInt8(ascii: "\t") {
             end -= 1
         }
-        headers.append((
-            name: String(decoding: fieldName, as: UTF8.self),
-            value: String(decoding: fieldValue[..<end], as: UTF8.self)
-        ))
+        headers.append(
+            (
+                name: String(decoding: fieldName, as: UTF8.self),
+                value: String(decoding: fieldValue[..<end], as: UTF8.self)
+            ))
         fieldName.removeAll(keepingCapacity: true)
         fieldValue.removeAll(keepingCapacity: true)
         inValue = false
@@ -236,10 +237,10 @@ public final class HTTPRequestParser {
     private static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "!"), UInt8(ascii: "#")...UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
-             UInt8(ascii: "|"), UInt8(ascii: "~"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "!"), UInt8(ascii: "#")...UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
+            UInt8(ascii: "|"), UInt8(ascii: "~"):
             return true
         default:
             return false

@@ -14,7 +14,8 @@ enum HTTPTarget {
         var pathStart = 0
         if bytes.first != UInt8(ascii: "/"), let scheme = schemeEnd(bytes) {
             // Absolute form ("http://host/path?q"): RFC 9112 section 3.2.2 says servers must accept it.
-            pathStart = bytes[scheme...].firstIndex(of: UInt8(ascii: "/"))
+            pathStart =
+                bytes[scheme...].firstIndex(of: UInt8(ascii: "/"))
                 ?? bytes[scheme...].firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
         }
         let questionMark = bytes[pathStart...].firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
@@ -29,15 +30,16 @@ enum HTTPTarget {
         var index = 0
         while index < bytes.count, isSchemeByte(bytes[index]) { index += 1 }
         guard index > 0, index + 3 <= bytes.count,
-              bytes[index] == UInt8(ascii: ":"), bytes[index + 1] == UInt8(ascii: "/"),
-              bytes[index + 2] == UInt8(ascii: "/") else { return nil }
+            bytes[index] == UInt8(ascii: ":"), bytes[index + 1] == UInt8(ascii: "/"),
+            bytes[index + 2] == UInt8(ascii: "/")
+        else { return nil }
         return index + 3
     }
 
     private static func isSchemeByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
             return true
         default:
             return false
@@ -67,7 +69,8 @@ enum HTTPTarget {
         while index < bytes.endIndex {
             let byte = bytes[index]
             if byte == UInt8(ascii: "%"), index + 2 < bytes.endIndex,
-               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            {
                 decoded.append(high << 4 | low)
                 index += 3
                 continue

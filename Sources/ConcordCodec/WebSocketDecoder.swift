@@ -61,7 +61,8 @@ public struct WebSocketDecoder {
             if inPayload {
                 let available = count - index
                 if frameOffset == 0, frameFin, frameRemaining <= available,
-                   frameOpcode == .text || frameOpcode == .binary {
+                    frameOpcode == .text || frameOpcode == .binary
+                {
                     // A whole unfragmented message in this chunk: unmask it straight into the array
                     // handed to the caller, without going through the assembly buffer.
                     let start = UnsafeRawPointer(base + index)
@@ -148,7 +149,8 @@ public struct WebSocketDecoder {
         var length = UInt64(second & 0x7F)
         var offset = 2
         if length == 126 {
-            length = UInt64(header.load(fromByteOffset: 2, as: UInt8.self)) << 8
+            length =
+                UInt64(header.load(fromByteOffset: 2, as: UInt8.self)) << 8
                 | UInt64(header.load(fromByteOffset: 3, as: UInt8.self))
             offset = 4
         } else if length == 127 {

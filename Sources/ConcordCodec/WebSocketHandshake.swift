@@ -65,7 +65,8 @@ public enum WebSocketHandshake {
             return .failure(.unsupportedVersion(version))
         }
         guard let key = request.header("Sec-WebSocket-Key").map({ HTTPHeaderFields.trimmed(Substring($0)) }),
-              Base64.isEncoding(ofByteCount: 16, key) else {
+            Base64.isEncoding(ofByteCount: 16, key)
+        else {
             return .failure(.invalidKey)
         }
         return .success(acceptKey(for: String(key)))
@@ -73,25 +74,23 @@ public enum WebSocketHandshake {
 
     /// The complete `101 Switching Protocols` response for an accepted upgrade.
     public static func response(accept: String) -> [UInt8] {
-        Array((
-            "HTTP/1.1 101 Switching Protocols\r\n"
-            + "Upgrade: websocket\r\n"
-            + "Connection: Upgrade\r\n"
-            + "Sec-WebSocket-Accept: \(accept)\r\n"
-            + "\r\n"
-        ).utf8)
+        Array(
+            ("HTTP/1.1 101 Switching Protocols\r\n"
+                + "Upgrade: websocket\r\n"
+                + "Connection: Upgrade\r\n"
+                + "Sec-WebSocket-Accept: \(accept)\r\n"
+                + "\r\n").utf8)
     }
 
     /// A client's upgrade request; `key` is from `makeClientKey()` and `path` includes any query.
     public static func clientRequest(host: String, path: String, key: String) -> [UInt8] {
-        Array((
-            "GET \(path) HTTP/1.1\r\n"
-            + "Host: \(host)\r\n"
-            + "Upgrade: websocket\r\n"
-            + "Connection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: \(key)\r\n"
-            + "Sec-WebSocket-Version: 13\r\n"
-            + "\r\n"
-        ).utf8)
+        Array(
+            ("GET \(path) HTTP/1.1\r\n"
+                + "Host: \(host)\r\n"
+                + "Upgrade: websocket\r\n"
+                + "Connection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: \(key)\r\n"
+                + "Sec-WebSocket-Version: 13\r\n"
+                + "\r\n").utf8)
     }
 }

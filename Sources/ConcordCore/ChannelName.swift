@@ -5,7 +5,7 @@ public enum ChannelName {
     public static func validate(_ name: String) -> ProtocolError? {
         let utf8 = name.utf8
         guard !utf8.isEmpty, utf8.count <= maxBytes,
-              utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E && $0 != UInt8(ascii: "*") })
+            utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E && $0 != UInt8(ascii: "*") })
         else {
             return ProtocolError(.invalidChannel, "channel must be 1 to \(maxBytes) printable ASCII bytes without \"*\"")
         }

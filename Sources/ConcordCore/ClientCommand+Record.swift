@@ -34,7 +34,7 @@ extension ClientCommand {
             throw ProtocolError(.invalidFrame, "\"fields\" must be an object of values or an array of names")
         }
         guard !fields.isEmpty, fields.count <= maxCommitFields,
-              fields.keys.allSatisfy({ !$0.isEmpty && $0.utf8.count <= maxFieldNameBytes })
+            fields.keys.allSatisfy({ !$0.isEmpty && $0.utf8.count <= maxFieldNameBytes })
         else {
             throw ProtocolError(.invalidFrame, "a commit changes 1 to \(maxCommitFields) fields named by 1 to \(maxFieldNameBytes) bytes")
         }

@@ -81,8 +81,9 @@ public enum ClientCommand: Equatable, Sendable {
         case "record.edit": return .recordEdit(try recordKey(object, op), context: try VersionVector.from(object["version"]))
         case "record.stop": return .recordStop(try recordKey(object, op))
         case "record.commit":
-            return .recordCommit(try recordKey(object, op), context: try VersionVector.from(object["version"]),
-                                 fields: try commitFields(object["fields"]))
+            return .recordCommit(
+                try recordKey(object, op), context: try VersionVector.from(object["version"]),
+                fields: try commitFields(object["fields"]))
         case "record.delete": return .recordDelete(try recordKey(object, op), context: try VersionVector.from(object["version"]))
         default:
             let shown = op.utf8.count <= 40 ? op : String(op.prefix(40)) + "..."

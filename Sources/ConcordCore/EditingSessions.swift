@@ -43,7 +43,8 @@ public struct EditingSessions<Session: Hashable> {
         guard let sessions = editors[key] else { return [] }
         var result: [(Session, [FieldConflict])] = []
         for (session, editor) in sessions where editor.user != accepted.dot.actor && !editor.context.covers(accepted.dot) {
-            let changed = accepted.deleted
+            let changed =
+                accepted.deleted
                 ? [FieldConflict(field: "*", write: state.tombstone!)]
                 : state.unseen(by: editor.context, fields: accepted.fields.isEmpty ? nil : accepted.fields)
             result.append((session, changed))

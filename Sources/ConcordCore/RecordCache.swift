@@ -105,10 +105,13 @@ public final class RecordCache {
             if let failure = gather.failure { failed(failure) } else { body(gather.states) }
         }
         for (i, key) in keys.enumerated() {
-            access(key, failed: { reason in
-                if gather.failure == nil { gather.failure = reason }
-                arrived()
-            }) { state in
+            access(
+                key,
+                failed: { reason in
+                    if gather.failure == nil { gather.failure = reason }
+                    arrived()
+                }
+            ) { state in
                 gather.states[i] = state
                 arrived()
                 return false

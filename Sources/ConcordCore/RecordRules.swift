@@ -73,8 +73,10 @@ public struct RecordRules: Sendable {
                 record.wholeWrite = write
             }
             record.noteWrite(by: commit.actor, maxActors: maxActors)
-            return .accepted(.init(version: record.version, dot: dot,
-                                   fields: (commit.fields.map { Array($0.keys) } ?? []).sorted(), deleted: false))
+            return .accepted(
+                .init(
+                    version: record.version, dot: dot,
+                    fields: (commit.fields.map { Array($0.keys) } ?? []).sorted(), deleted: false))
         }
     }
 
@@ -92,7 +94,9 @@ public struct RecordRules: Sendable {
 
     /// Runs a decision on the record moved out of `state`, so that its writes change the record's
     /// storage in place rather than a copy; a record that did not exist stays absent on a conflict.
-    private static func change(_ state: inout RecordState?, _ decide: (inout RecordState) throws(ProtocolError) -> CommitOutcome) throws(ProtocolError) -> CommitOutcome {
+    private static func change(_ state: inout RecordState?, _ decide: (inout RecordState) throws(ProtocolError) -> CommitOutcome) throws(ProtocolError)
+        -> CommitOutcome
+    {
         let existed = state != nil
         var record = state.take() ?? RecordState()
         var outcome: CommitOutcome?

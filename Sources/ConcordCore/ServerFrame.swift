@@ -1,6 +1,8 @@
 /// Builds the JSON text of every frame the server sends, once per frame.
 public enum ServerFrame {
-    public static func welcome(epoch: String, session: String, user: String?, expiresAt: Timestamp? = nil, maxMessageBytes: Int, maxSubscriptions: Int, typingTTLMilliseconds: UInt64) -> [UInt8] {
+    public static func welcome(
+        epoch: String, session: String, user: String?, expiresAt: Timestamp? = nil, maxMessageBytes: Int, maxSubscriptions: Int, typingTTLMilliseconds: UInt64
+    ) -> [UInt8] {
         var w = JSONWriter()
         w.raw("{\"op\":\"welcome\",\"v\":1")
         w.key("epoch"); w.string(epoch)

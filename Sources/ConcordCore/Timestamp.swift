@@ -17,7 +17,8 @@ public struct Timestamp: Sendable, Hashable, Comparable {
                 let s = String(v)
                 return String(repeating: "0", count: max(0, width - s.count)) + s
             }
-            return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(msOfDay / 3_600_000, 2)):\(pad(msOfDay / 60_000 % 60, 2)):\(pad(msOfDay / 1000 % 60, 2)).\(pad(msOfDay % 1000, 3))Z"
+            return
+                "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(msOfDay / 3_600_000, 2)):\(pad(msOfDay / 60_000 % 60, 2)):\(pad(msOfDay / 1000 % 60, 2)).\(pad(msOfDay % 1000, 3))Z"
         }
         // Every event published without a date gets one: written into 24 bytes, no string pieces.
         return String(unsafeUninitializedCapacity: 24) { out in

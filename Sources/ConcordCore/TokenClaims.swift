@@ -52,7 +52,8 @@ public struct TokenClaimRules: Sendable, Equatable {
             throw ProtocolError(.unauthorized, "the token's issuer (\"iss\") is not \(issuer)")
         }
         guard case .string(let user)? = claims["sub"], !user.isEmpty, user.utf8.count <= Self.maxUserBytes,
-              !user.hasPrefix("~") else {
+            !user.hasPrefix("~")
+        else {
             throw ProtocolError(.unauthorized, "the token needs \"sub\" (the user id): 1 to \(Self.maxUserBytes) bytes, not starting with \"~\"")
         }
         var name: String?
@@ -74,8 +75,9 @@ public struct TokenClaimRules: Sendable, Equatable {
         default: throw ProtocolError(.unauthorized, "the token's \"info\" must be an object")
         }
         let grants = try Self.grants(claims["caps"])
-        return Principal(user: user, name: name, info: info, grants: grants,
-                         expiresAt: Timestamp(milliseconds: exp * 1000))
+        return Principal(
+            user: user, name: name, info: info, grants: grants,
+            expiresAt: Timestamp(milliseconds: exp * 1000))
     }
 
     /// The `caps` claim: channel pattern to a list of capability names.
@@ -95,7 +97,9 @@ public struct TokenClaimRules: Sendable, Equatable {
             var capabilities: Capabilities = []
             for name in names {
                 guard case .string(let s) = name, let capability = Capabilities(name: s) else {
-                    throw ProtocolError(.unauthorized, "the token's \"caps\" names an unknown capability for \(pattern) (known: subscribe, publish, presence, typing, commit, *)")
+                    throw ProtocolError(
+                        .unauthorized,
+                        "the token's \"caps\" names an unknown capability for \(pattern) (known: subscribe, publish, presence, typing, commit, *)")
                 }
                 capabilities.formUnion(capability)
             }

@@ -23,7 +23,8 @@ public struct TokenParts: Sendable, Equatable {
             throw ProtocolError(.unauthorized, "the token is not a signed JWT (header.payload.signature)")
         }
         guard let headerBytes = Base64URL.decode(parts[0]), let payloadBytes = Base64URL.decode(parts[1]),
-              let signature = Base64URL.decode(parts[2]) else {
+            let signature = Base64URL.decode(parts[2])
+        else {
             throw ProtocolError(.unauthorized, "the token is not base64url encoded")
         }
         guard let header = JSONParsing.object(from: headerBytes) else {
@@ -44,8 +45,9 @@ public struct TokenParts: Sendable, Equatable {
         case .string(let kid)?: keyID = kid
         default: throw ProtocolError(.unauthorized, "the token's \"kid\" must be a string")
         }
-        return TokenParts(algorithm: algorithm, keyID: keyID, claims: claims,
-                          signingInput: Array(bytes[..<(parts[0].count + 1 + parts[1].count)]), signature: signature)
+        return TokenParts(
+            algorithm: algorithm, keyID: keyID, claims: claims,
+            signingInput: Array(bytes[..<(parts[0].count + 1 + parts[1].count)]), signature: signature)
     }
 }
 

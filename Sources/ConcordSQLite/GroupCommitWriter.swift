@@ -14,17 +14,19 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var thread: BatchingThread<Pending>!
 
     init(database: RecordsDatabase) {
-        thread = BatchingThread(name: "concord-store-writer", work: { group in
-            let error: (any Error)?
-            do {
-                try database.write(group.map(\.batch))
-                error = nil
-            } catch let failure {
-                // Later groups still try: a full disk may have room again by then.
-                error = failure
-            }
-            for pending in group { pending.done(error) }
-        }, finish: { database.close() })
+        thread = BatchingThread(
+            name: "concord-store-writer",
+            work: { group in
+                let error: (any Error)?
+                do {
+                    try database.write(group.map(\.batch))
+                    error = nil
+                } catch let failure {
+                    // Later groups still try: a full disk may have room again by then.
+                    error = failure
+                }
+                for pending in group { pending.done(error) }
+            }, finish: { database.close() })
     }
 
     /// Transactions written so far: fewer than batches whenever group commit is at work.

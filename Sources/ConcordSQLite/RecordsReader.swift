@@ -36,12 +36,15 @@ final class RecordsReader: @unchecked Sendable {
             connection.close()
             throw error
         }
-        thread = BatchingThread(name: "concord-store-reader", work: { [unowned self] requests in
-            for (request, answer) in zip(requests, read(requests)) { request.done(answer) }
-        }, finish: { [unowned self] in
-            for statement in [begin, select, end] { statement.finalize() }
-            connection.close()
-        })
+        thread = BatchingThread(
+            name: "concord-store-reader",
+            work: { [unowned self] requests in
+                for (request, answer) in zip(requests, read(requests)) { request.done(answer) }
+            },
+            finish: { [unowned self] in
+                for statement in [begin, select, end] { statement.finalize() }
+                connection.close()
+            })
     }
 
     /// Queues a read; never blocks on I/O. False once closing, when the request was not taken.

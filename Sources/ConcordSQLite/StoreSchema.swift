@@ -34,9 +34,11 @@ enum StoreSchema {
         }
         if applicationID == 0 && tables == 0 { return .empty }
         guard applicationID == Int64(Self.applicationID) else {
-            throw .notAConcordStore(path: path, reason: applicationID == 0
-                ? "it is another program's SQLite database"
-                : "its application id is 0x\(String(UInt32(truncatingIfNeeded: applicationID), radix: 16))")
+            throw .notAConcordStore(
+                path: path,
+                reason: applicationID == 0
+                    ? "it is another program's SQLite database"
+                    : "its application id is 0x\(String(UInt32(truncatingIfNeeded: applicationID), radix: 16))")
         }
         let found: Int64?
         do {

@@ -23,18 +23,21 @@ enum ClientScript {
 
     /// How the entry and its modules are served: cross-origin, as an app on another origin imports them.
     static func response(_ body: [UInt8]) -> HTTPResponse {
-        HTTPResponse(status: 200, contentType: "text/javascript; charset=utf-8",
-                     headers: [("Access-Control-Allow-Origin", "*")], body: body)
+        HTTPResponse(
+            status: 200, contentType: "text/javascript; charset=utf-8",
+            headers: [("Access-Control-Allow-Origin", "*")], body: body)
     }
 
     private static func read() -> [String: [UInt8]] {
         var files: [String: [UInt8]] = [:]
         if let url = Bundle.module.url(forResource: "concord", withExtension: "js"),
-           let data = try? Data(contentsOf: url) {
+            let data = try? Data(contentsOf: url)
+        {
             files[entryPath] = Array(data)
         }
         guard let directory = Bundle.module.url(forResource: "client", withExtension: nil),
-              let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return files }
+            let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path)
+        else { return files }
         for name in names where name.hasSuffix(".js") && !name.hasPrefix(".") {
             guard let data = try? Data(contentsOf: directory.appendingPathComponent(name)) else { continue }
             files[modulePrefix + name] = Array(data)

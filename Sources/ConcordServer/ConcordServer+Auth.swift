@@ -26,9 +26,11 @@ extension ConcordServer {
             return .refused(.error(status, error, headers: status == 401 ? [("WWW-Authenticate", "Bearer")] : []))
         }
         if let user = principal.user, configuration.maxConnectionsPerUser > 0,
-           connectionsPerUser[user, default: 0] >= configuration.maxConnectionsPerUser {
+            connectionsPerUser[user, default: 0] >= configuration.maxConnectionsPerUser
+        {
             metrics.hit(.connectionsPerUser)
-            return .refused(.error(429, ProtocolError(.tooManyConnections, "user \(user) has \(configuration.maxConnectionsPerUser) connections open, the most allowed")))
+            return .refused(
+                .error(429, ProtocolError(.tooManyConnections, "user \(user) has \(configuration.maxConnectionsPerUser) connections open, the most allowed")))
         }
         return .admitted(principal)
     }
@@ -94,8 +96,9 @@ extension ConcordServer {
             connection.tokenLifetime = nil
             return tokenDeadlines.cancel(connection)
         }
-        let lifetime = TokenLifetime(expiresAt: expiresAt, leewayMilliseconds: configuration.tokenRules.leewaySeconds * 1000,
-                                     noticeMilliseconds: configuration.tokenNoticeMilliseconds, now: now())
+        let lifetime = TokenLifetime(
+            expiresAt: expiresAt, leewayMilliseconds: configuration.tokenRules.leewaySeconds * 1000,
+            noticeMilliseconds: configuration.tokenNoticeMilliseconds, now: now())
         connection.tokenLifetime = lifetime
         scheduleTokenCheck(connection, at: lifetime.nextCheck)
     }

@@ -24,8 +24,9 @@ extension ConcordServer {
                 broker.subscribe(command.channel) { [weak connection] result in
                     switch result {
                     case .success(let position):
-                        connection?.sendText(ServerFrame.subscribed(
-                            id: id, sub: command.sub, channel: command.channel, offset: position.offset, epoch: position.epoch))
+                        connection?.sendText(
+                            ServerFrame.subscribed(
+                                id: id, sub: command.sub, channel: command.channel, offset: position.offset, epoch: position.epoch))
                     case .failure(let failure):
                         connection?.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot subscribe now: \(failure.reason)")))
                     }
@@ -37,8 +38,9 @@ extension ConcordServer {
             case .publish(let json):
                 let event = try LiveEvent(json: json, now: now())
                 try authorize(connection, .publish, on: event.channel)
-                try takeToken(from: &connection.publishBucket, burst: configuration.publishBurst,
-                              perSecond: configuration.publishPerSecond, limit: .publishRate, what: "publishes")
+                try takeToken(
+                    from: &connection.publishBucket, burst: configuration.publishBurst,
+                    perSecond: configuration.publishPerSecond, limit: .publishRate, what: "publishes")
                 // The broker answers before it delivers, so the publisher sees its ack before its own event.
                 publish(event) { [weak connection] result in
                     switch result {

@@ -55,8 +55,9 @@ extension ConcordServer {
     /// Liveness is checked lazily: reads only record the time, and the deadline, when it comes,
     /// asks the liveness rules whether to ping, wait longer, or drop the connection.
     private func checkLiveness(_ connection: Connection, now: Int64) {
-        let rules = Liveness(pingInterval: Int64(configuration.pingIntervalMilliseconds),
-                             idleTimeout: Int64(configuration.idleTimeoutMilliseconds))
+        let rules = Liveness(
+            pingInterval: Int64(configuration.pingIntervalMilliseconds),
+            idleTimeout: Int64(configuration.idleTimeoutMilliseconds))
         switch rules.check(connection.livenessPhase, lastActivity: Int64(connection.lastActivity), now: now) {
         case .wait(let until):
             heartbeats.schedule(connection, at: until)

@@ -20,13 +20,15 @@ extension ConcordServer {
         case ("GET", let rest) where rest.count == 1:
             return answer(demoFile(board, rest[0]))
         case ("GET", ["api", "config"]):
-            return answer(.json(200) { w in
-                w.value(.object([
-                    "devMode": .bool(configuration.developmentMode),
-                    "tokens": .bool(!tokenSecrets.isEmpty),
-                    "users": .array(DemoBoard.users.map(JSONValue.string)),
-                ]))
-            })
+            return answer(
+                .json(200) { w in
+                    w.value(
+                        .object([
+                            "devMode": .bool(configuration.developmentMode),
+                            "tokens": .bool(!tokenSecrets.isEmpty),
+                            "users": .array(DemoBoard.users.map(JSONValue.string)),
+                        ]))
+                })
         case ("GET", ["api", "token"]):
             return answer(demoToken(request))
         case ("GET", ["api", "posts"]):
@@ -83,8 +85,10 @@ extension ConcordServer {
             let text = try demoText(body, "body", allowEmpty: true)
             let id = board.nextPostID()
             let key = RecordKey(channel: DemoBoard.postsChannel, id: id)
-            commit(key, Commit(actor: user, context: VersionVector(), fields: ["title": .string(title), "body": .string(text)]),
-                   delete: false) { [unowned self] result in
+            commit(
+                key, Commit(actor: user, context: VersionVector(), fields: ["title": .string(title), "body": .string(text)]),
+                delete: false
+            ) { [unowned self] result in
                 guard case .outcome(.accepted) = result else {
                     return answer(.error(503, ProtocolError(.unavailable, "the post could not be stored")))
                 }
@@ -144,12 +148,13 @@ extension ConcordServer {
             return .error(400, ProtocolError(.badRequest, "pick a demo user: \(DemoBoard.users.joined(separator: ", "))"))
         }
         let expires = now().milliseconds / 1000 + 600
-        let token = TokenSigner.hs256(claims: [
-            "sub": .string(user), "name": .string(user.prefix(1).uppercased() + user.dropFirst()), "exp": .int(expires),
-            "caps": .object([
-                "demo/*": .array([.string("subscribe"), .string("commit"), .string("presence"), .string("typing")]),
-            ]),
-        ], secret: secret)
+        let token = TokenSigner.hs256(
+            claims: [
+                "sub": .string(user), "name": .string(user.prefix(1).uppercased() + user.dropFirst()), "exp": .int(expires),
+                "caps": .object([
+                    "demo/*": .array([.string("subscribe"), .string("commit"), .string("presence"), .string("typing")])
+                ]),
+            ], secret: secret)
         return HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", headers: [("Cache-Control", "no-store")], body: Array(token.utf8))
     }
 
@@ -163,8 +168,10 @@ extension ConcordServer {
         ]
         for (title, body) in seeds {
             let key = RecordKey(channel: DemoBoard.postsChannel, id: board.nextPostID())
-            commit(key, Commit(actor: "concord", context: VersionVector(), fields: ["title": .string(title), "body": .string(body)]),
-                        delete: false) { _ in }
+            commit(
+                key, Commit(actor: "concord", context: VersionVector(), fields: ["title": .string(title), "body": .string(body)]),
+                delete: false
+            ) { _ in }
         }
     }
 }

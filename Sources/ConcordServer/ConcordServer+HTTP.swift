@@ -52,8 +52,9 @@ extension ConcordServer {
         case "/v1/publish":
             return methodNotAllowed("POST", request.path)
         case "/v1/ws":
-            return .error(400, ProtocolError(.badRequest, "GET /v1/ws needs a WebSocket upgrade"),
-                          headers: [("Sec-WebSocket-Version", "13")])
+            return .error(
+                400, ProtocolError(.badRequest, "GET /v1/ws needs a WebSocket upgrade"),
+                headers: [("Sec-WebSocket-Version", "13")])
         default:
             return .error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)"))
         }
@@ -84,8 +85,10 @@ extension ConcordServer {
 
     private func validatedEvents(_ request: HTTPRequest) -> Batch {
         guard isAuthorizedBackend(request) else {
-            return .refused(.error(401, ProtocolError(.unauthorized, "missing or invalid API key"),
-                                   headers: [("WWW-Authenticate", "Bearer")]))
+            return .refused(
+                .error(
+                    401, ProtocolError(.unauthorized, "missing or invalid API key"),
+                    headers: [("WWW-Authenticate", "Bearer")]))
         }
         let body: JSONValue
         switch JSONParsing.parse(request.body) {
@@ -143,16 +146,17 @@ extension ConcordServer {
                     let published = tally.offsets.compactMap { $0 }.count
                     return answer(.error(503, ProtocolError(.unavailable, "\(published) of \(events.count) events were published: \(failure.reason)")))
                 }
-                answer(.json(200) { w in
-                    w.raw("{\"results\":[")
-                    for (i, event) in events.enumerated() {
-                        if i > 0 { w.raw(",") }
-                        w.raw("{\"channel\":"); w.string(event.channel)
-                        w.raw(",\"offset\":"); w.int(Int64(tally.offsets[i]!))
-                        w.raw("}")
-                    }
-                    w.raw("]}")
-                })
+                answer(
+                    .json(200) { w in
+                        w.raw("{\"results\":[")
+                        for (i, event) in events.enumerated() {
+                            if i > 0 { w.raw(",") }
+                            w.raw("{\"channel\":"); w.string(event.channel)
+                            w.raw(",\"offset\":"); w.int(Int64(tally.offsets[i]!))
+                            w.raw("}")
+                        }
+                        w.raw("]}")
+                    })
             }
         }
     }

@@ -9,8 +9,9 @@ extension ConcordServer {
             try authorize(connection, .presence, on: channel)
             // Info the client leaves empty comes from its token, which the app's backend vouches for.
             if info == .object([:]), let tokenInfo = connection.principal.info { info = tokenInfo }
-            var change = try presence.enter(.connection(connection), user: user, channel: channel, info: info,
-                                            limit: configuration.maxSubscriptions)
+            var change = try presence.enter(
+                .connection(connection), user: user, channel: channel, info: info,
+                limit: configuration.maxSubscriptions)
             if replaceLingering(of: user, in: channel, by: connection), let member = presence.member(user, in: channel) {
                 change = .update(channel: channel, member: member)
             }
@@ -39,8 +40,9 @@ extension ConcordServer {
             let user = try requireUser(connection, "typing")
             try authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
-            let change = typing.signal(.init(channel: channel, user: user, scope: scope), name: connection.name,
-                                       now: Int64(loop.now), ttl: Int64(configuration.typingTTLMilliseconds))
+            let change = typing.signal(
+                .init(channel: channel, user: user, scope: scope), name: connection.name,
+                now: Int64(loop.now), ttl: Int64(configuration.typingTTLMilliseconds))
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             broadcast(change.map { [$0] } ?? [])
         case .typingStop(let channel, let scope):
@@ -84,8 +86,9 @@ extension ConcordServer {
     }
 
     private func takeTypingToken(_ connection: Connection) throws(ProtocolError) {
-        try takeToken(from: &connection.typingBucket, burst: configuration.typingBurst,
-                      perSecond: configuration.typingPerSecond, limit: .typingRate, what: "typing signals")
+        try takeToken(
+            from: &connection.typingBucket, burst: configuration.typingBurst,
+            perSecond: configuration.typingPerSecond, limit: .typingRate, what: "typing signals")
     }
 
     /// Presence and typing watches count against the connection's subscription limit.

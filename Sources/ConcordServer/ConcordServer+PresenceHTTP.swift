@@ -20,8 +20,9 @@ extension ConcordServer {
         case "POST": return enterPresence(channel, request)
         case "DELETE": return removePresence(channel, request)
         default:
-            return .error(405, ProtocolError(.methodNotAllowed, "use GET, POST or DELETE for /v1/presence/{channel}"),
-                          headers: [("Allow", "GET, POST, DELETE")])
+            return .error(
+                405, ProtocolError(.methodNotAllowed, "use GET, POST or DELETE for /v1/presence/{channel}"),
+                headers: [("Allow", "GET, POST, DELETE")])
         }
     }
 

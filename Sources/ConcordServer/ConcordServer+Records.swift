@@ -69,8 +69,9 @@ extension ConcordServer {
     private func takeCommitToken(_ user: String) throws(ProtocolError) {
         var bucket = commitBuckets[user]
         defer { commitBuckets[user] = bucket }
-        try takeToken(from: &bucket, burst: configuration.commitBurst, perSecond: configuration.commitPerSecond,
-                      limit: .commitRate, what: "commits")
+        try takeToken(
+            from: &bucket, burst: configuration.commitBurst, perSecond: configuration.commitPerSecond,
+            limit: .commitRate, what: "commits")
     }
 
     static func reply(_ result: CommitResult, id: JSONValue?, key: RecordKey) -> [UInt8] {
@@ -92,8 +93,10 @@ extension ConcordServer {
             demoBoard?.noteCommit(key, state)
             publishCommit(key, accepted)
             for (editor, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
-                editor.sendText(ServerFrame.stale(key: key, by: accepted.dot.actor, deleted: accepted.deleted,
-                                                  version: accepted.version, changes: changes))
+                editor.sendText(
+                    ServerFrame.stale(
+                        key: key, by: accepted.dot.actor, deleted: accepted.deleted,
+                        version: accepted.version, changes: changes))
             }
         }
     }

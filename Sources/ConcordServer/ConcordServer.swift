@@ -69,12 +69,14 @@ public final class ConcordServer {
         let tokenKeys = try configuration.readTokenKeys()
         tokenVerifier = configuration.hasTokenKeys ? try TokenVerifier(sources: tokenKeys, rules: configuration.tokenRules) : nil
         tokenSecrets = tokenKeys.hmacSecrets
-        serverGrants = Grants(.publish, on: configuration.clientPublish)
+        serverGrants =
+            Grants(.publish, on: configuration.clientPublish)
             + Grants(.subscribe, on: configuration.effectivePublicSubscribe)
         apiKeys = try Self.loadAPIKeys(configuration)
         let store = try configuration.makeRecordStore()
-        records = try RecordService(store: store, loop: loop, logger: logger,
-                                    capacity: configuration.recordCacheSize, maxActors: configuration.maxRecordActors)
+        records = try RecordService(
+            store: store, loop: loop, logger: logger,
+            capacity: configuration.recordCacheSize, maxActors: configuration.maxRecordActors)
         // Only the demo's own channel is read at start, never the whole store.
         demoBoard = configuration.demoEnabled ? DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts)) : nil
         broker.onEvent = { [unowned self] in deliver($0) }
@@ -100,15 +102,17 @@ public final class ConcordServer {
     /// Stops gracefully on SIGINT and SIGTERM; re-reads the API keys and token key files on SIGHUP.
     public func handleSignals() throws {
         for signal in [SIGINT, SIGTERM] {
-            signals.append(try LoopSignal(loop: loop, signal: signal) { [unowned self] in
-                self.logger.info("signal received, shutting down")
-                self.shutdown()
-            })
+            signals.append(
+                try LoopSignal(loop: loop, signal: signal) { [unowned self] in
+                    self.logger.info("signal received, shutting down")
+                    self.shutdown()
+                })
         }
-        signals.append(try LoopSignal(loop: loop, signal: SIGHUP) { [unowned self] in
-            self.reloadAPIKeys()
-            self.reloadTokenKeys()
-        })
+        signals.append(
+            try LoopSignal(loop: loop, signal: SIGHUP) { [unowned self] in
+                self.reloadAPIKeys()
+                self.reloadTokenKeys()
+            })
     }
 
     /// Runs the loop until `shutdown()` completes, then releases the loop and the record store.
@@ -155,11 +159,15 @@ public final class ConcordServer {
         let address = stream.peerAddress ?? "unknown"
         if connections.count >= configuration.maxConnections {
             metrics.hit(.connections)
-            return refuse(stream, .error(503, ProtocolError(.tooManyConnections, "the server has \(configuration.maxConnections) connections open, the most it accepts")))
+            return refuse(
+                stream, .error(503, ProtocolError(.tooManyConnections, "the server has \(configuration.maxConnections) connections open, the most it accepts")))
         }
         if configuration.maxConnectionsPerIP > 0, connectionsPerAddress[address, default: 0] >= configuration.maxConnectionsPerIP {
             metrics.hit(.connectionsPerIP)
-            return refuse(stream, .error(429, ProtocolError(.tooManyConnections, "\(address) has \(configuration.maxConnectionsPerIP) connections open, the most one address may")))
+            return refuse(
+                stream,
+                .error(
+                    429, ProtocolError(.tooManyConnections, "\(address) has \(configuration.maxConnectionsPerIP) connections open, the most one address may")))
         }
         nextConnectionNumber += 1
         let connection = Connection(server: self, stream: stream, number: nextConnectionNumber, address: address)
@@ -190,10 +198,11 @@ public final class ConcordServer {
         scheduleHeartbeat(connection, at: Int64(loop.now + configuration.pingIntervalMilliseconds))
         guard !configuration.echoOnly else { return }
         scheduleTokenDeadline(connection)
-        connection.sendText(ServerFrame.welcome(
-            epoch: epoch, session: "c\(connection.number)", user: connection.user,
-            expiresAt: connection.principal.expiresAt, maxMessageBytes: configuration.maxMessageBytes, maxSubscriptions: configuration.maxSubscriptions,
-            typingTTLMilliseconds: configuration.typingTTLMilliseconds))
+        connection.sendText(
+            ServerFrame.welcome(
+                epoch: epoch, session: "c\(connection.number)", user: connection.user,
+                expiresAt: connection.principal.expiresAt, maxMessageBytes: configuration.maxMessageBytes, maxSubscriptions: configuration.maxSubscriptions,
+                typingTTLMilliseconds: configuration.typingTTLMilliseconds))
     }
 
     func connectionClosed(_ connection: Connection) {

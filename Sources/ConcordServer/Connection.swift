@@ -187,8 +187,10 @@ final class Connection: Hashable, TCPStreamDelegate {
         }
         switch WebSocketHandshake.validate(request) {
         case .failure(let error):
-            write(.error(error.status, ProtocolError(.badRequest, "bad WebSocket handshake: \(error.message)"),
-                         headers: error.responseHeaders.map { ($0.name, $0.value) }), keepAlive: false)
+            write(
+                .error(
+                    error.status, ProtocolError(.badRequest, "bad WebSocket handshake: \(error.message)"),
+                    headers: error.responseHeaders.map { ($0.name, $0.value) }), keepAlive: false)
         case .success(let accept):
             httpParser = nil
             phase = .webSocket
@@ -280,8 +282,9 @@ final class Connection: Hashable, TCPStreamDelegate {
             // It reaches the reader after what the kernel already holds, so a reader that paused
             // learns why once it reads again: the close waits for it up to the idle timeout.
             stream.discardQueued()
-            sendClose(code: 4008, reason: "outbound queue over \(maxQueueBytes) bytes",
-                      graceMilliseconds: server.configuration.idleTimeoutMilliseconds)
+            sendClose(
+                code: 4008, reason: "outbound queue over \(maxQueueBytes) bytes",
+                graceMilliseconds: server.configuration.idleTimeoutMilliseconds)
             return false
         }
         stream.send(frame)

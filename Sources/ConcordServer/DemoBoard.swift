@@ -13,8 +13,10 @@ final class DemoBoard {
         var at: Timestamp
 
         var json: JSONValue {
-            .object(["id": .string(id), "post": .string(post), "user": .string(user), "name": .string(name),
-                     "text": .string(text), "at": .string(at.iso8601)])
+            .object([
+                "id": .string(id), "post": .string(post), "user": .string(user), "name": .string(name),
+                "text": .string(text), "at": .string(at.iso8601),
+            ])
         }
     }
 
@@ -40,10 +42,12 @@ final class DemoBoard {
         self.postIDs = Set(postIDs)
         highestPostID = postIDs.compactMap { Int($0) }.max() ?? 0
         guard let directory = Bundle.module.url(forResource: "demo", withExtension: nil),
-              let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+            let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path)
+        else { return }
         for name in names {
             guard let type = Self.contentType(of: name),
-                  let data = try? Data(contentsOf: directory.appendingPathComponent(name)) else { continue }
+                let data = try? Data(contentsOf: directory.appendingPathComponent(name))
+            else { continue }
             files[name] = (type, Array(data))
         }
     }

@@ -75,8 +75,10 @@ final class RecordService {
     /// Decides a commit or a delete on the record's current state. An accepted one (not a dry
     /// run) is cached at once, so the next command on the record sees it, and `done` runs once
     /// it is durable, with the state it left; anything else is answered without waiting.
-    func commit(_ key: RecordKey, _ commit: Commit, delete: Bool, dryRun: Bool, now: Timestamp,
-                done: @escaping (CommitResult, RecordState?) -> Void) {
+    func commit(
+        _ key: RecordKey, _ commit: Commit, delete: Bool, dryRun: Bool, now: Timestamp,
+        done: @escaping (CommitResult, RecordState?) -> Void
+    ) {
         guard !groupCommit.failed else { return done(.unavailable, nil) }
         cache.access(key, failed: { _ in done(.unavailable, nil) }) { [unowned self] state in
             guard !groupCommit.failed else {
@@ -84,8 +86,9 @@ final class RecordService {
                 return false
             }
             let decide = { [rules] (record: inout RecordState?) throws(ProtocolError) -> CommitOutcome in
-                delete ? try rules.delete(&record, actor: commit.actor, context: commit.context, now: now)
-                       : try rules.commit(&record, commit, now: now)
+                delete
+                    ? try rules.delete(&record, actor: commit.actor, context: commit.context, now: now)
+                    : try rules.commit(&record, commit, now: now)
             }
             let outcome: CommitOutcome
             do throws(ProtocolError) {

@@ -31,31 +31,59 @@ final class ServerMetrics {
     private var exportedCache = RecordCache.Statistics()
 
     init() {
-        connections = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "connections", unitName: "", helpText: "Open WebSocket connections"))
-        subscriptions = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "subscriptions", unitName: "", helpText: "Subscriptions held by all connections"))
-        channels = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "channels", unitName: "", helpText: "Channels with at least one subscription"))
-        messagesIn = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "messages_in", unitName: "total", helpText: "WebSocket messages received"))
-        messagesOut = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "messages_out", unitName: "total", helpText: "WebSocket messages sent, one per delivery"))
-        eventsPublished = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "events_published", unitName: "total", helpText: "Events published over HTTP and WebSocket"))
-        httpRequests = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "http_requests", unitName: "total", helpText: "HTTP requests answered"))
-        slowConsumers = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "slow_consumers", unitName: "total", helpText: "Connections closed with 4008 for falling behind"))
-        protocolErrors = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "protocol_errors", unitName: "total", helpText: "Connections closed for a WebSocket protocol violation"))
+        connections = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "connections", unitName: "", helpText: "Open WebSocket connections"))
+        subscriptions = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "subscriptions", unitName: "", helpText: "Subscriptions held by all connections"))
+        channels = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "channels", unitName: "", helpText: "Channels with at least one subscription"))
+        messagesIn = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "messages_in", unitName: "total", helpText: "WebSocket messages received"))
+        messagesOut = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "messages_out", unitName: "total", helpText: "WebSocket messages sent, one per delivery"))
+        eventsPublished = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "events_published", unitName: "total", helpText: "Events published over HTTP and WebSocket"))
+        httpRequests = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "http_requests", unitName: "total", helpText: "HTTP requests answered"))
+        slowConsumers = registry.makeCounter(
+            descriptor: .init(
+                namespace: "concord", metricName: "slow_consumers", unitName: "total", helpText: "Connections closed with 4008 for falling behind"))
+        protocolErrors = registry.makeCounter(
+            descriptor: .init(
+                namespace: "concord", metricName: "protocol_errors", unitName: "total", helpText: "Connections closed for a WebSocket protocol violation"))
 
-        presenceMembers = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "presence_members", unitName: "", helpText: "Presence members across all channels"))
+        presenceMembers = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "presence_members", unitName: "", helpText: "Presence members across all channels"))
         typists = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "typing", unitName: "", helpText: "Users typing across all channels"))
-        rateLimited = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "rate_limited", unitName: "total", helpText: "Signals dropped by a rate limit"))
-        let limitDescriptor = MetricNameDescriptor(namespace: "concord", metricName: "limit_hits", unitName: "total", helpText: "Requests, messages and connections refused or closed by a limit")
+        rateLimited = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "rate_limited", unitName: "total", helpText: "Signals dropped by a rate limit"))
+        let limitDescriptor = MetricNameDescriptor(
+            namespace: "concord", metricName: "limit_hits", unitName: "total", helpText: "Requests, messages and connections refused or closed by a limit")
         var hits: [Limit: Counter] = [:]
         for limit in Limit.allCases { hits[limit] = registry.makeCounter(descriptor: limitDescriptor, labels: [("limit", limit.rawValue)]) }
         limitHits = hits
-        authFailures = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "auth_failures", unitName: "total", helpText: "Upgrades and refreshes refused for a missing or invalid token, or a foreign origin"))
-        tokenRefreshes = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "token_refreshes", unitName: "total", helpText: "Tokens replaced over an open connection"))
-        tokenExpiries = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "token_expiries", unitName: "total", helpText: "Connections closed with 4001 because their token expired"))
-        recordCacheEntries = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "record_cache_entries", unitName: "", helpText: "Records held in memory"))
-        recordCacheCapacity = registry.makeGauge(descriptor: .init(namespace: "concord", metricName: "record_cache_capacity", unitName: "", helpText: "Records the cache keeps (--record-cache)"))
-        recordCacheHits = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "record_cache_hits", unitName: "total", helpText: "Record commands served from memory"))
-        recordCacheMisses = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "record_cache_misses", unitName: "total", helpText: "Record commands that waited for the store"))
-        recordCacheEvictions = registry.makeCounter(descriptor: .init(namespace: "concord", metricName: "record_cache_evictions", unitName: "total", helpText: "Records dropped from memory to stay within the cache size"))
+        authFailures = registry.makeCounter(
+            descriptor: .init(
+                namespace: "concord", metricName: "auth_failures", unitName: "total",
+                helpText: "Upgrades and refreshes refused for a missing or invalid token, or a foreign origin"))
+        tokenRefreshes = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "token_refreshes", unitName: "total", helpText: "Tokens replaced over an open connection"))
+        tokenExpiries = registry.makeCounter(
+            descriptor: .init(
+                namespace: "concord", metricName: "token_expiries", unitName: "total", helpText: "Connections closed with 4001 because their token expired"))
+        recordCacheEntries = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "record_cache_entries", unitName: "", helpText: "Records held in memory"))
+        recordCacheCapacity = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "record_cache_capacity", unitName: "", helpText: "Records the cache keeps (--record-cache)"))
+        recordCacheHits = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "record_cache_hits", unitName: "total", helpText: "Record commands served from memory"))
+        recordCacheMisses = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "record_cache_misses", unitName: "total", helpText: "Record commands that waited for the store")
+        )
+        recordCacheEvictions = registry.makeCounter(
+            descriptor: .init(
+                namespace: "concord", metricName: "record_cache_evictions", unitName: "total",
+                helpText: "Records dropped from memory to stay within the cache size"))
     }
 
     /// Brings the record cache's figures up to date before a scrape.

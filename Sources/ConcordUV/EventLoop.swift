@@ -108,9 +108,11 @@ public final class EventLoop {
     public func close() {
         closeRawHandle(check)
         closeRawHandle(idle)
-        uv_walk(raw, { handle, _ in
-            if uv_is_closing(handle) == 0 { uv_close(handle, nil) }
-        }, nil)
+        uv_walk(
+            raw,
+            { handle, _ in
+                if uv_is_closing(handle) == 0 { uv_close(handle, nil) }
+            }, nil)
         uv_run(raw, UV_RUN_DEFAULT)
         uv_loop_close(raw)
     }

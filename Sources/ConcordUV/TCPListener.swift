@@ -20,9 +20,12 @@ public final class TCPListener {
             }
             return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { uv_ip4_addr(host, Int32(port), $0) }
         }
-        let bound = parsed < 0 ? parsed : withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(handle, $0, 0) }
-        }
+        let bound =
+            parsed < 0
+            ? parsed
+            : withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(handle, $0, 0) }
+            }
         if bound < 0 {
             close()
             throw UVError(bound)
@@ -33,11 +36,12 @@ public final class TCPListener {
     public func listen(backlog: Int32 = 1024, onConnection: @escaping (TCPStream) -> Void) throws(UVError) {
         self.onConnection = onConnection
         let stream = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
-        try UVError.check(uv_listen(stream, backlog) { server, status in
-            let this = Unmanaged<TCPListener>.fromOpaque(server!.pointee.data!).takeUnretainedValue()
-            guard status >= 0 else { return }
-            this.accept(server!)
-        })
+        try UVError.check(
+            uv_listen(stream, backlog) { server, status in
+                let this = Unmanaged<TCPListener>.fromOpaque(server!.pointee.data!).takeUnretainedValue()
+                guard status >= 0 else { return }
+                this.accept(server!)
+            })
     }
 
     private func accept(_ server: UnsafeMutablePointer<uv_stream_t>) {

@@ -117,18 +117,21 @@ public final class TCPStream {
 
     public func startReading() {
         guard !isClosing else { return }
-        uv_read_start(streamPointer, { handle, _, buf in
-            let loop = EventLoop.from(handle!.pointee.loop)
-            buf!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(EventLoop.readBufferSize))
-        }, { stream, nread, buf in
-            let this = TCPStream.from(stream)
-            if nread > 0 {
-                this.delegate?.streamDidRead(this, UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread))
-            } else if nread < 0 {
-                uv_read_stop(stream)
-                this.delegate?.streamDidEnd(this, error: UVError(Int32(nread)))
-            }
-        })
+        uv_read_start(
+            streamPointer,
+            { handle, _, buf in
+                let loop = EventLoop.from(handle!.pointee.loop)
+                buf!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(EventLoop.readBufferSize))
+            },
+            { stream, nread, buf in
+                let this = TCPStream.from(stream)
+                if nread > 0 {
+                    this.delegate?.streamDidRead(this, UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread))
+                } else if nread < 0 {
+                    uv_read_stop(stream)
+                    this.delegate?.streamDidEnd(this, error: UVError(Int32(nread)))
+                }
+            })
     }
 
     public func stopReading() {

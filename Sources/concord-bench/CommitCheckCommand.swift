@@ -39,7 +39,9 @@ struct CommitCheckCommand: ParsableCommand {
             if i % 3 == 0 { stale[slot] = current }
         }
         let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
-        print(String(format: "commit-check: %d decided (%d accepted, %d conflicts) in %.2f s: %.0f checks/s, %.2f µs each",
-                     commits, accepted, conflicted, seconds, Double(commits) / seconds, seconds / Double(commits) * 1e6))
+        print(
+            String(
+                format: "commit-check: %d decided (%d accepted, %d conflicts) in %.2f s: %.0f checks/s, %.2f µs each",
+                commits, accepted, conflicted, seconds, Double(commits) / seconds, seconds / Double(commits) * 1e6))
     }
 }

@@ -45,7 +45,8 @@ final class CommitClient: TCPStreamDelegate {
         if run.command.stored == 0 {
             slot = turn % run.command.recordsPerConnection
             let version = counters[slot, default: 0] == 0 ? "{}" : #"{"\#(actor)":\#(counters[slot]!)}"#
-            body = #"{"channel":"bench/records","record":"\#(run.nonce)-\#(index)-\#(slot)","version":\#(version),"fields":{"title":"t\#(turn)"},"actor":"\#(actor)"}"#
+            body =
+                #"{"channel":"bench/records","record":"\#(run.nonce)-\#(index)-\#(slot)","version":\#(version),"fields":{"title":"t\#(turn)"},"actor":"\#(actor)"}"#
         } else {
             // Record numbers base + index, base + index + connections, ...: this connection's share
             // of the range (every stored record, or the hot set: the most recently created ones).
@@ -58,7 +59,8 @@ final class CommitClient: TCPStreamDelegate {
             let context = version.map { #""\#($0.key)":\#($0.value)"# }.joined(separator: ",")
             body = #"{"channel":"resources/bench","record":"\#(slot + 1)","version":{\#(context)},"fields":{"f\#(run.nonce)":"t\#(turn)"},"actor":"\#(actor)"}"#
         }
-        let request = "POST /v1/records/commit HTTP/1.1\r\nHost: \(run.command.host)\r\nAuthorization: Bearer \(run.command.apiKey)\r\n"
+        let request =
+            "POST /v1/records/commit HTTP/1.1\r\nHost: \(run.command.host)\r\nAuthorization: Bearer \(run.command.apiKey)\r\n"
             + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
         sentAt = MonotonicClock.nanoseconds()
         pendingSlot = slot

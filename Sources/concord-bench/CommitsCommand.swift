@@ -15,7 +15,8 @@ struct CommitsCommand: ParsableCommand {
     @Option(help: "Commits in all.") var commits = 20_000
     @Option(help: "Records each connection writes to, in turn (with no --stored records).") var recordsPerConnection = 4
     @Option(help: "Synthetic records already in the server's store (concord-bench populate --count N): commits go to them.") var stored = 0
-    @Option(help: "With --stored: 'uniform' spreads commits over every stored record (each a likely cache miss); 'hot' over the last --hot-set created.") var spread = "uniform"
+    @Option(help: "With --stored: 'uniform' spreads commits over every stored record (each a likely cache miss); 'hot' over the last --hot-set created.")
+    var spread = "uniform"
     @Option(help: "Records in the hot set (--spread hot).") var hotSet = 10_000
     @Option(name: .customLong("api-key"), help: "Bearer key for the records API.") var apiKey = "bench-key"
     @Option(name: .customLong("server-pid"), help: "Server process, for CPU figures from /proc.") var serverPID: Int32?
@@ -133,20 +134,25 @@ final class CommitRun {
     private func ms(_ percentile: Double) -> Double { Double(latency.valueAtPercentile(percentile)) / 1000 }
 
     func report() -> String {
-        let target = command.stored == 0
+        let target =
+            command.stored == 0
             ? "\(command.recordsPerConnection * command.connections) fresh records"
             : "\(storedRange) of \(command.stored) stored records (\(command.spread))"
         var lines = ["\(command.label): \(accepted) accepted, \(conflicts) conflicts over \(command.connections) connections, on \(target)"]
         if let failure { lines.append("FAILED: \(failure)") }
-        lines.append(String(format: "  %.0f commits/s, latency p50 %.2f ms, p99 %.2f ms, max %.2f ms",
-                            Double(accepted) / seconds, ms(50), ms(99), Double(latency.max) / 1000))
+        lines.append(
+            String(
+                format: "  %.0f commits/s, latency p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                Double(accepted) / seconds, ms(50), ms(99), Double(latency.max) / 1000))
         if let cpu = perCommitCPU { lines.append(String(format: "  server CPU %.1f µs per commit", cpu)) }
         return lines.joined(separator: "\n")
     }
 
     func jsonReport() -> String {
         let cpu = perCommitCPU.map { String(format: "%.2f", $0) } ?? "null"
-        return String(format: #"{"label":"%@","stored":%d,"spread":"%@","accepted":%d,"conflicts":%d,"commitsPerSecond":%.0f,"p50Ms":%.3f,"p99Ms":%.3f,"serverCpuMicrosecondsPerCommit":%@}"#,
-                      command.label, command.stored, command.stored == 0 ? "fresh" : command.spread, accepted, conflicts, Double(accepted) / seconds, ms(50), ms(99), cpu)
+        return String(
+            format:
+                #"{"label":"%@","stored":%d,"spread":"%@","accepted":%d,"conflicts":%d,"commitsPerSecond":%.0f,"p50Ms":%.3f,"p99Ms":%.3f,"serverCpuMicrosecondsPerCommit":%@}"#,
+            command.label, command.stored, command.stored == 0 ? "fresh" : command.spread, accepted, conflicts, Double(accepted) / seconds, ms(50), ms(99), cpu)
     }
 }

@@ -10,7 +10,7 @@ enum EventScanner {
         message.withUnsafeBytes { bytes in
             // The payload's keys come out in dictionary order, so each is looked for independently.
             guard let seqAt = find(seqKey, in: bytes, from: start), let seq = number(in: bytes, at: seqAt),
-                  let timeAt = find(timeKey, in: bytes, from: start), let sentAt = number(in: bytes, at: timeAt)
+                let timeAt = find(timeKey, in: bytes, from: start), let sentAt = number(in: bytes, at: timeAt)
             else { return nil }
             return (Int(truncatingIfNeeded: seq), sentAt)
         }

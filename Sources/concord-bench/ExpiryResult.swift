@@ -20,9 +20,11 @@ struct ExpiryResult {
 
     func cells() -> [String] {
         let fixed = ReportFormat.fixed
-        return [structure, "\(entries)", fixed(idleTickNanoseconds, 1), fixed(expiringTickNanoseconds / 1000, 1),
-                fixed(nanosecondsPerExpired, 0), fixed(refreshNanoseconds, 0), fixed(slowestRefreshBatchNanoseconds / 1e6, 2),
-                otherCPUSeconds.map { fixed($0, 2) } ?? "-"]
+        return [
+            structure, "\(entries)", fixed(idleTickNanoseconds, 1), fixed(expiringTickNanoseconds / 1000, 1),
+            fixed(nanosecondsPerExpired, 0), fixed(refreshNanoseconds, 0), fixed(slowestRefreshBatchNanoseconds / 1e6, 2),
+            otherCPUSeconds.map { fixed($0, 2) } ?? "-",
+        ]
             + (wrongCounts > 0 ? ["WRONG COUNTS: \(wrongCounts)"] : [])
     }
 

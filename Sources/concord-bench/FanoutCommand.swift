@@ -23,12 +23,14 @@ struct FanoutCommand: ParsableCommand {
     @Option(help: "WebSocket subscribers, spread round robin over --channels.") var subscribers = 1000
     @Option(help: "Channels; events go to them round robin.") var channels = 1
     @Option(help: "Events to publish; 0 for an idle run.") var events = 200
-    @Option(name: .customLong("idle-seconds"), help: "With --events 0: how long the subscribers stay idle before the server's memory is read.") var idleSeconds = 5.0
+    @Option(name: .customLong("idle-seconds"), help: "With --events 0: how long the subscribers stay idle before the server's memory is read.")
+    var idleSeconds = 5.0
     @Option(name: .customLong("payload-bytes"), help: "Approximate size of each published event body.") var payloadBytes = 200
     @Option(help: "Events per second; 0 publishes as fast as deliveries complete, bounded by --window.") var rate = 0.0
     @Option(help: "With --rate 0: events allowed in flight before every subscriber has them.") var window = 4
     @Option(name: .customLong("api-key"), help: "Bearer key for the publish endpoint.") var apiKey = "bench-key"
-    @Option(help: "Concord's channel, or with --channels over 1 the prefix of CHANNEL/0, CHANNEL/1, ... (nchan and the floor use 0, 1, ...).") var channel = "bench/fanout"
+    @Option(help: "Concord's channel, or with --channels over 1 the prefix of CHANNEL/0, CHANNEL/1, ... (nchan and the floor use 0, 1, ...).") var channel =
+        "bench/fanout"
     @Option(name: .customLong("publish-url-path"), help: "Path of Concord's publish endpoint.") var publishURLPath = "/v1/publish"
     @Option(name: .customLong("server-pid"), help: "Server process, for CPU and memory figures from /proc.") var serverPID: Int32?
     @Option(name: .customLong("connect-concurrency"), help: "Connections being opened at once.") var connectConcurrency = 256

@@ -47,26 +47,37 @@ struct FanoutReport {
         var block = ReportFormat.Block()
         func line(_ label: String, _ value: String) { block.line(label, value) }
         line("server", plan.server.rawValue)
-        line("subscribers", "\(subscribed) subscribed of \(plan.subscribers) on \(plan.channels) channel\(plan.channels == 1 ? "" : "s") (setup \(fixed(setupSeconds, 2)) s)")
+        line(
+            "subscribers",
+            "\(subscribed) subscribed of \(plan.subscribers) on \(plan.channels) channel\(plan.channels == 1 ? "" : "s") (setup \(fixed(setupSeconds, 2)) s)")
         if plan.isIdle {
             line("events", "none: idle for \(fixed(plan.idleSeconds, 1)) s")
         } else {
-            line("events", "\(plan.events) x ~\(plan.payloadBytes) B, " + (plan.rate > 0 ? "rate \(fixed(plan.rate, 0))/s" : "window \(plan.window)")
-                 + ", delivered as ~\(bytesPerDelivery.map { fixed($0, 0) } ?? "-") B")
+            line(
+                "events",
+                "\(plan.events) x ~\(plan.payloadBytes) B, " + (plan.rate > 0 ? "rate \(fixed(plan.rate, 0))/s" : "window \(plan.window)")
+                    + ", delivered as ~\(bytesPerDelivery.map { fixed($0, 0) } ?? "-") B")
         }
         line("deliveries", "\(deliveries) of \(expectedDeliveries)" + (timedOut ? " (TIMED OUT)" : ""))
         line("publish phase", "\(fixed(publishSeconds, 3)) s")
         line("deliveries/s", fixed(deliveriesPerSecond, 0))
         line("deliveries per subscriber read", deliveriesPerRead.map { fixed($0, 2) } ?? "-")
         line("latency p50/p90/p99/max", [50.0, 90, 99, 100].map { latency($0).map { fixed($0, 2) } ?? "-" }.joined(separator: " / ") + " ms")
-        line("errors", "\(errors.total)" + (errors.total > 0 ? " (missing \(errors.missing), out of order \(errors.outOfOrder), malformed \(errors.malformed), server errors \(errors.serverErrors), disconnects \(errors.disconnects), publish failures \(errors.publishFailures))" : ""))
+        line(
+            "errors",
+            "\(errors.total)"
+                + (errors.total > 0
+                    ? " (missing \(errors.missing), out of order \(errors.outOfOrder), malformed \(errors.malformed), server errors \(errors.serverErrors), disconnects \(errors.disconnects), publish failures \(errors.publishFailures))"
+                    : ""))
         if setupFailures > 0 { line("setup failures", "\(setupFailures)") }
         if let firstFailure { line("first failure", firstFailure) }
         line(plan.isIdle ? "server CPU (idle phase)" : "server CPU (publish phase)", cpu.serverSeconds.map { "\(fixed($0, 2)) s" } ?? "- (no --server-pid)")
         line("server CPU per delivery", serverCPUMicrosecondsPerDelivery.map { "\(fixed($0, 3)) µs" } ?? "-")
         line(plan.isIdle ? "generator CPU (idle phase)" : "generator CPU (publish phase)", "\(fixed(cpu.generatorSeconds, 2)) s")
         line(plan.isIdle ? "machine busy CPU (idle phase)" : "machine busy CPU (publish phase)", cpu.machineText(wallSeconds: publishSeconds))
-        line("server RSS before/subscribed/end", [serverRSSBeforeConnect, serverRSSAfterSubscribe, serverRSSAtEnd].map { $0.map { mebibytes($0) } ?? "-" }.joined(separator: " / "))
+        line(
+            "server RSS before/subscribed/end",
+            [serverRSSBeforeConnect, serverRSSAfterSubscribe, serverRSSAtEnd].map { $0.map { mebibytes($0) } ?? "-" }.joined(separator: " / "))
         line("server RSS per connection", rssPerConnection.map { "\(fixed($0 / 1024, 2)) KiB" } ?? "-")
         return block.text
     }

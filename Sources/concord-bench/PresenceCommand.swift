@@ -17,7 +17,10 @@ struct PresenceCommand: ParsableCommand {
     @Option(help: "Churn operations (leaves plus enters) over all connections.") var ops = 100_000
     @Option(help: "Commands in flight per connection during the churn.") var window = 8
     @Option(name: .customLong("channel-prefix"), help: "Channels are PREFIX0, PREFIX1, ...") var channelPrefix = "presence/bench/"
-    @Flag(help: "A typing storm: typing.start and typing.stop (with ids) instead of presence.enter and leave, and watchers of typing; run the server with raised --typing-rate, --typing-burst and --typing-ttl.") var typing = false
+    @Flag(
+        help:
+            "A typing storm: typing.start and typing.stop (with ids) instead of presence.enter and leave, and watchers of typing; run the server with raised --typing-rate, --typing-burst and --typing-ttl."
+    ) var typing = false
     @Option(name: .customLong("server-pid"), help: "Server process, for CPU and memory figures from /proc.") var serverPID: Int32?
     @Option(name: .customLong("connect-concurrency"), help: "Connections being opened at once.") var connectConcurrency = 256
     @Option(help: "Seconds allowed for each phase.") var timeout = 60

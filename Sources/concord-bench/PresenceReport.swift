@@ -56,25 +56,37 @@ struct PresenceReport {
 
     var text: String {
         var block = ReportFormat.Block()
-        block.line("connections", "\(connectedUsers) users + \(watching) watchers of \(plan.connections) + \(plan.watchers) (setup \(fixed(setupSeconds, 2)) s)")
-        block.line(plan.typing ? "typing" : "presence", "\(plan.members) \(plan.typing ? "typists" : "members") in \(plan.channels) channels (\(plan.channelsPerConnection) per connection), entered in \(fixed(enterSeconds, 2)) s")
+        block.line(
+            "connections", "\(connectedUsers) users + \(watching) watchers of \(plan.connections) + \(plan.watchers) (setup \(fixed(setupSeconds, 2)) s)")
+        block.line(
+            plan.typing ? "typing" : "presence",
+            "\(plan.members) \(plan.typing ? "typists" : "members") in \(plan.channels) channels (\(plan.channelsPerConnection) per connection), entered in \(fixed(enterSeconds, 2)) s"
+        )
         block.line("churn ops", "\(opsDone) of \(plan.ops), window \(plan.window) per connection" + (timedOut ? " (TIMED OUT)" : ""))
         block.line("churn phase", "\(fixed(churnSeconds, 3)) s")
         block.line("ops/s", fixed(opsPerSecond, 0))
         block.line("replies per user read", repliesPerRead.map { fixed($0, 2) } ?? "-")
         if plan.watchers > 0 {
-            block.line("watcher pushes", "\(watcherEvents) of \(plan.ops * plan.watchers) (joins \(watcherJoins), leaves \(watcherLeaves)), \(watcherEventsPerRead.map { fixed($0, 1) } ?? "-") per read")
+            block.line(
+                "watcher pushes",
+                "\(watcherEvents) of \(plan.ops * plan.watchers) (joins \(watcherJoins), leaves \(watcherLeaves)), \(watcherEventsPerRead.map { fixed($0, 1) } ?? "-") per read"
+            )
         }
         block.line("reply latency p50/p90/p99/max", [50.0, 90, 99, 100].map { latency($0).map { fixed($0, 2) } ?? "-" }.joined(separator: " / ") + " ms")
-        block.line("errors", "\(errors.total)" + (errors.total > 0 ? " (server errors \(errors.serverErrors), out of order \(errors.outOfOrder), unexpected \(errors.unexpected))" : ""))
+        block.line(
+            "errors",
+            "\(errors.total)"
+                + (errors.total > 0 ? " (server errors \(errors.serverErrors), out of order \(errors.outOfOrder), unexpected \(errors.unexpected))" : ""))
         if setupFailures > 0 { block.line("setup failures", "\(setupFailures)") }
         if let firstFailure { block.line("first failure", firstFailure) }
         block.line("server CPU (churn phase)", cpu.serverSeconds.map { "\(fixed($0, 2)) s" } ?? "- (no --server-pid)")
         block.line("server CPU per op", serverCPUMicrosecondsPerOp.map { "\(fixed($0, 3)) µs" } ?? "-")
         block.line("generator CPU (churn phase)", "\(fixed(cpu.generatorSeconds, 2)) s")
         block.line("machine busy CPU (churn phase)", cpu.machineText(wallSeconds: churnSeconds))
-        block.line("server RSS before/conn./entered/end", [serverRSSBeforeConnect, serverRSSConnected, serverRSSEntered, serverRSSAtEnd]
-            .map { $0.map(ReportFormat.mebibytes) ?? "-" }.joined(separator: " / "))
+        block.line(
+            "server RSS before/conn./entered/end",
+            [serverRSSBeforeConnect, serverRSSConnected, serverRSSEntered, serverRSSAtEnd]
+                .map { $0.map(ReportFormat.mebibytes) ?? "-" }.joined(separator: " / "))
         block.line("server RSS per connection", rssPerConnection.map { "\(fixed($0 / 1024, 2)) KiB" } ?? "-")
         block.line("server RSS per member", rssPerMember.map { "\(fixed($0, 0)) B" } ?? "-")
         return block.text

@@ -162,9 +162,12 @@ final class PresenceRun {
         timer.start(afterMilliseconds: UInt64(plan.timeoutSeconds) * 1000) { [unowned self] in
             switch self.stage {
             case .connecting:
-                self.abort("setup timed out after \(self.plan.timeoutSeconds) s with \(self.report.connectedUsers) users and \(self.report.watching) watchers ready")
+                self.abort(
+                    "setup timed out after \(self.plan.timeoutSeconds) s with \(self.report.connectedUsers) users and \(self.report.watching) watchers ready")
             case .entering:
-                self.abort("entering timed out after \(self.plan.timeoutSeconds) s with \(self.tally.replies) of \(self.plan.members) replies and \(self.tally.watcherEvents) watcher pushes")
+                self.abort(
+                    "entering timed out after \(self.plan.timeoutSeconds) s with \(self.tally.replies) of \(self.plan.members) replies and \(self.tally.watcherEvents) watcher pushes"
+                )
             case .churning:
                 self.finish(timedOut: true)
             case .finished:

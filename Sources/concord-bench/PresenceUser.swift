@@ -76,9 +76,10 @@ final class PresenceUser: WebSocketClientDelegate {
             // Operation k leaves channel (k/2) mod n when k is even and enters it again when odd, so
             // each leave finds the connection present and each enter finds it absent.
             let channel = channels[(churnSent / 2) % channels.count]
-            send(churnSent % 2 == 0
-                 ? commands.leave(id: nextID, channel: channel)
-                 : commands.enter(id: nextID, channel: channel, info: info))
+            send(
+                churnSent % 2 == 0
+                    ? commands.leave(id: nextID, channel: channel)
+                    : commands.enter(id: nextID, channel: channel, info: info))
             churnSent += 1
             churnLeft -= 1
         }

@@ -66,7 +66,8 @@ final class Subscriber: WebSocketClientDelegate {
         switch phase {
         case .ready:
             if EventScanner.hasPrefix(message, target.eventPrefix),
-               let (seq, sentAt) = EventScanner.scan(message, from: target.eventPrefix.count) {
+                let (seq, sentAt) = EventScanner.scan(message, from: target.eventPrefix.count)
+            {
                 receive(seq: seq, sentAt: sentAt, bytes: message.count)
             } else if let marker = target.errorMarker, EventScanner.contains(message, marker) {
                 tracker.errors.serverErrors += 1

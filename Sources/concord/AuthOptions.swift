@@ -6,10 +6,16 @@ import Foundation
 
 /// Who may connect: tokens, origins, API keys and development mode.
 struct AuthOptions: ParsableArguments {
-    @Option(name: .customLong("jwt-secret-file"), help: "File holding an HS256 secret (32+ bytes) that signs connection tokens; repeatable; key files are re-read on SIGHUP (env CONCORD_JWT_SECRET holds one secret itself).")
+    @Option(
+        name: .customLong("jwt-secret-file"),
+        help:
+            "File holding an HS256 secret (32+ bytes) that signs connection tokens; repeatable; key files are re-read on SIGHUP (env CONCORD_JWT_SECRET holds one secret itself)."
+    )
     var jwtSecretFiles: [String] = []
 
-    @Option(name: .customLong("jwt-public-key"), help: "PEM public key (RSA for RS256, EC P-256 for ES256) that verifies tokens; repeatable (env CONCORD_JWT_PUBLIC_KEY).")
+    @Option(
+        name: .customLong("jwt-public-key"),
+        help: "PEM public key (RSA for RS256, EC P-256 for ES256) that verifies tokens; repeatable (env CONCORD_JWT_PUBLIC_KEY).")
     var jwtPublicKeys: [String] = []
 
     @Option(name: .customLong("jwks-file"), help: "JWKS file of public keys, chosen by the token's kid; repeatable (env CONCORD_JWKS_FILE).")
@@ -24,16 +30,26 @@ struct AuthOptions: ParsableArguments {
     @Option(name: .customLong("jwt-leeway"), help: "Seconds of clock skew forgiven on exp and nbf (env CONCORD_JWT_LEEWAY). Default 5.")
     var jwtLeeway: Int?
 
-    @Option(name: .customLong("token-notice"), help: "Milliseconds before a token expires that the server asks for a fresh one (env CONCORD_TOKEN_NOTICE). Default 60000.")
+    @Option(
+        name: .customLong("token-notice"),
+        help: "Milliseconds before a token expires that the server asks for a fresh one (env CONCORD_TOKEN_NOTICE). Default 60000.")
     var tokenNotice: Int?
 
-    @Flag(name: .customLong("allow-anonymous"), help: "With token keys configured, still accept connections without a token, as anonymous (env CONCORD_ALLOW_ANONYMOUS=1).")
+    @Flag(
+        name: .customLong("allow-anonymous"),
+        help: "With token keys configured, still accept connections without a token, as anonymous (env CONCORD_ALLOW_ANONYMOUS=1).")
     var allowAnonymous = false
 
-    @Option(name: .customLong("public-subscribe"), help: "Channel pattern every connection may subscribe to; repeatable (env CONCORD_PUBLIC_SUBSCRIBE). Default: '*' without token keys, none with them.")
+    @Option(
+        name: .customLong("public-subscribe"),
+        help: "Channel pattern every connection may subscribe to; repeatable (env CONCORD_PUBLIC_SUBSCRIBE). Default: '*' without token keys, none with them.")
     var publicSubscribe: [String] = []
 
-    @Option(name: .customLong("allowed-origin"), help: "Browser origin allowed to connect, e.g. https://app.example.com or https://*.example.com; repeatable (env CONCORD_ALLOWED_ORIGINS, comma separated). Default: any.")
+    @Option(
+        name: .customLong("allowed-origin"),
+        help:
+            "Browser origin allowed to connect, e.g. https://app.example.com or https://*.example.com; repeatable (env CONCORD_ALLOWED_ORIGINS, comma separated). Default: any."
+    )
     var allowedOrigins: [String] = []
 
     @Option(name: .customLong("api-keys-file"), help: "File of API keys, one per line, re-read on SIGHUP (env CONCORD_API_KEYS_FILE).")
@@ -65,7 +81,9 @@ struct AuthOptions: ParsableArguments {
             throw ValidationError("'\(pattern.text)' is not a channel pattern: a channel name, a prefix ending in '*', or '*'")
         }
         if config.developmentMode && !(devAllowRemote || settings.flag("CONCORD_DEV_ALLOW_REMOTE")) && !Self.isLoopback(config.host) {
-            throw ValidationError("--dev accepts anyone as any user, so it listens on loopback only (127.0.0.1, ::1, localhost); add --dev-allow-remote to listen on \(config.host) anyway")
+            throw ValidationError(
+                "--dev accepts anyone as any user, so it listens on loopback only (127.0.0.1, ::1, localhost); add --dev-allow-remote to listen on \(config.host) anyway"
+            )
         }
     }
 

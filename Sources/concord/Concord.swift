@@ -34,7 +34,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("api-key"), help: "API key backends send as 'Authorization: Bearer KEY'; repeatable (env CONCORD_API_KEYS, comma separated).")
     var apiKeys: [String] = []
 
-    @Option(name: .customLong("client-publish"), help: "Channel pattern where WebSocket clients may publish, e.g. 'chat/*'; repeatable (env CONCORD_CLIENT_PUBLISH). Default: nowhere.")
+    @Option(
+        name: .customLong("client-publish"),
+        help: "Channel pattern where WebSocket clients may publish, e.g. 'chat/*'; repeatable (env CONCORD_CLIENT_PUBLISH). Default: nowhere.")
     var clientPublish: [String] = []
 
     @Flag(help: "Development mode: '?user=' names the user, no tokens, loopback only. Never in production (env CONCORD_DEV=1).")
@@ -152,7 +154,9 @@ func runServer(_ config: ServerConfiguration, logger: Logger) throws {
     }
     if !config.echoOnly {
         if !config.hasTokenKeys && !config.developmentMode {
-            logger.notice("no token keys configured: connections are anonymous and may subscribe to \(config.publicSubscribe.map { $0.map(\.text).joined(separator: ", ") } ?? "every channel") (see --jwt-secret-file)")
+            logger.notice(
+                "no token keys configured: connections are anonymous and may subscribe to \(config.publicSubscribe.map { $0.map(\.text).joined(separator: ", ") } ?? "every channel") (see --jwt-secret-file)"
+            )
         }
         if config.allowedOrigins.isEmpty {
             logger.notice("any browser origin may connect; list yours with --allowed-origin")

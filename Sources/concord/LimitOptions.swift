@@ -27,7 +27,9 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Open connections in total (env CONCORD_MAX_CONNECTIONS).")
     var maxConnections: Int?
 
-    @Option(name: .customLong("max-connections-per-ip"), help: "Open connections from one address; 0 for no limit, as behind a proxy (env CONCORD_MAX_CONNECTIONS_PER_IP).")
+    @Option(
+        name: .customLong("max-connections-per-ip"),
+        help: "Open connections from one address; 0 for no limit, as behind a proxy (env CONCORD_MAX_CONNECTIONS_PER_IP).")
     var maxConnectionsPerIP: Int?
 
     @Option(help: "Open WebSocket connections of one user; 0 for no limit (env CONCORD_MAX_CONNECTIONS_PER_USER).")
@@ -65,7 +67,8 @@ struct LimitOptions: ParsableArguments {
         config.maxConnections = try maxConnections ?? settings.int("CONCORD_MAX_CONNECTIONS") ?? config.maxConnections
         config.maxConnectionsPerIP = try maxConnectionsPerIP ?? settings.int("CONCORD_MAX_CONNECTIONS_PER_IP") ?? config.maxConnectionsPerIP
         config.maxConnectionsPerUser = try maxConnectionsPerUser ?? settings.int("CONCORD_MAX_CONNECTIONS_PER_USER") ?? config.maxConnectionsPerUser
-        config.handshakeTimeoutMilliseconds = try handshakeTimeout ?? settings.int("CONCORD_HANDSHAKE_TIMEOUT").map(UInt64.init) ?? config.handshakeTimeoutMilliseconds
+        config.handshakeTimeoutMilliseconds =
+            try handshakeTimeout ?? settings.int("CONCORD_HANDSHAKE_TIMEOUT").map(UInt64.init) ?? config.handshakeTimeoutMilliseconds
         config.publishPerSecond = try publishRate ?? settings.double("CONCORD_PUBLISH_RATE") ?? config.publishPerSecond
         config.publishBurst = try publishBurst ?? settings.int("CONCORD_PUBLISH_BURST") ?? config.publishBurst
         config.typingPerSecond = try typingRate ?? settings.double("CONCORD_TYPING_RATE") ?? config.typingPerSecond

@@ -40,9 +40,11 @@ struct Settings {
         }
         guard config.maxConnections >= 1 else { throw ValidationError("max connections must be at least 1") }
         guard config.handshakeTimeoutMilliseconds >= 100 else { throw ValidationError("handshake timeout must be at least 100 ms") }
-        for (name, burst, rate) in [("publish", config.publishBurst, config.publishPerSecond),
-                                    ("typing", config.typingBurst, config.typingPerSecond),
-                                    ("commit", config.commitBurst, config.commitPerSecond)] {
+        for (name, burst, rate) in [
+            ("publish", config.publishBurst, config.publishPerSecond),
+            ("typing", config.typingBurst, config.typingPerSecond),
+            ("commit", config.commitBurst, config.commitPerSecond),
+        ] {
             guard burst >= 1, rate > 0 else { throw ValidationError("\(name) burst must be at least 1 and its rate above 0") }
         }
         guard config.tokenNoticeMilliseconds >= 0 else { throw ValidationError("token notice must not be negative") }

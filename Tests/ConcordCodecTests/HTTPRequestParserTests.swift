@@ -114,7 +114,8 @@ import Testing
     }
 
     @Test func upgradeLeavesTheFollowingBytes() throws {
-        let head = "GET /v1/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        let head =
+            "GET /v1/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         let frame = clientFrame(.text, bytes("hi"))
         let outcome = HTTPRequestParser().feed(bytes(head) + frame)

@@ -4,20 +4,27 @@ import Testing
 @Suite struct WebSocketFrameTests {
     /// The examples of RFC 6455 section 5.7, byte for byte.
     @Test func rfcExamples() {
-        #expect(WebSocketFrameEncoder.encode(opcode: .text, payload: bytes("Hello"))
-            == [0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
-        #expect(WebSocketFrameEncoder.encode(opcode: .text, payload: bytes("Hello"), maskKey: 0x37FA_213D)
-            == [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58])
-        #expect(WebSocketFrameEncoder.encode(opcode: .text, payload: bytes("Hel"), fin: false)
-            == [0x01, 0x03, 0x48, 0x65, 0x6C])
-        #expect(WebSocketFrameEncoder.encode(opcode: .continuation, payload: bytes("lo"))
-            == [0x80, 0x02, 0x6C, 0x6F])
-        #expect(WebSocketFrameEncoder.encode(opcode: .ping, payload: bytes("Hello"))
-            == [0x89, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
-        #expect(Array(WebSocketFrameEncoder.encode(opcode: .binary, payload: [UInt8](repeating: 0, count: 256)).prefix(4))
-            == [0x82, 0x7E, 0x01, 0x00])
-        #expect(Array(WebSocketFrameEncoder.encode(opcode: .binary, payload: [UInt8](repeating: 0, count: 65_536)).prefix(10))
-            == [0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0])
+        #expect(
+            WebSocketFrameEncoder.encode(opcode: .text, payload: bytes("Hello"))
+                == [0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
+        #expect(
+            WebSocketFrameEncoder.encode(opcode: .text, payload: bytes("Hello"), maskKey: 0x37FA_213D)
+                == [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58])
+        #expect(
+            WebSocketFrameEncoder.encode(opcode: .text, payload: bytes("Hel"), fin: false)
+                == [0x01, 0x03, 0x48, 0x65, 0x6C])
+        #expect(
+            WebSocketFrameEncoder.encode(opcode: .continuation, payload: bytes("lo"))
+                == [0x80, 0x02, 0x6C, 0x6F])
+        #expect(
+            WebSocketFrameEncoder.encode(opcode: .ping, payload: bytes("Hello"))
+                == [0x89, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
+        #expect(
+            Array(WebSocketFrameEncoder.encode(opcode: .binary, payload: [UInt8](repeating: 0, count: 256)).prefix(4))
+                == [0x82, 0x7E, 0x01, 0x00])
+        #expect(
+            Array(WebSocketFrameEncoder.encode(opcode: .binary, payload: [UInt8](repeating: 0, count: 65_536)).prefix(10))
+                == [0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0])
         let (events, status) = decode([0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58])
         #expect(status == .ok)
         #expect(events == [.text(bytes("Hello"))])
@@ -76,7 +83,8 @@ import Testing
     }
 
     @Test func fragmentedMessageWithInterleavedPing() {
-        let input = clientFrame(.text, bytes("Hel"), fin: false)
+        let input =
+            clientFrame(.text, bytes("Hel"), fin: false)
             + clientFrame(.ping, bytes("p"))
             + clientFrame(.continuation, bytes("lo "), fin: false)
             + clientFrame(.continuation, bytes("wörld"))
@@ -86,7 +94,8 @@ import Testing
     }
 
     @Test func emptyMessagesAndControlFrames() {
-        let input = clientFrame(.text, []) + clientFrame(.binary, []) + clientFrame(.ping, [])
+        let input =
+            clientFrame(.text, []) + clientFrame(.binary, []) + clientFrame(.ping, [])
             + clientFrame(.pong, bytes("x")) + clientFrame(.text, [], fin: false) + clientFrame(.continuation, [])
         let (events, status) = decode(input)
         #expect(status == .ok)
@@ -97,7 +106,8 @@ import Testing
     /// the result must not depend on how reads cut the stream.
     @Test func splittingAtEveryByteBoundaryChangesNothing() {
         let big = (0..<300).map { UInt8(truncatingIfNeeded: $0) }
-        let input = clientFrame(.text, bytes("héllo"))
+        let input =
+            clientFrame(.text, bytes("héllo"))
             + clientFrame(.binary, big, key: 0x0F0E_0D0C)
             + clientFrame(.text, bytes("frag"), fin: false)
             + clientFrame(.ping, bytes("are you there"))
@@ -121,7 +131,8 @@ import Testing
     }
 
     @Test func clientRoleReadsUnmaskedServerFrames() {
-        let input = WebSocketFrameEncoder.encode(opcode: .text, payload: bytes("{\"op\":\"welcome\"}"))
+        let input =
+            WebSocketFrameEncoder.encode(opcode: .text, payload: bytes("{\"op\":\"welcome\"}"))
             + WebSocketFrameEncoder.encode(opcode: .ping, payload: [])
         let (events, status) = decode(input, role: .client)
         #expect(status == .ok)
@@ -138,7 +149,8 @@ import Testing
     }
 
     @Test func inputAfterCloseIsIgnored() {
-        let input = clientFrame(.close, WebSocketFrameEncoder.closePayload(code: 1000, reason: ""))
+        let input =
+            clientFrame(.close, WebSocketFrameEncoder.closePayload(code: 1000, reason: ""))
             + clientFrame(.text, bytes("late")) + [0xFF, 0xFF]
         let (events, status) = decode(input)
         #expect(status == .ok)

@@ -60,7 +60,10 @@ import Testing
 
     @Test func response() {
         let text = String(decoding: WebSocketHandshake.response(accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), as: UTF8.self)
-        #expect(text == "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+        #expect(
+            text
+                == "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        )
     }
 
     @Test func clientRequestParsesAndValidates() throws {
@@ -83,7 +86,8 @@ import Testing
         #expect(check(response + frame, key) == .accepted(consumed: response.count))
         #expect(check(Array(response.dropLast()), key) == .needMore)
         #expect(check(response, "AAAAAAAAAAAAAAAAAAAAAA==") == .rejected("wrong or missing Sec-WebSocket-Accept"))
-        if case .rejected = check(bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"), key) {} else {
+        if case .rejected = check(bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"), key) {
+        } else {
             Issue.record("a 400 must be rejected")
         }
     }

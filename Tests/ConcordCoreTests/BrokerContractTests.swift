@@ -12,12 +12,13 @@ struct BrokerContractTests {
     }
 
     static let factories: [Factory] = [
-        Factory(name: "memory") { MemoryBroker(epoch: "e1") },
+        Factory(name: "memory") { MemoryBroker(epoch: "e1") }
     ]
 
     func event(_ channel: String, _ n: Int) throws -> LiveEvent {
-        try LiveEvent(json: ["channel": .string(channel), "type": .string("updated"), "payload": .object(["n": .int(Int64(n))])],
-                      now: Timestamp(milliseconds: 0))
+        try LiveEvent(
+            json: ["channel": .string(channel), "type": .string("updated"), "payload": .object(["n": .int(Int64(n))])],
+            now: Timestamp(milliseconds: 0))
     }
 
     /// Publishes and returns the position `done` gave, failing the test on an error.

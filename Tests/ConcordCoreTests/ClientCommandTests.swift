@@ -13,8 +13,10 @@ struct ClientCommandTests {
     }
 
     @Test func subscribeWithRefineParams() throws {
-        let command = try decode(#"{"op":"subscribe","id":1,"sub":"s1","channel":"resources/posts","types":["*"],"params":{"ids":[1,"2"],"id":1,"subscriptionType":"useOne"}}"#)
-        #expect(command == .subscribe(.init(sub: .string("s1"), channel: "resources/posts", filter: SubscriptionFilter(types: ["*"], ids: ["1", "2"]), idCount: 2)))
+        let command = try decode(
+            #"{"op":"subscribe","id":1,"sub":"s1","channel":"resources/posts","types":["*"],"params":{"ids":[1,"2"],"id":1,"subscriptionType":"useOne"}}"#)
+        #expect(
+            command == .subscribe(.init(sub: .string("s1"), channel: "resources/posts", filter: SubscriptionFilter(types: ["*"], ids: ["1", "2"]), idCount: 2)))
     }
 
     @Test func subscribeDefaultsToEveryType() throws {

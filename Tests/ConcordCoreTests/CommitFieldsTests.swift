@@ -10,7 +10,10 @@ struct CommitFieldsTests {
     @Test func acceptedShapes() throws {
         #expect(try ClientCommand.commitFields(nil) == nil)
         #expect(try ClientCommand.commitFields(.array([.string("title")])) == ["title": JSONValue?.none])
-        #expect(try ClientCommand.commitFields(.object(["title": .string("Hi"), "body": .null])) == ["title": JSONValue?.some(.string("Hi")), "body": JSONValue?.none])
+        #expect(
+            try ClientCommand.commitFields(.object(["title": .string("Hi"), "body": .null])) == [
+                "title": JSONValue?.some(.string("Hi")), "body": JSONValue?.none,
+            ])
         let hundred = JSONValue.array((0..<ClientCommand.maxCommitFields).map { .string("f\($0)") })
         #expect(try ClientCommand.commitFields(hundred)?.count == 100)
     }

@@ -7,7 +7,9 @@ struct JSONReaderTests {
     func read(_ text: String) -> JSONValue? { JSONParsing.value(from: Array(text.utf8)) }
 
     @Test func values() {
-        #expect(read(#" {"a": [1, -2, 3.5, 1e3, true, false, null, "x"]} "#) == .object(["a": .array([.int(1), .int(-2), .double(3.5), .double(1000), .bool(true), .bool(false), .null, .string("x")])]))
+        #expect(
+            read(#" {"a": [1, -2, 3.5, 1e3, true, false, null, "x"]} "#)
+                == .object(["a": .array([.int(1), .int(-2), .double(3.5), .double(1000), .bool(true), .bool(false), .null, .string("x")])]))
         #expect(read("9223372036854775807") == .int(Int64.max))
         #expect(read("9223372036854775808") == .double(9223372036854775808))
         #expect(read("-0") == .int(0))
@@ -68,9 +70,11 @@ struct JSONReaderTests {
 
     /// The reader agrees with Foundation's decoder on every input both accept.
     @Test func agreesWithFoundation() throws {
-        let samples = [#"{"op":"subscribe","id":1,"sub":"s1","channel":"resources/posts","types":["*"],"params":{"ids":[1,"2"]}}"#,
-                       #"{"event":{"channel":"c","type":"t","payload":{"x":[1.25,-0.5,1e-7,12345678901234]},"meta":{"a":null}}}"#,
-                       #"["\u00e9\ud83d\ude00\n", 0, -1, 2.0, true]"#]
+        let samples = [
+            #"{"op":"subscribe","id":1,"sub":"s1","channel":"resources/posts","types":["*"],"params":{"ids":[1,"2"]}}"#,
+            #"{"event":{"channel":"c","type":"t","payload":{"x":[1.25,-0.5,1e-7,12345678901234]},"meta":{"a":null}}}"#,
+            #"["\u00e9\ud83d\ude00\n", 0, -1, 2.0, true]"#,
+        ]
         for text in samples {
             let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
             #expect(Self.normalized(read(text)!) == Self.normalized(foundation), "\(text)")

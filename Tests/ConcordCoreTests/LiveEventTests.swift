@@ -13,10 +13,11 @@ struct LiveEventTests {
     }
 
     @Test func keepsGivenDateAndMeta() throws {
-        let event = try LiveEvent(json: [
-            "channel": .string("c"), "type": .string("updated"), "date": .string("2020-01-01T00:00:00.000Z"),
-            "meta": .object(["dataProviderName": .string("default")]),
-        ], now: now)
+        let event = try LiveEvent(
+            json: [
+                "channel": .string("c"), "type": .string("updated"), "date": .string("2020-01-01T00:00:00.000Z"),
+                "meta": .object(["dataProviderName": .string("default")]),
+            ], now: now)
         #expect(event.body["date"] == .string("2020-01-01T00:00:00.000Z"))
         #expect(event.body["meta"]?["dataProviderName"] == .string("default"))
     }

@@ -10,11 +10,13 @@ struct PresenceRegistryTests {
         let join = try presence.enter(1, user: "alice", channel: "p", info: info, limit: 10)
         #expect(join == .join(channel: "p", member: PresenceMember(user: "alice", info: info, connections: 1)))
         // A second tab is no second join: the member's connection count goes up.
-        #expect(try presence.enter(2, user: "alice", channel: "p", info: info, limit: 10)
+        #expect(
+            try presence.enter(2, user: "alice", channel: "p", info: info, limit: 10)
                 == .update(channel: "p", member: PresenceMember(user: "alice", info: info, connections: 2)))
         #expect(presence.members(of: "p", limit: 10).members.first?.connections == 2)
         // Closing one of two tabs is no leave either.
-        #expect(try presence.leave(1, channel: "p")
+        #expect(
+            try presence.leave(1, channel: "p")
                 == .update(channel: "p", member: PresenceMember(user: "alice", info: info, connections: 1)))
         let leave = try presence.leave(2, channel: "p")
         #expect(leave == .leave(channel: "p", member: PresenceMember(user: "alice", info: info, connections: 0)))
@@ -26,7 +28,8 @@ struct PresenceRegistryTests {
         _ = try presence.enter(1, user: "alice", channel: "p", info: info, limit: 10)
         _ = try presence.enter(2, user: "alice", channel: "p", info: info, limit: 10)
         let editing: JSONValue = .object(["name": .string("Alice"), "field": .string("title")])
-        #expect(try presence.update(2, channel: "p", info: editing) == .update(channel: "p", member: PresenceMember(user: "alice", info: editing, connections: 2)))
+        #expect(
+            try presence.update(2, channel: "p", info: editing) == .update(channel: "p", member: PresenceMember(user: "alice", info: editing, connections: 2)))
         #expect(try presence.update(1, channel: "p", info: editing) == nil)
         #expect(presence.members(of: "p", limit: 10).members.first?.info == editing)
         #expect(throws: ProtocolError.self) { try presence.update(3, channel: "p", info: editing) }
@@ -38,10 +41,11 @@ struct PresenceRegistryTests {
         _ = try presence.enter(1, user: "alice", channel: "b", info: info, limit: 10)
         _ = try presence.enter(2, user: "alice", channel: "b", info: info, limit: 10)
         let changes = presence.removeAll(1)
-        #expect(changes == [
-            .leave(channel: "a", member: PresenceMember(user: "alice", info: info, connections: 0)),
-            .update(channel: "b", member: PresenceMember(user: "alice", info: info, connections: 1)),
-        ])
+        #expect(
+            changes == [
+                .leave(channel: "a", member: PresenceMember(user: "alice", info: info, connections: 0)),
+                .update(channel: "b", member: PresenceMember(user: "alice", info: info, connections: 1)),
+            ])
         #expect(presence.memberCount(of: "b") == 1)
     }
 

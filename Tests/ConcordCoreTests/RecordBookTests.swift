@@ -32,7 +32,10 @@ struct RecordBookTests {
         _ = try book.commit(post, Commit(actor: "bob", context: base, fields: ["title": .string("Bob's")]), now: Timestamp(milliseconds: 2000))
         let refused = conflict(try book.commit(post, Commit(actor: "alice", context: base, fields: ["title": .string("Alice's")]), now: t0))
         #expect(refused?.kind == .fields)
-        #expect(refused?.fields == [FieldConflict(field: "title", write: FieldWrite(dot: Dot(actor: "bob", counter: 1), at: Timestamp(milliseconds: 2000), value: .string("Bob's")))])
+        #expect(
+            refused?.fields == [
+                FieldConflict(field: "title", write: FieldWrite(dot: Dot(actor: "bob", counter: 1), at: Timestamp(milliseconds: 2000), value: .string("Bob's")))
+            ])
         #expect(refused?.version == VersionVector(["alice": 1, "bob": 1]))
         // Nothing changed on refusal.
         #expect(book.state(of: post)?.fields["title"]?.value == .string("Bob's"))

@@ -168,7 +168,8 @@ struct RecordCacheTests {
         let rules = RecordRules()
         var outcome: CommitOutcome?
         cache.access(key(100_000), failed: { _ in }) { state in
-            outcome = try? rules.commit(&state, Commit(actor: "alice", context: VersionVector(), fields: ["title": .string("t")]), now: Timestamp(milliseconds: 1))
+            outcome = try? rules.commit(
+                &state, Commit(actor: "alice", context: VersionVector(), fields: ["title": .string("t")]), now: Timestamp(milliseconds: 1))
             return true
         }
         #expect(reads == [key(100_000)])

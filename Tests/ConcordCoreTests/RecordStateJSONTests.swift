@@ -24,16 +24,20 @@ struct RecordStateJSONTests {
         state.fields["title"] = FieldWrite(dot: Dot(actor: "bob", counter: 1), at: Timestamp(milliseconds: 1000), value: .string("Hi"))
         state.fields["body"] = FieldWrite(dot: Dot(actor: "alice", counter: 2), at: Timestamp(milliseconds: 2000))
         state.actors = ["bob", "alice"]
-        #expect(String(decoding: state.jsonBytes, as: UTF8.self)
-            == #"{"version":{"alice":2,"bob":1},"fields":{"body":["alice",2,2000],"title":["bob",1,1000,"Hi"]},"actors":["bob","alice"]}"#)
+        #expect(
+            String(decoding: state.jsonBytes, as: UTF8.self)
+                == #"{"version":{"alice":2,"bob":1},"fields":{"body":["alice",2,2000],"title":["bob",1,1000,"Hi"]},"actors":["bob","alice"]}"#)
     }
 
     @Test func statesMadeByTheBookRoundTrip() throws {
         var book = RecordBook()
-        let first = try book.commit(post, Commit(actor: "alice", context: VersionVector(), fields: ["title": .string("A"), "body": nil]), now: Timestamp(milliseconds: 1_763_805_600_000))
+        let first = try book.commit(
+            post, Commit(actor: "alice", context: VersionVector(), fields: ["title": .string("A"), "body": nil]),
+            now: Timestamp(milliseconds: 1_763_805_600_000))
         guard case .accepted(let a) = first else { Issue.record("refused"); return }
         _ = try book.commit(post, Commit(actor: "bob", context: a.version, fields: nil), now: Timestamp(milliseconds: 1_763_805_601_000))
-        _ = try book.commit(post, Commit(actor: "carol", context: book.state(of: post)!.version, fields: ["shared-null": .some(.null)]), now: Timestamp(milliseconds: -5))
+        _ = try book.commit(
+            post, Commit(actor: "carol", context: book.state(of: post)!.version, fields: ["shared-null": .some(.null)]), now: Timestamp(milliseconds: -5))
         try roundTrip(book.state(of: post)!)
     }
 
@@ -50,7 +54,8 @@ struct RecordStateJSONTests {
         var book = RecordBook(maxActors: 2)
         for (i, actor) in ["alice", "bob", "carol", "dave"].enumerated() {
             let context = book.state(of: post)?.version ?? VersionVector()
-            _ = try book.commit(post, Commit(actor: actor, context: context, fields: i == 0 ? nil : ["f\(i)": .int(Int64(i))]), now: Timestamp(milliseconds: Int64(i)))
+            _ = try book.commit(
+                post, Commit(actor: actor, context: context, fields: i == 0 ? nil : ["f\(i)": .int(Int64(i))]), now: Timestamp(milliseconds: Int64(i)))
         }
         let state = book.state(of: post)!
         #expect(state.folds == 2)
@@ -81,7 +86,8 @@ struct RecordStateJSONTests {
             .object([:]), .object(["a": .object(["b": .array([.bool(false), .double(2.5)])]), "": .string("empty key")]),
         ]
         for (i, value) in values.enumerated() {
-            state.fields["f\(i) \u{2028}"] = FieldWrite(dot: Dot(actor: "max", counter: UInt64(i)), at: Timestamp(milliseconds: Int64.min + Int64(i)), value: value)
+            state.fields["f\(i) \u{2028}"] = FieldWrite(
+                dot: Dot(actor: "max", counter: UInt64(i)), at: Timestamp(milliseconds: Int64.min + Int64(i)), value: value)
         }
         state.wholeWrite = FieldWrite(dot: Dot(actor: "~", counter: 3), at: Timestamp(milliseconds: Int64.max))
         try roundTrip(state)
@@ -102,7 +108,11 @@ struct RecordStateJSONTests {
     @Test func everyTruncationIsRefused() throws {
         var book = RecordBook(maxActors: 2)
         for actor in ["alice", "bob", "carol"] {
-            _ = try book.commit(post, Commit(actor: actor, context: book.state(of: post)?.version ?? VersionVector(), fields: ["t": .object(["k": .array([.double(1.5), .string("\"")])])]), now: Timestamp(milliseconds: 1))
+            _ = try book.commit(
+                post,
+                Commit(
+                    actor: actor, context: book.state(of: post)?.version ?? VersionVector(),
+                    fields: ["t": .object(["k": .array([.double(1.5), .string("\"")])])]), now: Timestamp(milliseconds: 1))
         }
         let bytes = book.state(of: post)!.jsonBytes
         for n in 0..<bytes.count {

@@ -52,10 +52,11 @@ struct SubscriptionFilterTests {
     }
 
     @Test func numericAndStringIdsCompareAsStrings() throws {
-        let event = try LiveEvent(json: [
-            "channel": .string("resources/posts"), "type": .string("updated"),
-            "payload": .object(["ids": .array([.int(1), .string("2")])]),
-        ], now: Timestamp(milliseconds: 0))
+        let event = try LiveEvent(
+            json: [
+                "channel": .string("resources/posts"), "type": .string("updated"),
+                "payload": .object(["ids": .array([.int(1), .string("2")])]),
+            ], now: Timestamp(milliseconds: 0))
         #expect(event.ids == ["1", "2"])
         #expect(SubscriptionFilter(types: ["*"], ids: ["1"]).admits(event))
         #expect(SubscriptionFilter(types: ["*"], ids: ["2"]).admits(event))

@@ -79,10 +79,12 @@ struct TokenClaimsTests {
     // MARK: Claims
 
     @Test func readsUserNameInfoExpiryAndCapabilities() throws {
-        let principal = try TokenClaimRules().principal(from: claims("""
-            {"sub":"alice","name":"Alice","info":{"color":"#e33"},"exp":\(nowSeconds + 60),
-             "caps":{"resources/*":["subscribe"],"presence/posts/*":["presence","typing"],"chat/room":["*"]}}
-            """), now: now)
+        let principal = try TokenClaimRules().principal(
+            from: claims(
+                """
+                {"sub":"alice","name":"Alice","info":{"color":"#e33"},"exp":\(nowSeconds + 60),
+                 "caps":{"resources/*":["subscribe"],"presence/posts/*":["presence","typing"],"chat/room":["*"]}}
+                """), now: now)
         #expect(principal.user == "alice")
         #expect(principal.name == "Alice")
         #expect(principal.info == .object(["color": .string("#e33")]))
@@ -102,10 +104,21 @@ struct TokenClaimsTests {
         #expect(refusal { _ = try rules.principal(from: claims("{\(base),\"exp\":\(nowSeconds - 6)}"), now: now) }?.contains("expired") == true)
         #expect(refusal { _ = try rules.principal(from: claims("{\(base)}"), now: now) }?.contains("\"exp\"") == true)
         #expect(refusal { _ = try rules.principal(from: claims("{\(base),\"exp\":\"tomorrow\"}"), now: now) } != nil)
-        #expect(refusal { _ = try rules.principal(from: claims("{\(base),\"exp\":\(nowSeconds + 60),\"nbf\":\(nowSeconds + 30)}"), now: now) }?.contains("not valid before") == true)
-        #expect(refusal { _ = try rules.principal(from: claims(#"{"sub":"a","aud":["x","concord"],"iss":"https://app.example","exp":"# + "\(nowSeconds + 60)}"), now: now) } == nil, "aud as an array")
-        #expect(refusal { _ = try rules.principal(from: claims(#"{"sub":"a","aud":"other","iss":"https://app.example","exp":"# + "\(nowSeconds + 60)}"), now: now) }?.contains("audience") == true)
-        #expect(refusal { _ = try rules.principal(from: claims(#"{"sub":"a","aud":"concord","iss":"https://evil.example","exp":"# + "\(nowSeconds + 60)}"), now: now) }?.contains("issuer") == true)
+        #expect(
+            refusal { _ = try rules.principal(from: claims("{\(base),\"exp\":\(nowSeconds + 60),\"nbf\":\(nowSeconds + 30)}"), now: now) }?.contains(
+                "not valid before") == true)
+        #expect(
+            refusal {
+                _ = try rules.principal(from: claims(#"{"sub":"a","aud":["x","concord"],"iss":"https://app.example","exp":"# + "\(nowSeconds + 60)}"), now: now)
+            } == nil, "aud as an array")
+        #expect(
+            refusal {
+                _ = try rules.principal(from: claims(#"{"sub":"a","aud":"other","iss":"https://app.example","exp":"# + "\(nowSeconds + 60)}"), now: now)
+            }?.contains("audience") == true)
+        #expect(
+            refusal {
+                _ = try rules.principal(from: claims(#"{"sub":"a","aud":"concord","iss":"https://evil.example","exp":"# + "\(nowSeconds + 60)}"), now: now)
+            }?.contains("issuer") == true)
     }
 
     @Test func userNameInfoAndCapsMustBeWellFormed() {

@@ -69,7 +69,10 @@ struct RecordStoreContractTests {
     func idsListOneChannelInIDOrderUpToTheLimit(_ factory: Factory) throws {
         let (store, _, cleanup) = try factory.make()
         defer { store.close(); cleanup() }
-        let batch = ["3", "1", "2"].map { (key("demo/posts", $0), state(["a": 1])) } + [(key("demo/postsX", "9"), state(["a": 1])), (key("other", "0"), state(["a": 1]))]
+        let batch =
+            ["3", "1", "2"].map { (key("demo/posts", $0), state(["a": 1])) } + [
+                (key("demo/postsX", "9"), state(["a": 1])), (key("other", "0"), state(["a": 1])),
+            ]
         #expect(persistAndWait(store, batch) == nil)
         #expect(try store.ids(in: "demo/posts", limit: 10) == ["1", "2", "3"])
         #expect(try store.ids(in: "demo/posts", limit: 2) == ["1", "2"])

@@ -12,7 +12,9 @@ struct SQLiteRecordStoreTests {
         for (i, actor) in ["alice", "bob", "carol"].enumerated() {
             for key in posts {
                 let context = book.state(of: key)?.version ?? VersionVector()
-                _ = try book.commit(key, Commit(actor: actor, context: context, fields: i == 1 ? nil : ["title": .string("\(actor) \(key.id)"), "body": nil]), now: Timestamp(milliseconds: Int64(1000 * i)))
+                _ = try book.commit(
+                    key, Commit(actor: actor, context: context, fields: i == 1 ? nil : ["title": .string("\(actor) \(key.id)"), "body": nil]),
+                    now: Timestamp(milliseconds: Int64(1000 * i)))
             }
         }
         _ = try book.delete(posts[2], actor: "dave", context: book.state(of: posts[2])!.version, now: Timestamp(milliseconds: 9000))
@@ -53,7 +55,10 @@ struct SQLiteRecordStoreTests {
         store.close()
         let reopened = try SQLiteRecordStore(directory: dir.path)
         defer { reopened.close() }
-        #expect(try readStored(reopened, [RecordKey(channel: "c", id: "x"), RecordKey(channel: "c", id: "x\u{0}y")]) == [RecordKey(channel: "c", id: "x"): a, RecordKey(channel: "c", id: "x\u{0}y"): b])
+        #expect(
+            try readStored(reopened, [RecordKey(channel: "c", id: "x"), RecordKey(channel: "c", id: "x\u{0}y")]) == [
+                RecordKey(channel: "c", id: "x"): a, RecordKey(channel: "c", id: "x\u{0}y"): b,
+            ])
         #expect(try reopened.ids(in: "c", limit: 10) == ["x", "x\u{0}y"])
     }
 
@@ -156,13 +161,14 @@ struct SQLiteRecordStoreTests {
         // A full disk, simulated: the database may not grow past its current size.
         try store.database.execute("PRAGMA max_page_count = 4")
         var big = RecordState()
-        big.fields["body"] = FieldWrite(dot: Dot(actor: "a", counter: 1), at: Timestamp(milliseconds: 0), value: .string(String(repeating: "x", count: 100_000)))
+        big.fields["body"] = FieldWrite(
+            dot: Dot(actor: "a", counter: 1), at: Timestamp(milliseconds: 0), value: .string(String(repeating: "x", count: 100_000)))
         let failed = persistAndWait(store, [(RecordKey(channel: "c", id: "big"), big)])
         guard case .sqlite(let code, let message, _) = failed as? SQLiteStoreError else {
             Issue.record("expected a SQLite error, got \(String(describing: failed))")
             return
         }
-        #expect(code & 0xFF == 13) // SQLITE_FULL
+        #expect(code & 0xFF == 13)  // SQLITE_FULL
         #expect(message.contains("full"))
 
         try store.database.execute("PRAGMA max_page_count = 1000000")

@@ -67,8 +67,10 @@ struct AuthIntegrationTests {
         let reader = try Self.connect(server, TestToken.make(user: "alice", caps: ["m/*": ["subscribe"]]))
         try reader.send(json: #"{"op":"record.get","id":1,"channel":"m/1","record":"r1"}"#)
         #expect(try reader.nextJSON()["op"] as? String == "record.state")
-        for command in [#"{"op":"record.edit","id":2,"channel":"m/1","record":"r1"}"#,
-                        #"{"op":"record.delete","id":3,"channel":"m/1","record":"r1"}"#] {
+        for command in [
+            #"{"op":"record.edit","id":2,"channel":"m/1","record":"r1"}"#,
+            #"{"op":"record.delete","id":3,"channel":"m/1","record":"r1"}"#,
+        ] {
             try reader.send(json: command)
             #expect(try reader.expect(op: "error")["code"] as? String == "forbidden", "\(command)")
         }

@@ -45,7 +45,9 @@ struct ChannelIntegrationTests {
         try subscribe(list, sub: "list")
         try subscribe(detail, sub: "one", ids: "[1]")
 
-        let published = try TestHTTP.publish(port: server.port, #"""
+        let published = try TestHTTP.publish(
+            port: server.port,
+            #"""
             [{"channel":"resources/posts","type":"created","payload":{"ids":[3]}},
              {"channel":"resources/posts","type":"updated","payload":{"ids":[2]}},
              {"channel":"resources/posts","type":"updated","payload":{"ids":["1"]}},

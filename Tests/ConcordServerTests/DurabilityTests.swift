@@ -12,8 +12,9 @@ struct DurabilityTests {
     }
 
     func commit(_ port: Int, record: Int, version: String, actor: String, field: String = "title") throws -> TestHTTP.Response {
-        try TestHTTP.request(port: port, "POST", "/v1/records/commit", headers: auth,
-                             body: #"{"channel":"resources/posts","record":\#(record),"version":\#(version),"fields":{"\#(field)":"v"},"actor":"\#(actor)"}"#)
+        try TestHTTP.request(
+            port: port, "POST", "/v1/records/commit", headers: auth,
+            body: #"{"channel":"resources/posts","record":\#(record),"version":\#(version),"fields":{"\#(field)":"v"},"actor":"\#(actor)"}"#)
     }
 
     @Test func anAcknowledgedCommitSurvivesAndAStaleContextStillConflicts() throws {
@@ -49,7 +50,8 @@ struct DurabilityTests {
                     // A new field each time, so the empty context never conflicts.
                     let record = writer * 1000 + i % 10
                     guard let response = try? commit(port, record: record, version: "{}", actor: "w\(writer)", field: "f\(i)"),
-                          response.status == 200 else { return }
+                        response.status == 200
+                    else { return }
                     lock.lock(); acknowledged[record, default: 0] += 1; lock.unlock()
                 }
             }.start()

@@ -24,7 +24,8 @@ struct HTTPIntegrationTests {
         let noKey = try TestHTTP.request(port: server.port, "POST", "/v1/publish", headers: ["Content-Type": "application/json"], body: event)
         #expect(noKey.status == 401)
         #expect((noKey.json["error"] as? [String: Any])?["code"] as? String == "unauthorized")
-        let textBody = try TestHTTP.request(port: server.port, "POST", "/v1/publish", headers: ["Authorization": "Bearer test-key", "Content-Type": "text/plain"], body: event)
+        let textBody = try TestHTTP.request(
+            port: server.port, "POST", "/v1/publish", headers: ["Authorization": "Bearer test-key", "Content-Type": "text/plain"], body: event)
         #expect(textBody.status == 415)
         #expect(try TestHTTP.publish(port: server.port, "{nope").status == 400)
         let bad = try TestHTTP.publish(port: server.port, #"{"events":[\#(event),{"channel":"x"}]}"#)

@@ -2,7 +2,7 @@ import ConcordCore
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Malformed and hostile input, as three tables: bad commands inside well-formed WebSocket text
@@ -52,7 +52,8 @@ struct HostileInputTests {
         // Not JSON, or JSON that is not an object: invalid_json.
         raw("not JSON", "hello", "invalid_json"),
         raw("empty message", "", "invalid_json"),
-        raw("truncated JSON", #"{"op":"subscribe","id":7,"sub":"s","channel":"hostile/cut""#, "invalid_json",
+        raw(
+            "truncated JSON", #"{"op":"subscribe","id":7,"sub":"s","channel":"hostile/cut""#, "invalid_json",
             probes: ["hostile/cut"]),
         raw("a second value after the object", #"{"op":"ping","id":7} {"op":"ping"}"#, "invalid_json"),
         raw("NUL byte after the object", "{\"op\":\"ping\",\"id\":7}\u{0}", "invalid_json"),
@@ -76,7 +77,8 @@ struct HostileInputTests {
         raw("60,000 levels of {", String(repeating: #"{"a":"#, count: 60_000), "invalid_json"),
         raw("repeated member name op", #"{"op":"ping","op":"ping","id":7}"#, "invalid_json"),
         raw("repeated member name spelled with an escape", #"{"op":"ping","o\u0070":"ping","id":7}"#, "invalid_json"),
-        raw("repeated member name channel",
+        raw(
+            "repeated member name channel",
             #"{"op":"subscribe","id":7,"sub":"s","channel":"hostile/first","channel":"hostile/second"}"#, "invalid_json",
             probes: ["hostile/first", "hostile/second"]),
 
@@ -92,7 +94,8 @@ struct HostileInputTests {
         command("10 KB op", #""op":""# + String(repeating: "x", count: 10_000) + "\"", "unknown_op"),
 
         // Ids the server cannot echo: the command is refused without running, and without an id.
-        raw("id of 65 bytes", #"{"op":"subscribe","sub":"s","channel":"hostile/longid","id":""# + String(repeating: "i", count: 65) + "\"}",
+        raw(
+            "id of 65 bytes", #"{"op":"subscribe","sub":"s","channel":"hostile/longid","id":""# + String(repeating: "i", count: 65) + "\"}",
             "invalid_frame", probes: ["hostile/longid"]),
         raw("id of 10 KB", #"{"op":"ping","id":""# + String(repeating: "i", count: 10_000) + "\"}", "invalid_frame"),
         raw("id as a boolean", #"{"op":"ping","id":true}"#, "invalid_frame"),
@@ -101,100 +104,138 @@ struct HostileInputTests {
 
         // Missing fields.
         command("subscribe without channel", #""op":"subscribe","sub":"s""#, "invalid_frame"),
-        command("subscribe without sub", #""op":"subscribe","channel":"hostile/nosub""#, "invalid_frame",
-                probes: ["hostile/nosub"]),
+        command(
+            "subscribe without sub", #""op":"subscribe","channel":"hostile/nosub""#, "invalid_frame",
+            probes: ["hostile/nosub"]),
         command("unsubscribe without sub", #""op":"unsubscribe""#, "invalid_frame"),
         command("publish without event", #""op":"publish""#, "invalid_frame"),
 
         // Wrong types.
         command("channel as a number", #""op":"subscribe","sub":"s","channel":42"#, "invalid_frame"),
         command("channel as null", #""op":"subscribe","sub":"s","channel":null"#, "invalid_frame"),
-        command("channel as an array", #""op":"subscribe","sub":"s","channel":["hostile/arr"]"#, "invalid_frame",
-                probes: ["hostile/arr"]),
-        command("types as a string", #""op":"subscribe","sub":"s","channel":"hostile/types","types":"*""#, "invalid_frame",
-                probes: ["hostile/types"]),
-        command("types holding a number", #""op":"subscribe","sub":"s","channel":"hostile/types","types":["updated",1]"#,
-                "invalid_frame", probes: ["hostile/types"]),
-        command("65 types", #""op":"subscribe","sub":"s","channel":"hostile/types","types":["# + repeated(#""t""#, 65) + "]",
-                "invalid_frame", probes: ["hostile/types"]),
-        command("100,000 types", #""op":"subscribe","sub":"s","channel":"hostile/types","types":["# + repeated(#""*""#, 100_000) + "]",
-                "invalid_frame", probes: ["hostile/types"]),
-        command("sub as an empty string", #""op":"subscribe","sub":"","channel":"hostile/sub""#, "invalid_frame",
-                probes: ["hostile/sub"]),
-        command("sub of 65 bytes", #""op":"subscribe","sub":""# + String(repeating: "s", count: 65) + #"","channel":"hostile/sub""#,
-                "invalid_frame", probes: ["hostile/sub"]),
-        command("sub as a boolean", #""op":"subscribe","sub":true,"channel":"hostile/sub""#, "invalid_frame",
-                probes: ["hostile/sub"]),
-        command("sub as an object", #""op":"subscribe","sub":{},"channel":"hostile/sub""#, "invalid_frame",
-                probes: ["hostile/sub"]),
-        command("params as an array", #""op":"subscribe","sub":"s","channel":"hostile/params","params":[]"#, "invalid_frame",
-                probes: ["hostile/params"]),
-        command("params.ids as a string", #""op":"subscribe","sub":"s","channel":"hostile/params","params":{"ids":"1"}"#,
-                "invalid_frame", probes: ["hostile/params"]),
-        command("params.ids holding an object", #""op":"subscribe","sub":"s","channel":"hostile/params","params":{"ids":[1,{}]}"#,
-                "invalid_frame", probes: ["hostile/params"]),
-        command("params.ids holding null", #""op":"subscribe","sub":"s","channel":"hostile/params","params":{"ids":[1,null]}"#,
-                "invalid_frame", probes: ["hostile/params"]),
-        command("1,001 ids", #""op":"subscribe","sub":"s","channel":"hostile/ids","params":{"ids":["# + repeated("1", 1001) + "]}",
-                "invalid_frame", probes: ["hostile/ids"]),
-        command("100,000 ids", #""op":"subscribe","sub":"s","channel":"hostile/ids","params":{"ids":["# + repeated("1", 100_000) + "]}",
-                "invalid_frame", probes: ["hostile/ids"]),
+        command(
+            "channel as an array", #""op":"subscribe","sub":"s","channel":["hostile/arr"]"#, "invalid_frame",
+            probes: ["hostile/arr"]),
+        command(
+            "types as a string", #""op":"subscribe","sub":"s","channel":"hostile/types","types":"*""#, "invalid_frame",
+            probes: ["hostile/types"]),
+        command(
+            "types holding a number", #""op":"subscribe","sub":"s","channel":"hostile/types","types":["updated",1]"#,
+            "invalid_frame", probes: ["hostile/types"]),
+        command(
+            "65 types", #""op":"subscribe","sub":"s","channel":"hostile/types","types":["# + repeated(#""t""#, 65) + "]",
+            "invalid_frame", probes: ["hostile/types"]),
+        command(
+            "100,000 types", #""op":"subscribe","sub":"s","channel":"hostile/types","types":["# + repeated(#""*""#, 100_000) + "]",
+            "invalid_frame", probes: ["hostile/types"]),
+        command(
+            "sub as an empty string", #""op":"subscribe","sub":"","channel":"hostile/sub""#, "invalid_frame",
+            probes: ["hostile/sub"]),
+        command(
+            "sub of 65 bytes", #""op":"subscribe","sub":""# + String(repeating: "s", count: 65) + #"","channel":"hostile/sub""#,
+            "invalid_frame", probes: ["hostile/sub"]),
+        command(
+            "sub as a boolean", #""op":"subscribe","sub":true,"channel":"hostile/sub""#, "invalid_frame",
+            probes: ["hostile/sub"]),
+        command(
+            "sub as an object", #""op":"subscribe","sub":{},"channel":"hostile/sub""#, "invalid_frame",
+            probes: ["hostile/sub"]),
+        command(
+            "params as an array", #""op":"subscribe","sub":"s","channel":"hostile/params","params":[]"#, "invalid_frame",
+            probes: ["hostile/params"]),
+        command(
+            "params.ids as a string", #""op":"subscribe","sub":"s","channel":"hostile/params","params":{"ids":"1"}"#,
+            "invalid_frame", probes: ["hostile/params"]),
+        command(
+            "params.ids holding an object", #""op":"subscribe","sub":"s","channel":"hostile/params","params":{"ids":[1,{}]}"#,
+            "invalid_frame", probes: ["hostile/params"]),
+        command(
+            "params.ids holding null", #""op":"subscribe","sub":"s","channel":"hostile/params","params":{"ids":[1,null]}"#,
+            "invalid_frame", probes: ["hostile/params"]),
+        command(
+            "1,001 ids", #""op":"subscribe","sub":"s","channel":"hostile/ids","params":{"ids":["# + repeated("1", 1001) + "]}",
+            "invalid_frame", probes: ["hostile/ids"]),
+        command(
+            "100,000 ids", #""op":"subscribe","sub":"s","channel":"hostile/ids","params":{"ids":["# + repeated("1", 100_000) + "]}",
+            "invalid_frame", probes: ["hostile/ids"]),
         command("unsubscribe with sub as an array", #""op":"unsubscribe","sub":["s"]"#, "invalid_frame"),
 
         // Channel names that break the rules: 1 to 200 printable ASCII bytes without "*".
         command("empty channel", #""op":"subscribe","sub":"s","channel":"""#, "invalid_channel"),
-        command("201-byte channel", #""op":"subscribe","sub":"s","channel":""# + channel201 + "\"", "invalid_channel",
-                probes: [String(channel201.prefix(200))]),
-        command("channel ending in *", #""op":"subscribe","sub":"s","channel":"resources/*""#, "invalid_channel",
-                probes: ["resources/posts"]),
+        command(
+            "201-byte channel", #""op":"subscribe","sub":"s","channel":""# + channel201 + "\"", "invalid_channel",
+            probes: [String(channel201.prefix(200))]),
+        command(
+            "channel ending in *", #""op":"subscribe","sub":"s","channel":"resources/*""#, "invalid_channel",
+            probes: ["resources/posts"]),
         command("channel *", #""op":"subscribe","sub":"s","channel":"*""#, "invalid_channel", probes: ["resources/posts"]),
-        command("* spelled as an escape", #""op":"subscribe","sub":"s","channel":"resources/\u002a""#, "invalid_channel",
-                probes: ["resources/posts"]),
-        command("non-ASCII channel", #""op":"subscribe","sub":"s","channel":"hostile/résumé""#, "invalid_channel",
-                probes: ["hostile/r"]),
-        command("channel with a space", #""op":"subscribe","sub":"s","channel":"hostile/a b""#, "invalid_channel",
-                probes: ["hostile/a", "hostile/ab"]),
-        command("channel with an escaped tab", #""op":"subscribe","sub":"s","channel":"hostile/a\tb""#, "invalid_channel",
-                probes: ["hostile/a", "hostile/ab"]),
-        command("channel with an escaped NUL", #""op":"subscribe","sub":"s","channel":"hostile/a\u0000b""#, "invalid_channel",
-                probes: ["hostile/a", "hostile/ab"]),
-        command("channel with DEL", #""op":"subscribe","sub":"s","channel":"hostile/a\u007f""#, "invalid_channel",
-                probes: ["hostile/a"]),
-        command("presence.subscribe on a 201-byte channel", #""op":"presence.subscribe","channel":""# + channel201 + "\"",
-                "invalid_channel"),
+        command(
+            "* spelled as an escape", #""op":"subscribe","sub":"s","channel":"resources/\u002a""#, "invalid_channel",
+            probes: ["resources/posts"]),
+        command(
+            "non-ASCII channel", #""op":"subscribe","sub":"s","channel":"hostile/résumé""#, "invalid_channel",
+            probes: ["hostile/r"]),
+        command(
+            "channel with a space", #""op":"subscribe","sub":"s","channel":"hostile/a b""#, "invalid_channel",
+            probes: ["hostile/a", "hostile/ab"]),
+        command(
+            "channel with an escaped tab", #""op":"subscribe","sub":"s","channel":"hostile/a\tb""#, "invalid_channel",
+            probes: ["hostile/a", "hostile/ab"]),
+        command(
+            "channel with an escaped NUL", #""op":"subscribe","sub":"s","channel":"hostile/a\u0000b""#, "invalid_channel",
+            probes: ["hostile/a", "hostile/ab"]),
+        command(
+            "channel with DEL", #""op":"subscribe","sub":"s","channel":"hostile/a\u007f""#, "invalid_channel",
+            probes: ["hostile/a"]),
+        command(
+            "presence.subscribe on a 201-byte channel", #""op":"presence.subscribe","channel":""# + channel201 + "\"",
+            "invalid_channel"),
         command("typing.subscribe on a channel with *", #""op":"typing.subscribe","channel":"comments/*""#, "invalid_channel"),
 
         // Publishing (allowed on hostile/* in this suite) with events that are not LiveEvents.
         command("publish with event as a string", #""op":"publish","event":"hostile/pub""#, "invalid_frame"),
-        command("publish with event as an array", #""op":"publish","event":[{"channel":"hostile/pub","type":"t"}]"#,
-                "invalid_frame", probes: ["hostile/pub"]),
+        command(
+            "publish with event as an array", #""op":"publish","event":[{"channel":"hostile/pub","type":"t"}]"#,
+            "invalid_frame", probes: ["hostile/pub"]),
         command("event without channel", #""op":"publish","event":{"type":"t"}"#, "invalid_event"),
         command("event with channel as a number", #""op":"publish","event":{"channel":1,"type":"t"}"#, "invalid_event"),
-        command("event without type", #""op":"publish","event":{"channel":"hostile/pub"}"#, "invalid_event",
-                probes: ["hostile/pub"]),
-        command("event with an empty type", #""op":"publish","event":{"channel":"hostile/pub","type":""}"#, "invalid_event",
-                probes: ["hostile/pub"]),
-        command("event type of 101 bytes", #""op":"publish","event":{"channel":"hostile/pub","type":""# + String(repeating: "t", count: 101) + "\"}",
-                "invalid_event", probes: ["hostile/pub"]),
-        command("event type as a number", #""op":"publish","event":{"channel":"hostile/pub","type":1}"#, "invalid_event",
-                probes: ["hostile/pub"]),
-        command("event payload as an array", #""op":"publish","event":{"channel":"hostile/pub","type":"t","payload":[1]}"#,
-                "invalid_event", probes: ["hostile/pub"]),
-        command("event payload as a string", #""op":"publish","event":{"channel":"hostile/pub","type":"t","payload":"x"}"#,
-                "invalid_event", probes: ["hostile/pub"]),
-        command("event payload.ids as a number", #""op":"publish","event":{"channel":"hostile/pub","type":"t","payload":{"ids":1}}"#,
-                "invalid_event", probes: ["hostile/pub"]),
-        command("event payload.ids holding an object",
-                #""op":"publish","event":{"channel":"hostile/pub","type":"t","payload":{"ids":[1,{"id":2}]}}"#,
-                "invalid_event", probes: ["hostile/pub"]),
-        command("event date as a number", #""op":"publish","event":{"channel":"hostile/pub","type":"t","date":0}"#,
-                "invalid_event", probes: ["hostile/pub"]),
-        command("event meta as a string", #""op":"publish","event":{"channel":"hostile/pub","type":"t","meta":"m"}"#,
-                "invalid_event", probes: ["hostile/pub"]),
-        command("event on an invalid channel", #""op":"publish","event":{"channel":"hostile/*","type":"t"}"#,
-                "invalid_channel", probes: ["hostile/pub"]),
-        command("event on a channel clients may not publish on", #""op":"publish","event":{"channel":"resources/posts","type":"t"}"#,
-                "forbidden", probes: ["resources/posts"]),
+        command(
+            "event without type", #""op":"publish","event":{"channel":"hostile/pub"}"#, "invalid_event",
+            probes: ["hostile/pub"]),
+        command(
+            "event with an empty type", #""op":"publish","event":{"channel":"hostile/pub","type":""}"#, "invalid_event",
+            probes: ["hostile/pub"]),
+        command(
+            "event type of 101 bytes", #""op":"publish","event":{"channel":"hostile/pub","type":""# + String(repeating: "t", count: 101) + "\"}",
+            "invalid_event", probes: ["hostile/pub"]),
+        command(
+            "event type as a number", #""op":"publish","event":{"channel":"hostile/pub","type":1}"#, "invalid_event",
+            probes: ["hostile/pub"]),
+        command(
+            "event payload as an array", #""op":"publish","event":{"channel":"hostile/pub","type":"t","payload":[1]}"#,
+            "invalid_event", probes: ["hostile/pub"]),
+        command(
+            "event payload as a string", #""op":"publish","event":{"channel":"hostile/pub","type":"t","payload":"x"}"#,
+            "invalid_event", probes: ["hostile/pub"]),
+        command(
+            "event payload.ids as a number", #""op":"publish","event":{"channel":"hostile/pub","type":"t","payload":{"ids":1}}"#,
+            "invalid_event", probes: ["hostile/pub"]),
+        command(
+            "event payload.ids holding an object",
+            #""op":"publish","event":{"channel":"hostile/pub","type":"t","payload":{"ids":[1,{"id":2}]}}"#,
+            "invalid_event", probes: ["hostile/pub"]),
+        command(
+            "event date as a number", #""op":"publish","event":{"channel":"hostile/pub","type":"t","date":0}"#,
+            "invalid_event", probes: ["hostile/pub"]),
+        command(
+            "event meta as a string", #""op":"publish","event":{"channel":"hostile/pub","type":"t","meta":"m"}"#,
+            "invalid_event", probes: ["hostile/pub"]),
+        command(
+            "event on an invalid channel", #""op":"publish","event":{"channel":"hostile/*","type":"t"}"#,
+            "invalid_channel", probes: ["hostile/pub"]),
+        command(
+            "event on a channel clients may not publish on", #""op":"publish","event":{"channel":"resources/posts","type":"t"}"#,
+            "forbidden", probes: ["resources/posts"]),
     ]
 
     @Test("Bad commands get their documented error; the connection stays open; nothing changes", arguments: commandCases)
@@ -276,8 +317,10 @@ struct HostileInputTests {
 
     /// One frame with whatever header bits are given; masked with a fixed key unless `masked` is false.
     /// `length` overrides the length field (to claim more bytes than are sent).
-    static func frame(_ opcode: UInt8, _ payload: [UInt8] = [], fin: Bool = true, rsv: UInt8 = 0,
-                      masked: Bool = true, length: UInt64? = nil) -> [UInt8] {
+    static func frame(
+        _ opcode: UInt8, _ payload: [UInt8] = [], fin: Bool = true, rsv: UInt8 = 0,
+        masked: Bool = true, length: UInt64? = nil
+    ) -> [UInt8] {
         var out: [UInt8] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode]
         let n = length ?? UInt64(payload.count)
         let maskBit: UInt8 = masked ? 0x80 : 0
@@ -314,48 +357,58 @@ struct HostileInputTests {
         FrameCase(name: "fragmented close", bytes: frame(closeOpcode, [0x03, 0xE8], fin: false), closeCode: 1002),
         FrameCase(name: "continuation without a start", bytes: frame(continuation, ping), closeCode: 1002),
         FrameCase(name: "non-final continuation without a start", bytes: frame(continuation, ping, fin: false), closeCode: 1002),
-        FrameCase(name: "new text frame inside a fragmented message",
-                  bytes: frame(textOpcode, Array("{".utf8), fin: false) + frame(textOpcode, ping), closeCode: 1002),
+        FrameCase(
+            name: "new text frame inside a fragmented message",
+            bytes: frame(textOpcode, Array("{".utf8), fin: false) + frame(textOpcode, ping), closeCode: 1002),
         FrameCase(name: "ping payload of 126 bytes", bytes: frame(pingOpcode, Array(repeating: 0x61, count: 126)), closeCode: 1002),
         FrameCase(name: "pong payload of 200 bytes", bytes: frame(pongOpcode, Array(repeating: 0x61, count: 200)), closeCode: 1002),
-        FrameCase(name: "close payload of 126 bytes",
-                  bytes: frame(closeOpcode, [0x03, 0xE8] + Array(repeating: 0x61, count: 124)), closeCode: 1002),
+        FrameCase(
+            name: "close payload of 126 bytes",
+            bytes: frame(closeOpcode, [0x03, 0xE8] + Array(repeating: 0x61, count: 124)), closeCode: 1002),
         FrameCase(name: "close payload of 1 byte", bytes: frame(closeOpcode, [0x03]), closeCode: 1002),
         FrameCase(name: "close code 999", bytes: frame(closeOpcode, [0x03, 0xE7]), closeCode: 1002),
         FrameCase(name: "close code 1005 (never sent on the wire)", bytes: frame(closeOpcode, [0x03, 0xED]), closeCode: 1002),
         FrameCase(name: "close code 5000", bytes: frame(closeOpcode, [0x13, 0x88]), closeCode: 1002),
         FrameCase(name: "64-bit length with its top bit set", bytes: frame(textOpcode, length: 1 << 63), closeCode: 1002),
-        FrameCase(name: "unmasked frame, byte by byte", bytes: frame(textOpcode, ping, masked: false), closeCode: 1002,
-                  byteByByte: true),
+        FrameCase(
+            name: "unmasked frame, byte by byte", bytes: frame(textOpcode, ping, masked: false), closeCode: 1002,
+            byteByByte: true),
 
         // 1007: text that is not UTF-8.
         FrameCase(name: "invalid UTF-8 text", bytes: frame(textOpcode, [0x7B, 0xC3, 0x28, 0x7D]), closeCode: 1007),
-        FrameCase(name: "invalid UTF-8 inside a JSON string",
-                  bytes: frame(textOpcode, Array(#"{"op":"ping","x":""#.utf8) + [0xFF] + Array(#""}"#.utf8)), closeCode: 1007),
+        FrameCase(
+            name: "invalid UTF-8 inside a JSON string",
+            bytes: frame(textOpcode, Array(#"{"op":"ping","x":""#.utf8) + [0xFF] + Array(#""}"#.utf8)), closeCode: 1007),
         FrameCase(name: "overlong encoding of /", bytes: frame(textOpcode, [0xC0, 0xAF]), closeCode: 1007),
         FrameCase(name: "UTF-8 encoded surrogate", bytes: frame(textOpcode, [0xED, 0xA0, 0x80]), closeCode: 1007),
         FrameCase(name: "code point above U+10FFFF", bytes: frame(textOpcode, [0xF4, 0x90, 0x80, 0x80]), closeCode: 1007),
-        FrameCase(name: "text ending inside a UTF-8 sequence",
-                  bytes: frame(textOpcode, Array(#"{"op":"ping","x":""#.utf8) + [0xE2, 0x82]), closeCode: 1007),
-        FrameCase(name: "invalid UTF-8 across fragments",
-                  bytes: frame(textOpcode, [0x22, 0xE2], fin: false) + frame(continuation, [0x28, 0xA1, 0x22]), closeCode: 1007),
-        FrameCase(name: "invalid UTF-8 text, byte by byte",
-                  bytes: frame(textOpcode, Array(#"{"op":"ping","x":""#.utf8) + [0xF0, 0x28, 0x8C, 0x28] + Array(#""}"#.utf8)),
-                  closeCode: 1007, byteByByte: true),
+        FrameCase(
+            name: "text ending inside a UTF-8 sequence",
+            bytes: frame(textOpcode, Array(#"{"op":"ping","x":""#.utf8) + [0xE2, 0x82]), closeCode: 1007),
+        FrameCase(
+            name: "invalid UTF-8 across fragments",
+            bytes: frame(textOpcode, [0x22, 0xE2], fin: false) + frame(continuation, [0x28, 0xA1, 0x22]), closeCode: 1007),
+        FrameCase(
+            name: "invalid UTF-8 text, byte by byte",
+            bytes: frame(textOpcode, Array(#"{"op":"ping","x":""#.utf8) + [0xF0, 0x28, 0x8C, 0x28] + Array(#""}"#.utf8)),
+            closeCode: 1007, byteByByte: true),
         FrameCase(name: "invalid UTF-8 in a close reason", bytes: frame(closeOpcode, [0x03, 0xE8, 0xFF, 0xFE]), closeCode: 1007),
 
         // 1008: binary messages are not part of protocol v1.
         FrameCase(name: "binary message", bytes: frame(binaryOpcode, ping), closeCode: 1008),
         FrameCase(name: "empty binary message", bytes: frame(binaryOpcode), closeCode: 1008),
-        FrameCase(name: "fragmented binary message",
-                  bytes: frame(binaryOpcode, [1, 2], fin: false) + frame(continuation, [3, 4]), closeCode: 1008),
+        FrameCase(
+            name: "fragmented binary message",
+            bytes: frame(binaryOpcode, [1, 2], fin: false) + frame(continuation, [3, 4]), closeCode: 1008),
 
         // 1009: over maxMessageBytes.
-        FrameCase(name: "text message one byte over the limit",
-                  bytes: frame(textOpcode, Array(repeating: 0x20, count: maxMessageBytes + 1)), closeCode: 1009),
-        FrameCase(name: "fragments adding up past the limit",
-                  bytes: frame(textOpcode, Array(repeating: 0x20, count: 600), fin: false)
-                      + frame(continuation, Array(repeating: 0x20, count: 600)), closeCode: 1009),
+        FrameCase(
+            name: "text message one byte over the limit",
+            bytes: frame(textOpcode, Array(repeating: 0x20, count: maxMessageBytes + 1)), closeCode: 1009),
+        FrameCase(
+            name: "fragments adding up past the limit",
+            bytes: frame(textOpcode, Array(repeating: 0x20, count: 600), fin: false)
+                + frame(continuation, Array(repeating: 0x20, count: 600)), closeCode: 1009),
         FrameCase(name: "a header claiming 2^40 bytes", bytes: frame(textOpcode, length: 1 << 40), closeCode: 1009),
     ]
 
@@ -385,8 +438,10 @@ struct HostileInputTests {
             }
 
             let after = try Metrics(port: server.port)
-            #expect(after["concord_protocol_errors_total"] == (before["concord_protocol_errors_total"] ?? 0) + 1,
-                    "\(name): concord_protocol_errors_total went from \(before["concord_protocol_errors_total"] ?? -1) to \(after["concord_protocol_errors_total"] ?? -1)")
+            #expect(
+                after["concord_protocol_errors_total"] == (before["concord_protocol_errors_total"] ?? 0) + 1,
+                "\(name): concord_protocol_errors_total went from \(before["concord_protocol_errors_total"] ?? -1) to \(after["concord_protocol_errors_total"] ?? -1)"
+            )
             // Another connection is served as usual.
             let other = try TestWebSocket(port: server.port)
             _ = try other.expect(op: "welcome")
@@ -433,121 +488,174 @@ struct HostileInputTests {
         // 400 bad_request: not HTTP/1.1 as RFC 9112 spells it.
         HTTPCase(name: "request line that is not HTTP", request: Array("HELLO\r\n\r\n".utf8), status: 400, code: "bad_request"),
         HTTPCase(name: "unknown method", request: http("BREW", "/healthz"), status: 400, code: "bad_request"),
-        HTTPCase(name: "space inside the target", request: Array("GET /health z HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "NUL in the request line", request: Array("GET /\u{0} HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "request line with only a method", request: Array("GET\r\nHost: x\r\n\r\n".utf8),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "version that is not HTTP/d.d", request: Array("GET /healthz HTTP/1.x\r\nHost: x\r\n\r\n".utf8),
-                 status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "space inside the target", request: Array("GET /health z HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "NUL in the request line", request: Array("GET /\u{0} HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "request line with only a method", request: Array("GET\r\nHost: x\r\n\r\n".utf8),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "version that is not HTTP/d.d", request: Array("GET /healthz HTTP/1.x\r\nHost: x\r\n\r\n".utf8),
+            status: 400, code: "bad_request"),
         HTTPCase(name: "header without a colon", request: http("GET", "/healthz", ["X-Broken header"]), status: 400, code: "bad_request"),
-        HTTPCase(name: "space before the colon", request: http("POST", "/v1/publish", [auth, json, "Content-Length : 2"]) + Array("{}".utf8),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "Content-Length that is not a number", request: http("POST", "/v1/publish", [auth, json, "Content-Length: ten"]),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "two different Content-Lengths",
-                 request: http("POST", "/v1/publish", [auth, json, "Content-Length: 2", "Content-Length: 40"]) + Array("{}".utf8),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "Content-Length beyond 64 bits",
-                 request: http("POST", "/v1/publish", [auth, json, "Content-Length: 99999999999999999999999"]),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "bad chunk size", request: http("POST", "/v1/publish", [auth, json, "Transfer-Encoding: chunked"])
-                     + Array("zz\r\n{}\r\n0\r\n\r\n".utf8), status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "space before the colon", request: http("POST", "/v1/publish", [auth, json, "Content-Length : 2"]) + Array("{}".utf8),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "Content-Length that is not a number", request: http("POST", "/v1/publish", [auth, json, "Content-Length: ten"]),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "two different Content-Lengths",
+            request: http("POST", "/v1/publish", [auth, json, "Content-Length: 2", "Content-Length: 40"]) + Array("{}".utf8),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "Content-Length beyond 64 bits",
+            request: http("POST", "/v1/publish", [auth, json, "Content-Length: 99999999999999999999999"]),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "bad chunk size",
+            request: http("POST", "/v1/publish", [auth, json, "Transfer-Encoding: chunked"])
+                + Array("zz\r\n{}\r\n0\r\n\r\n".utf8), status: 400, code: "bad_request"),
 
         // 431 headers_too_large: request line plus headers over 16,384 bytes.
-        HTTPCase(name: "request line over the limit", request: http("GET", "/" + String(repeating: "a", count: 17_000)),
-                 status: 431, code: "headers_too_large"),
-        HTTPCase(name: "one header over the limit", request: http("GET", "/healthz", ["X-Big: " + String(repeating: "b", count: 17_000)]),
-                 status: 431, code: "headers_too_large"),
-        HTTPCase(name: "90 headers adding up past the limit",
-                 request: http("GET", "/healthz", (0..<90).map { "X-H\($0): " + String(repeating: "h", count: 200) }),
-                 status: 431, code: "headers_too_large"),
+        HTTPCase(
+            name: "request line over the limit", request: http("GET", "/" + String(repeating: "a", count: 17_000)),
+            status: 431, code: "headers_too_large"),
+        HTTPCase(
+            name: "one header over the limit", request: http("GET", "/healthz", ["X-Big: " + String(repeating: "b", count: 17_000)]),
+            status: 431, code: "headers_too_large"),
+        HTTPCase(
+            name: "90 headers adding up past the limit",
+            request: http("GET", "/healthz", (0..<90).map { "X-H\($0): " + String(repeating: "h", count: 200) }),
+            status: 431, code: "headers_too_large"),
 
         // 413 payload_too_large: body over --max-body-bytes.
-        HTTPCase(name: "Content-Length over the limit, body never sent",
-                 request: http("POST", "/v1/publish", [auth, json, "Content-Length: \(maxBodyBytes + 1)"]),
-                 status: 413, code: "payload_too_large"),
-        HTTPCase(name: "body over the limit",
-                 request: http("POST", "/v1/publish", [auth, json], body: "[" + String(repeating: " ", count: maxBodyBytes) + "]"),
-                 status: 413, code: "payload_too_large"),
-        HTTPCase(name: "chunk over the limit",
-                 request: http("POST", "/v1/publish", [auth, json, "Transfer-Encoding: chunked"])
-                     + Array((String(maxBodyBytes + 1, radix: 16) + "\r\n[[[[").utf8),
-                 status: 413, code: "payload_too_large"),
+        HTTPCase(
+            name: "Content-Length over the limit, body never sent",
+            request: http("POST", "/v1/publish", [auth, json, "Content-Length: \(maxBodyBytes + 1)"]),
+            status: 413, code: "payload_too_large"),
+        HTTPCase(
+            name: "body over the limit",
+            request: http("POST", "/v1/publish", [auth, json], body: "[" + String(repeating: " ", count: maxBodyBytes) + "]"),
+            status: 413, code: "payload_too_large"),
+        HTTPCase(
+            name: "chunk over the limit",
+            request: http("POST", "/v1/publish", [auth, json, "Transfer-Encoding: chunked"])
+                + Array((String(maxBodyBytes + 1, radix: 16) + "\r\n[[[[").utf8),
+            status: 413, code: "payload_too_large"),
 
         // 415 unsupported_media_type.
-        HTTPCase(name: "publish as text/plain", request: http("POST", "/v1/publish", [auth, "Content-Type: text/plain"], body: goodEvent),
-                 status: 415, code: "unsupported_media_type"),
-        HTTPCase(name: "publish without Content-Type", request: http("POST", "/v1/publish", [auth], body: goodEvent),
-                 status: 415, code: "unsupported_media_type"),
-        HTTPCase(name: "publish as application/x-www-form-urlencoded",
-                 request: http("POST", "/v1/publish", [auth, "Content-Type: application/x-www-form-urlencoded"], body: goodEvent),
-                 status: 415, code: "unsupported_media_type"),
-        HTTPCase(name: "publish as application/jsonx (only a prefix of application/json)",
-                 request: http("POST", "/v1/publish", [auth, "Content-Type: application/jsonx"], body: goodEvent),
-                 status: 415, code: "unsupported_media_type"),
+        HTTPCase(
+            name: "publish as text/plain", request: http("POST", "/v1/publish", [auth, "Content-Type: text/plain"], body: goodEvent),
+            status: 415, code: "unsupported_media_type"),
+        HTTPCase(
+            name: "publish without Content-Type", request: http("POST", "/v1/publish", [auth], body: goodEvent),
+            status: 415, code: "unsupported_media_type"),
+        HTTPCase(
+            name: "publish as application/x-www-form-urlencoded",
+            request: http("POST", "/v1/publish", [auth, "Content-Type: application/x-www-form-urlencoded"], body: goodEvent),
+            status: 415, code: "unsupported_media_type"),
+        HTTPCase(
+            name: "publish as application/jsonx (only a prefix of application/json)",
+            request: http("POST", "/v1/publish", [auth, "Content-Type: application/jsonx"], body: goodEvent),
+            status: 415, code: "unsupported_media_type"),
 
         // 400 invalid_json.
-        HTTPCase(name: "publish with a body that is not JSON", request: http("POST", "/v1/publish", [auth, json], body: "channel=x"),
-                 status: 400, code: "invalid_json"),
-        HTTPCase(name: "publish with an empty body", request: http("POST", "/v1/publish", [auth, json], body: ""),
-                 status: 400, code: "invalid_json"),
-        HTTPCase(name: "publish with truncated JSON", request: http("POST", "/v1/publish", [auth, json], body: #"{"channel":"hostile/http","#),
-                 status: 400, code: "invalid_json"),
-        HTTPCase(name: "publish with 40 levels of [", request: http("POST", "/v1/publish", [auth, json], body: nested(40)),
-                 status: 400, code: "invalid_json"),
-        HTTPCase(name: "publish with repeated member names",
-                 request: http("POST", "/v1/publish", [auth, json], body: #"{"channel":"hostile/http","type":"t","type":"u"}"#),
-                 status: 400, code: "invalid_json"),
-        HTTPCase(name: "publish with a lone surrogate",
-                 request: http("POST", "/v1/publish", [auth, json], body: #"{"channel":"hostile/http","type":"\udc00"}"#),
-                 status: 400, code: "invalid_json"),
-        HTTPCase(name: "publish with invalid UTF-8",
-                 request: http("POST", "/v1/publish", [auth, json], body: Array(#"{"channel":"hostile/http","type":""#.utf8) + [0xFF, 0x22, 0x7D]),
-                 status: 400, code: "invalid_json"),
+        HTTPCase(
+            name: "publish with a body that is not JSON", request: http("POST", "/v1/publish", [auth, json], body: "channel=x"),
+            status: 400, code: "invalid_json"),
+        HTTPCase(
+            name: "publish with an empty body", request: http("POST", "/v1/publish", [auth, json], body: ""),
+            status: 400, code: "invalid_json"),
+        HTTPCase(
+            name: "publish with truncated JSON", request: http("POST", "/v1/publish", [auth, json], body: #"{"channel":"hostile/http","#),
+            status: 400, code: "invalid_json"),
+        HTTPCase(
+            name: "publish with 40 levels of [", request: http("POST", "/v1/publish", [auth, json], body: nested(40)),
+            status: 400, code: "invalid_json"),
+        HTTPCase(
+            name: "publish with repeated member names",
+            request: http("POST", "/v1/publish", [auth, json], body: #"{"channel":"hostile/http","type":"t","type":"u"}"#),
+            status: 400, code: "invalid_json"),
+        HTTPCase(
+            name: "publish with a lone surrogate",
+            request: http("POST", "/v1/publish", [auth, json], body: #"{"channel":"hostile/http","type":"\udc00"}"#),
+            status: 400, code: "invalid_json"),
+        HTTPCase(
+            name: "publish with invalid UTF-8",
+            request: http("POST", "/v1/publish", [auth, json], body: Array(#"{"channel":"hostile/http","type":""#.utf8) + [0xFF, 0x22, 0x7D]),
+            status: 400, code: "invalid_json"),
 
         // 400 invalid_event: JSON that is not a LiveEvent or a batch of them; nothing is published.
-        HTTPCase(name: "publish body that is a number", request: http("POST", "/v1/publish", [auth, json], body: "42"),
-                 status: 400, code: "invalid_event"),
-        HTTPCase(name: "batch with one invalid event",
-                 request: http("POST", "/v1/publish", [auth, json], body: "[" + goodEvent + #",{"channel":"hostile/http"}]"#),
-                 status: 400, code: "invalid_event"),
-        HTTPCase(name: "batch of 1,001 events",
-                 request: http("POST", "/v1/publish", [auth, json], body: "[" + repeated(goodEvent, 1001) + "]"),
-                 status: 400, code: "invalid_event"),
-        HTTPCase(name: "publish on an invalid channel",
-                 request: http("POST", "/v1/publish", [auth, json], body: #"{"channel":"hostile/*","type":"t"}"#),
-                 status: 400, code: "invalid_channel"),
+        HTTPCase(
+            name: "publish body that is a number", request: http("POST", "/v1/publish", [auth, json], body: "42"),
+            status: 400, code: "invalid_event"),
+        HTTPCase(
+            name: "batch with one invalid event",
+            request: http("POST", "/v1/publish", [auth, json], body: "[" + goodEvent + #",{"channel":"hostile/http"}]"#),
+            status: 400, code: "invalid_event"),
+        HTTPCase(
+            name: "batch of 1,001 events",
+            request: http("POST", "/v1/publish", [auth, json], body: "[" + repeated(goodEvent, 1001) + "]"),
+            status: 400, code: "invalid_event"),
+        HTTPCase(
+            name: "publish on an invalid channel",
+            request: http("POST", "/v1/publish", [auth, json], body: #"{"channel":"hostile/*","type":"t"}"#),
+            status: 400, code: "invalid_channel"),
 
         // Auth, routes and methods.
-        HTTPCase(name: "publish with a wrong API key",
-                 request: http("POST", "/v1/publish", ["Authorization: Bearer nope", json], body: goodEvent),
-                 status: 401, code: "unauthorized"),
-        HTTPCase(name: "publish without Authorization", request: http("POST", "/v1/publish", [json], body: goodEvent),
-                 status: 401, code: "unauthorized"),
+        HTTPCase(
+            name: "publish with a wrong API key",
+            request: http("POST", "/v1/publish", ["Authorization: Bearer nope", json], body: goodEvent),
+            status: 401, code: "unauthorized"),
+        HTTPCase(
+            name: "publish without Authorization", request: http("POST", "/v1/publish", [json], body: goodEvent),
+            status: 401, code: "unauthorized"),
         HTTPCase(name: "unknown route under /v1", request: http("GET", "/v1/nope"), status: 404, code: "not_found"),
         HTTPCase(name: "unknown route", request: http("GET", "/nope"), status: 404, code: "not_found"),
         HTTPCase(name: "path traversal", request: http("GET", "/v1/../../etc/passwd"), status: 404, code: "not_found"),
-        HTTPCase(name: "WebSocket upgrade on an unknown path",
-                 request: http("GET", "/v1/nope", ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
-                                                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]),
-                 status: 404, code: "not_found"),
+        HTTPCase(
+            name: "WebSocket upgrade on an unknown path",
+            request: http(
+                "GET", "/v1/nope",
+                [
+                    "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                ]),
+            status: 404, code: "not_found"),
         HTTPCase(name: "GET /v1/publish", request: http("GET", "/v1/publish"), status: 405, code: "method_not_allowed"),
         HTTPCase(name: "DELETE /healthz", request: http("DELETE", "/healthz"), status: 405, code: "method_not_allowed"),
         HTTPCase(name: "GET /v1/ws without an upgrade", request: http("GET", "/v1/ws"), status: 400, code: "bad_request"),
-        HTTPCase(name: "WebSocket upgrade with a key that is not 16 bytes",
-                 request: http("GET", "/v1/ws", ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
-                                                 "Sec-WebSocket-Key: c2hvcnQ="]),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "WebSocket upgrade over POST",
-                 request: http("POST", "/v1/ws", ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
-                                                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", json, "Content-Length: 0"]),
-                 status: 400, code: "bad_request"),
-        HTTPCase(name: "WebSocket upgrade with version 8",
-                 request: http("GET", "/v1/ws", ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 8",
-                                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]),
-                 status: 426, code: "bad_request"),
+        HTTPCase(
+            name: "WebSocket upgrade with a key that is not 16 bytes",
+            request: http(
+                "GET", "/v1/ws",
+                [
+                    "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+                    "Sec-WebSocket-Key: c2hvcnQ=",
+                ]),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "WebSocket upgrade over POST",
+            request: http(
+                "POST", "/v1/ws",
+                [
+                    "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", json, "Content-Length: 0",
+                ]),
+            status: 400, code: "bad_request"),
+        HTTPCase(
+            name: "WebSocket upgrade with version 8",
+            request: http(
+                "GET", "/v1/ws",
+                [
+                    "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 8",
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                ]),
+            status: 426, code: "bad_request"),
     ]
 
     @Test("Hostile HTTP requests get their documented status and error body; the server keeps serving", arguments: httpCases)

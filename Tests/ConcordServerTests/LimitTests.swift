@@ -4,7 +4,7 @@ import ConcordServer
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One test per limit of `/tmp/auth-spec.md` and `protocol/README.md`: crossing it gives the documented
@@ -167,13 +167,14 @@ struct LimitTests {
         AcceptLimit(name: "connections per address", status: 429, label: "connections_per_ip") { $0.maxConnectionsPerIP = 3 },
     ]
 
-    @Test("Past a connection limit the next connection gets its status and is closed; a freed slot is taken again",
-          arguments: acceptLimits)
+    @Test(
+        "Past a connection limit the next connection gets its status and is closed; a freed slot is taken again",
+        arguments: acceptLimits)
     func pastAConnectionLimitTheNextConnectionIsRefused(_ limit: AcceptLimit) throws {
         let server = try TestServer(limit.configure)
         defer { server.stop() }
         let before = try scrapeAtZero(server)
-        settle() // the scrape's own connection is gone
+        settle()  // the scrape's own connection is gone
         var open = try (0..<3).map { _ in try connect(server) }
 
         // The refusal is sent at accept: the client need not say anything.
@@ -290,7 +291,7 @@ struct LimitTests {
         let before = try scrapeAtZero(server)
         let silent = try connect(server)
         silent.answerPings = false
-        let live = try connect(server) // answers the pings it reads
+        let live = try connect(server)  // answers the pings it reads
 
         let start = Date()
         var droppedAfter: Double?
@@ -335,7 +336,8 @@ struct LimitTests {
         var delivered: [Int] = []
         while let frame = try subscriber.expectSilence(0.3) {
             if frame["op"] as? String == "event",
-               let payload = (frame["event"] as? [String: Any])?["payload"] as? [String: Any], let n = payload["n"] as? Int {
+                let payload = (frame["event"] as? [String: Any])?["payload"] as? [String: Any], let n = payload["n"] as? Int
+            {
                 delivered.append(n)
             }
         }
@@ -428,14 +430,18 @@ struct LimitTests {
     }
 
     /// `limit` moved by exactly `count` since `before`, and no other limit moved.
-    func expectHits(_ server: TestServer, _ limit: String, _ count: Int, since before: MetricsScrape,
-                    sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectHits(
+        _ server: TestServer, _ limit: String, _ count: Int, since before: MetricsScrape,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let after = try MetricsScrape.get(port: server.port)
-        #expect(after.limitHits(limit) == (before.limitHits(limit) ?? 0) + count,
-                "concord_limit_hits_total{limit=\"\(limit)\"}", sourceLocation: sourceLocation)
+        #expect(
+            after.limitHits(limit) == (before.limitHits(limit) ?? 0) + count,
+            "concord_limit_hits_total{limit=\"\(limit)\"}", sourceLocation: sourceLocation)
         for other in Self.allLimits where other != limit {
-            #expect(after.limitHits(other) == before.limitHits(other),
-                    "concord_limit_hits_total{limit=\"\(other)\"} moved", sourceLocation: sourceLocation)
+            #expect(
+                after.limitHits(other) == before.limitHits(other),
+                "concord_limit_hits_total{limit=\"\(other)\"} moved", sourceLocation: sourceLocation)
         }
     }
 

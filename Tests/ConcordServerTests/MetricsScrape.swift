@@ -15,7 +15,8 @@ struct MetricsScrape {
             let line = line.trimmingCharacters(in: .whitespaces)
             guard !line.isEmpty, !line.hasPrefix("#"), let space = line.lastIndex(of: " ") else { continue }
             guard let value = Double(line[line.index(after: space)...]),
-                  let key = Self.canonicalKey(String(line[..<space]).trimmingCharacters(in: .whitespaces)) else { continue }
+                let key = Self.canonicalKey(String(line[..<space]).trimmingCharacters(in: .whitespaces))
+            else { continue }
             samples[key] = value
         }
         self.samples = samples

@@ -29,8 +29,10 @@ struct RecordCacheIntegrationTests {
     }
 
     func commit(_ port: Int, record: Int, version: String, actor: String, field: String = "title", dryRun: Bool = false) throws -> TestHTTP.Response {
-        try TestHTTP.request(port: port, "POST", "/v1/records/commit", headers: auth,
-                             body: #"{"channel":"resources/posts","record":\#(record),"version":\#(version),"fields":{"\#(field)":"v"},"actor":"\#(actor)","dryRun":\#(dryRun)}"#)
+        try TestHTTP.request(
+            port: port, "POST", "/v1/records/commit", headers: auth,
+            body: #"{"channel":"resources/posts","record":\#(record),"version":\#(version),"fields":{"\#(field)":"v"},"actor":"\#(actor)","dryRun":\#(dryRun)}"#
+        )
     }
 
     func version(_ port: Int, record: Int) throws -> [String: Int] {

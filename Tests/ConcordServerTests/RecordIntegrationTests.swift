@@ -70,15 +70,18 @@ struct RecordIntegrationTests {
     @Test func theSameFlowOverHTTPAnswers409() throws {
         let server = try TestServer()
         defer { server.stop() }
-        let first = try TestHTTP.request(port: server.port, "POST", "/v1/records/commit", headers: auth,
-                                         body: #"{"channel":"resources/posts","record":"7","version":{},"fields":["title"],"actor":"bob"}"#)
+        let first = try TestHTTP.request(
+            port: server.port, "POST", "/v1/records/commit", headers: auth,
+            body: #"{"channel":"resources/posts","record":"7","version":{},"fields":["title"],"actor":"bob"}"#)
         #expect(first.status == 200)
-        let stale = try TestHTTP.request(port: server.port, "POST", "/v1/records/commit", headers: auth,
-                                         body: #"{"channel":"resources/posts","record":7,"version":{},"fields":{"title":"x"},"actor":"alice"}"#)
+        let stale = try TestHTTP.request(
+            port: server.port, "POST", "/v1/records/commit", headers: auth,
+            body: #"{"channel":"resources/posts","record":7,"version":{},"fields":{"title":"x"},"actor":"alice"}"#)
         #expect(stale.status == 409)
         #expect((stale.json["conflicts"] as? [[String: Any]])?.first?["actor"] as? String == "bob")
-        let disjoint = try TestHTTP.request(port: server.port, "POST", "/v1/records/commit", headers: auth,
-                                            body: #"{"channel":"resources/posts","record":7,"version":{},"fields":{"body":"y"},"actor":"alice","dryRun":true}"#)
+        let disjoint = try TestHTTP.request(
+            port: server.port, "POST", "/v1/records/commit", headers: auth,
+            body: #"{"channel":"resources/posts","record":7,"version":{},"fields":{"body":"y"},"actor":"alice","dryRun":true}"#)
         #expect(disjoint.status == 200)
         // The answer says plainly that nothing was written: the version as it is, and no dot.
         #expect(disjoint.json["dryRun"] as? Bool == true)
@@ -87,15 +90,19 @@ struct RecordIntegrationTests {
         #expect(disjoint.json["fields"] as? [String] == ["body"])
         let read = try TestHTTP.request(port: server.port, "GET", "/v1/records?channel=resources/posts&id=7", headers: auth)
         #expect(read.json["version"] as? [String: Int] == ["bob": 1], "a dry run records nothing")
-        let deleted = try TestHTTP.request(port: server.port, "POST", "/v1/records/delete", headers: auth,
-                                           body: #"{"channel":"resources/posts","record":7,"version":{"bob":1}}"#)
+        let deleted = try TestHTTP.request(
+            port: server.port, "POST", "/v1/records/delete", headers: auth,
+            body: #"{"channel":"resources/posts","record":7,"version":{"bob":1}}"#)
         #expect(deleted.json["deleted"] as? Bool == true)
-        let afterDelete = try TestHTTP.request(port: server.port, "POST", "/v1/records/commit", headers: auth,
-                                               body: #"{"channel":"resources/posts","record":7,"version":{"bob":1,"backend":1},"fields":["title"]}"#)
+        let afterDelete = try TestHTTP.request(
+            port: server.port, "POST", "/v1/records/commit", headers: auth,
+            body: #"{"channel":"resources/posts","record":7,"version":{"bob":1,"backend":1},"fields":["title"]}"#)
         #expect(afterDelete.status == 409)
         #expect(afterDelete.json["kind"] as? String == "deleted")
-        for bad in [#"{"record":1}"#, #"{"channel":"c","record":1,"version":{"a":-1}}"#, #"{"channel":"c","record":1,"fields":{}}"#,
-                    #"{"channel":"resources/posts","record":7,"version":{"bob":5}}"#] {
+        for bad in [
+            #"{"record":1}"#, #"{"channel":"c","record":1,"version":{"a":-1}}"#, #"{"channel":"c","record":1,"fields":{}}"#,
+            #"{"channel":"resources/posts","record":7,"version":{"bob":5}}"#,
+        ] {
             let response = try TestHTTP.request(port: server.port, "POST", "/v1/records/commit", headers: auth, body: bad)
             #expect(response.status == 400, "\(bad)")
         }

@@ -82,13 +82,17 @@ struct RecordServiceTests {
         let service = try RecordService(store: store, loop: loop, logger: Logger(label: "test"), capacity: 1_000, maxActors: 32)
         var answers: [String] = []
         let finished = try runLoop(loop) { finish in
-            service.commit(key(70_000), Commit(actor: "alice", context: VersionVector(["server": 70_001]), fields: ["title": .string("t")]),
-                           delete: false, dryRun: false, now: Timestamp(milliseconds: 1)) { result, state in
+            service.commit(
+                key(70_000), Commit(actor: "alice", context: VersionVector(["server": 70_001]), fields: ["title": .string("t")]),
+                delete: false, dryRun: false, now: Timestamp(milliseconds: 1)
+            ) { result, state in
                 answers.append("\(result)")
                 #expect(state?.version == VersionVector(["server": 70_001, "alice": 1]))
                 // The second commit finds the record cached: no read.
-                service.commit(key(70_000), Commit(actor: "bob", context: state!.version, fields: nil),
-                               delete: false, dryRun: false, now: Timestamp(milliseconds: 2)) { result, _ in
+                service.commit(
+                    key(70_000), Commit(actor: "bob", context: state!.version, fields: nil),
+                    delete: false, dryRun: false, now: Timestamp(milliseconds: 2)
+                ) { result, _ in
                     answers.append("\(result)")
                     finish()
                 }
@@ -113,8 +117,10 @@ struct RecordServiceTests {
             // Record 7 comes into the cache first; then reads are held back.
             service.read(key(7), failed: {}) { _ in
                 store.holding = true
-                service.commit(key(1), Commit(actor: "alice", context: VersionVector(["server": 2]), fields: ["title": .string("a")]),
-                               delete: false, dryRun: false, now: Timestamp(milliseconds: 1)) { result, _ in
+                service.commit(
+                    key(1), Commit(actor: "alice", context: VersionVector(["server": 2]), fields: ["title": .string("a")]),
+                    delete: false, dryRun: false, now: Timestamp(milliseconds: 1)
+                ) { result, _ in
                     log.append("commit 1 durable")
                     finish()
                 }

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real `concord` binary as a child process: killed with SIGKILL, signalled, or measured from /proc.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Samples a process's resident memory on its own thread until stopped, keeping the peak.
@@ -15,7 +15,11 @@ private final class RSSSampler: @unchecked Sendable {
     init(every interval: useconds_t = 10_000, _ read: @escaping () -> Int?) {
         Thread { [self] in
             while lock.withLock({ running }) {
-                if let bytes = read() { lock.withLock { peakBytes = max(peakBytes, bytes); samples += 1 } }
+                if let bytes = read() {
+                    lock.withLock {
+                        peakBytes = max(peakBytes, bytes); samples += 1
+                    }
+                }
                 usleep(interval)
             }
             done.signal()
@@ -24,7 +28,9 @@ private final class RSSSampler: @unchecked Sendable {
 
     func record(_ bytes: Int?) {
         guard let bytes else { return }
-        lock.withLock { peakBytes = max(peakBytes, bytes); samples += 1 }
+        lock.withLock {
+            peakBytes = max(peakBytes, bytes); samples += 1
+        }
     }
 
     /// Stops sampling; returns the peak and how many samples it was taken from.
@@ -56,8 +62,9 @@ struct SlowConsumerMemoryTests {
     }
 
     func publish(_ port: Int, _ body: String) throws -> TestHTTP.Response {
-        try TestHTTP.request(port: port, "POST", "/v1/publish",
-                             headers: ["Authorization": "Bearer k", "Content-Type": "application/json"], body: body)
+        try TestHTTP.request(
+            port: port, "POST", "/v1/publish",
+            headers: ["Authorization": "Bearer k", "Content-Type": "application/json"], body: body)
     }
 
     /// Reads everything that reached the socket; returns the close frame's code, or that the socket ended without one.
@@ -116,9 +123,11 @@ struct SlowConsumerMemoryTests {
         var slowCutOffAfterBatch: Int?
         var slowClose: (code: UInt16?, socketEnded: Bool)?
         for batch in 0..<Self.batches {
-            let body = "[" + (0..<Self.eventsPerBatch).map { i in
-                #"{"channel":"flood","type":"t","payload":{"n":\#(batch * Self.eventsPerBatch + i),"pad":"\#(pad)"}}"#
-            }.joined(separator: ",") + "]"
+            let body =
+                "["
+                + (0..<Self.eventsPerBatch).map { i in
+                    #"{"channel":"flood","type":"t","payload":{"n":\#(batch * Self.eventsPerBatch + i),"pad":"\#(pad)"}}"#
+                }.joined(separator: ",") + "]"
             let response = try publish(port, body)
             try #require(response.status == 200, "batch \(batch): \(response.status) \(response.text)")
             publishedBytes += body.utf8.count
@@ -147,8 +156,9 @@ struct SlowConsumerMemoryTests {
         #expect(offsets == Array(1...offsets.count), "the fast reader received the events in offset order, without gaps")
         #expect(try metric(port, "concord_slow_consumers_total") == 1)
         #expect(try metric(port, "concord_connections") == 1, "only the fast reader is still connected")
-        #expect(slowCutOffAfterBatch != nil && slowCutOffAfterBatch! < Self.batches / 2,
-                "the slow reader was cut off early in the flood (after batch \(slowCutOffAfterBatch.map(String.init) ?? "none"))")
+        #expect(
+            slowCutOffAfterBatch != nil && slowCutOffAfterBatch! < Self.batches / 2,
+            "the slow reader was cut off early in the flood (after batch \(slowCutOffAfterBatch.map(String.init) ?? "none"))")
 
         // The slow reader ends with the 4008 close frame or, if the server dropped the socket with
         // that frame still unwritten behind a full window, with the end of the socket.
@@ -161,8 +171,11 @@ struct SlowConsumerMemoryTests {
 
         let growth = peak - baseline
         #expect(samples > 10, "RSS sampled \(samples) times")
-        #expect(growth < Self.maxRSSGrowthBytes,
-                "RSS peaked at \(peak >> 20) MiB from a baseline of \(baseline >> 20) MiB: \(growth >> 20) MiB over, bound \(Self.maxRSSGrowthBytes >> 20) MiB")
-        print("SlowConsumerMemory: \(ServerProcess.binary.path): \(publishedBytes) bytes published in \(total) events; RSS baseline \(baseline >> 10) KiB, peak \(peak >> 10) KiB (+\(growth >> 10) KiB, \(samples) samples); slow reader cut off by batch \(slowCutOffAfterBatch ?? -1); close \(closeCode.map(String.init) ?? "socket ended")")
+        #expect(
+            growth < Self.maxRSSGrowthBytes,
+            "RSS peaked at \(peak >> 20) MiB from a baseline of \(baseline >> 20) MiB: \(growth >> 20) MiB over, bound \(Self.maxRSSGrowthBytes >> 20) MiB")
+        print(
+            "SlowConsumerMemory: \(ServerProcess.binary.path): \(publishedBytes) bytes published in \(total) events; RSS baseline \(baseline >> 10) KiB, peak \(peak >> 10) KiB (+\(growth >> 10) KiB, \(samples) samples); slow reader cut off by batch \(slowCutOffAfterBatch ?? -1); close \(closeCode.map(String.init) ?? "socket ended")"
+        )
     }
 }

@@ -6,8 +6,10 @@ import Foundation
 enum TestToken {
     static let secret = "integration-test-secret-of-32-bytes-or-more"
 
-    static func make(user: String, caps: [String: [String]] = [:], expiresIn seconds: Int = 60,
-                     extra: String = "", secret: String = secret) -> String {
+    static func make(
+        user: String, caps: [String: [String]] = [:], expiresIn seconds: Int = 60,
+        extra: String = "", secret: String = secret
+    ) -> String {
         let exp = Int(Date().timeIntervalSince1970) + seconds
         let capsJSON = caps.map { pattern, list in
             "\"\(pattern)\":[" + list.map { "\"\($0)\"" }.joined(separator: ",") + "]"

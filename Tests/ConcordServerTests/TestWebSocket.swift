@@ -1,7 +1,7 @@
 import ConcordCodec
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking WebSocket client over a real TCP socket, using Concord's codec in the client role.
@@ -163,8 +163,9 @@ enum TestHTTP {
     }
 
     static func publish(port: Int, _ body: String, key: String = "test-key") throws -> Response {
-        try request(port: port, "POST", "/v1/publish",
-                    headers: ["Authorization": "Bearer \(key)", "Content-Type": "application/json"], body: body)
+        try request(
+            port: port, "POST", "/v1/publish",
+            headers: ["Authorization": "Bearer \(key)", "Content-Type": "application/json"], body: body)
     }
 
     /// Sends bytes and reads until the server closes the connection.
