@@ -21,14 +21,14 @@ extension ConcordServer {
                 try registry.subscribe(
                     connection, name: command.sub.idString!, channel: command.channel,
                     filter: command.filter, limit: configuration.maxSubscriptions - connection.watchCount)
-                broker.subscribe(command.channel) { [weak connection] result in
+                broker.subscribe(command.channel) { result in
                     switch result {
                     case .success(let position):
-                        connection?.sendText(
+                        connection.sendText(
                             ServerFrame.subscribed(
                                 id: id, sub: command.sub, channel: command.channel, offset: position.offset, epoch: position.epoch))
                     case .failure(let failure):
-                        connection?.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot subscribe now: \(failure.reason)")))
+                        connection.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot subscribe now: \(failure.reason)")))
                     }
                 }
             case .unsubscribe(let sub):
@@ -42,12 +42,12 @@ extension ConcordServer {
                     from: &connection.publishBucket, burst: configuration.publishBurst,
                     perSecond: configuration.publishPerSecond, limit: .publishRate, what: "publishes")
                 // The broker answers before it delivers, so the publisher sees its ack before its own event.
-                publish(event) { [weak connection] result in
+                publish(event) { result in
                     switch result {
                     case .success(let position):
-                        connection?.sendText(ServerFrame.published(id: id, channel: event.channel, offset: position.offset))
+                        connection.sendText(ServerFrame.published(id: id, channel: event.channel, offset: position.offset))
                     case .failure(let failure):
-                        connection?.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot publish now: \(failure.reason)")))
+                        connection.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot publish now: \(failure.reason)")))
                     }
                 }
             case .ping:
