@@ -6,7 +6,7 @@ import ConcordUV
 extension ConcordServer {
     /// Presence is held by connections and by backend entries, which live by their TTL alone.
     enum PresenceSession: Hashable {
-        case connection(Connection)
+        case connection(SessionID)
         case backend(channel: String, user: String)
     }
 

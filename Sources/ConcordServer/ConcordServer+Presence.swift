@@ -10,7 +10,7 @@ extension ConcordServer {
             // Info the client leaves empty comes from its token, which the app's backend vouches for.
             if info == .object([:]), let tokenInfo = connection.principal.info { info = tokenInfo }
             var change = try presence.enter(
-                .connection(connection), user: user, channel: channel, info: info,
+                .connection(connection.session), user: user, channel: channel, info: info,
                 limit: configuration.maxSubscriptions)
             if replaceLingering(of: user, in: channel, by: connection), let member = presence.member(user, in: channel) {
                 change = .update(channel: channel, member: member)
@@ -18,11 +18,11 @@ extension ConcordServer {
             connection.sendText(ServerFrame.channelReply("presence.entered", id: id, channel: channel))
             broadcast(change.map { [$0] } ?? [])
         case .presenceUpdate(let channel, let info):
-            let change = try presence.update(.connection(connection), channel: channel, info: info)
+            let change = try presence.update(.connection(connection.session), channel: channel, info: info)
             connection.sendText(ServerFrame.channelReply("presence.updated", id: id, channel: channel))
             broadcast(change.map { [$0] } ?? [])
         case .presenceLeave(let channel):
-            let change = try presence.leave(.connection(connection), channel: channel)
+            let change = try presence.leave(.connection(connection.session), channel: channel)
             connection.sendText(ServerFrame.channelReply("presence.left", id: id, channel: channel))
             broadcast(change.map { [$0] } ?? [])
         case .presenceSubscribe(let channel):
@@ -71,7 +71,7 @@ extension ConcordServer {
     private func replaceLingering(of user: String, in channel: String, by connection: Connection) -> Bool {
         var replaced = false
         for case .connection(let old) in presence.sessions(of: user, in: channel)
-        where old !== connection && connections[ObjectIdentifier(old)] == nil {
+        where old != connection.session && sessions[old] == nil {
             _ = try? presence.leave(.connection(old), channel: channel)
             replaced = true
         }

@@ -36,7 +36,7 @@ extension ConcordServer {
                 guard connection.editing.remove(key) != nil else {
                     return connection.sendText(ServerFrame.error(id: id, ProtocolError(.unknownSubscription, "not editing \(key.channel) record \(key.id)")))
                 }
-                editing.leave(connection, key: key)
+                editing.leave(connection.session, key: key)
                 connection.sendText(ServerFrame.recordReply("record.stopped", id: id, key: key))
             }
         case .recordCommit(let key, let context, let fields):
@@ -65,7 +65,7 @@ extension ConcordServer {
             }
             connection.editing.insert(key)
         }
-        editing.edit(connection, user: user, key: key, context: context)
+        editing.edit(connection.session, user: user, key: key, context: context)
     }
 
     /// Commits are limited per user, across all of the user's connections.
@@ -95,7 +95,8 @@ extension ConcordServer {
             guard case .outcome(.accepted(let accepted)) = result, let state else { return }
             demoBoard?.noteCommit(key, state)
             publishCommit(key, accepted)
-            for (editor, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
+            for (session, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
+                guard let editor = sessions[session] else { continue }
                 editor.sendText(
                     ServerFrame.stale(
                         key: key, by: accepted.dot.actor, deleted: accepted.deleted,

@@ -41,7 +41,9 @@ public final class ConcordServer {
     var connectionsPerAddress: [String: Int] = [:]
     /// Records: the cache of the working set, the store behind it, group commit.
     let records: RecordService
-    var editing = EditingSessions<Connection>()
+    var editing = EditingSessions<SessionID>()
+    /// Open WebSocket connections by session: what presence and editing sessions name them by.
+    var sessions: [SessionID: Connection] = [:]
     var deadlineTimer: LoopTimer?
     var armedDeadline: Int64?
     var deadlinesArmPending = false
@@ -193,6 +195,7 @@ public final class ConcordServer {
 
     func webSocketOpened(_ connection: Connection) {
         connection.isWebSocket = true
+        sessions[connection.session] = connection
         webSocketCount += 1
         if let user = connection.user { connectionsPerUser[user, default: 0] += 1 }
         scheduleHeartbeat(connection, at: Int64(loop.now + configuration.pingIntervalMilliseconds))
@@ -200,7 +203,7 @@ public final class ConcordServer {
         scheduleTokenDeadline(connection)
         connection.sendText(
             ServerFrame.welcome(
-                epoch: epoch, session: "c\(connection.number)", user: connection.user,
+                epoch: epoch, session: connection.session.description, user: connection.user,
                 expiresAt: connection.principal.expiresAt, maxMessageBytes: configuration.maxMessageBytes, maxSubscriptions: configuration.maxSubscriptions,
                 typingTTLMilliseconds: configuration.typingTTLMilliseconds))
     }
@@ -218,13 +221,14 @@ public final class ConcordServer {
         webSocketCount -= 1
         for channel in connection.presenceWatches { removeWatcher(connection, channel, from: &presenceWatchers) }
         for channel in connection.typingWatches { removeWatcher(connection, channel, from: &typingWatchers) }
-        editing.removeAll(connection)
-        if connection.vanished && presence.channels(of: .connection(connection)) > 0 {
+        sessions[connection.session] = nil
+        editing.removeAll(connection.session)
+        if connection.vanished && presence.channels(of: .connection(connection.session)) > 0 {
             // A client whose network blinked reconnects and re-enters within the idle deadline; until
             // then its presence stays, so the others see no leave and join, only a lasting absence.
-            presence.setExpiry(.connection(connection), at: Int64(loop.now + configuration.idleTimeoutMilliseconds))
+            presence.setExpiry(.connection(connection.session), at: Int64(loop.now + configuration.idleTimeoutMilliseconds))
         } else {
-            broadcast(presence.removeAll(.connection(connection)))
+            broadcast(presence.removeAll(.connection(connection.session)))
         }
         if let user = connection.user {
             let remaining = (connectionsPerUser[user] ?? 1) - 1

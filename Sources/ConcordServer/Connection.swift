@@ -14,6 +14,8 @@ final class Connection: Hashable, TCPStreamDelegate {
     unowned let server: ConcordServer
     let stream: TCPStream
     let number: UInt64
+    /// This connection's session, as presence and editing sessions name it.
+    var session: SessionID { SessionID(number) }
     var phase = Phase.http
     /// Only while speaking HTTP; released on upgrade so an idle WebSocket holds no parser.
     var httpParser: HTTPRequestParser?
