@@ -4,12 +4,6 @@ import ConcordUV
 /// Every deadline of the server behind one loop timer: connection liveness, presence TTLs and typing
 /// TTLs, each kept in an `ExpiryQueue` so a tick costs time only for what comes due.
 extension ConcordServer {
-    /// Presence is held by connections and by backend entries, which live by their TTL alone.
-    enum PresenceSession: Hashable {
-        case connection(SessionID)
-        case backend(channel: String, user: String)
-    }
-
     func scheduleHeartbeat(_ connection: Connection, at deadline: Int64) {
         heartbeats.schedule(connection, at: deadline)
         armDeadlines()
@@ -34,7 +28,7 @@ extension ConcordServer {
     /// Arms the one timer at the earliest deadline of all the queues.
     private func armDeadlinesNow() {
         guard let timer = deadlineTimer else { return }
-        let next = [heartbeats.nextDeadline(), tokenDeadlines.nextDeadline(), presence.nextExpiry(), typing.nextExpiry()].compactMap { $0 }.min()
+        let next = [heartbeats.nextDeadline(), tokenDeadlines.nextDeadline(), presence.nextDeadline, typing.nextExpiry()].compactMap { $0 }.min()
         guard next != armedDeadline else { return }
         armedDeadline = next
         guard let next else { return timer.stop() }
@@ -47,7 +41,7 @@ extension ConcordServer {
         let now = Int64(loop.now)
         for connection in heartbeats.popExpired(now: now) { checkLiveness(connection, now: now) }
         for connection in tokenDeadlines.popExpired(now: now) { tokenDeadlineDue(connection) }
-        broadcast(presence.expire(now: now))
+        presence.tick(now: now)
         broadcast(typing.expire(now: now))
         armDeadlines()
     }

@@ -14,6 +14,9 @@ extension ConcordServer {
         if request.path == Self.demoPrefix || request.path.hasPrefix(Self.demoPrefix + "/") {
             return respondDemo(to: request, answer: answer)
         }
+        if request.path.hasPrefix(Self.presencePrefix) {
+            return respondPresence(to: request, answer: answer)
+        }
         if request.path == "/v1/publish" && request.method == "POST" {
             return publishOverHTTP(request, answer: answer)
         }
@@ -21,7 +24,6 @@ extension ConcordServer {
     }
 
     private func respondNow(to request: HTTPRequest) -> HTTPResponse {
-        if request.path.hasPrefix(Self.presencePrefix) { return respondPresence(to: request) }
         if request.path.hasPrefix(ClientScript.modulePrefix) {
             guard let module = ClientScript.module(at: request.path) else {
                 return .error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)"))

@@ -9,29 +9,33 @@ extension ConcordServer {
             try authorize(connection, .presence, on: channel)
             // Info the client leaves empty comes from its token, which the app's backend vouches for.
             if info == .object([:]), let tokenInfo = connection.principal.info { info = tokenInfo }
-            var change = try presence.enter(
-                .connection(connection.session), user: user, channel: channel, info: info,
-                limit: configuration.maxSubscriptions)
-            if replaceLingering(of: user, in: channel, by: connection), let member = presence.member(user, in: channel) {
-                change = .update(channel: channel, member: member)
-            }
-            connection.sendText(ServerFrame.channelReply("presence.entered", id: id, channel: channel))
-            broadcast(change.map { [$0] } ?? [])
+            // The user's presence left here by connections that vanished (a reconnect) is taken
+            // over: watchers see one update and no leave or join.
+            let own = connection.session
+            presence.enter(
+                .session(own), user: user, channel: channel, info: info, limit: configuration.maxSubscriptions,
+                replacing: { [unowned self] holder in
+                    guard case .session(let old) = holder else { return false }
+                    return old != own && sessions[old] == nil
+                },
+                done: reply(connection, id: id, "presence.entered", channel))
         case .presenceUpdate(let channel, let info):
-            let change = try presence.update(.connection(connection.session), channel: channel, info: info)
-            connection.sendText(ServerFrame.channelReply("presence.updated", id: id, channel: channel))
-            broadcast(change.map { [$0] } ?? [])
+            presence.update(.session(connection.session), channel: channel, info: info, done: reply(connection, id: id, "presence.updated", channel))
         case .presenceLeave(let channel):
-            let change = try presence.leave(.connection(connection.session), channel: channel)
-            connection.sendText(ServerFrame.channelReply("presence.left", id: id, channel: channel))
-            broadcast(change.map { [$0] } ?? [])
+            presence.leave(.session(connection.session), channel: channel, done: reply(connection, id: id, "presence.left", channel))
         case .presenceSubscribe(let channel):
             // Watching is reading: those who may subscribe to the channel may see who is there.
             try authorize(connection, [.presence, .subscribe], on: channel)
             try watch(channel, in: \.presenceWatches, connection)
             presenceWatchers[channel, default: []].insert(connection)
-            let snapshot = presence.members(of: channel, limit: configuration.maxPresenceMembers)
-            connection.sendText(ServerFrame.presenceSnapshot(id: id, channel: channel, members: snapshot.members, total: snapshot.total))
+            presence.snapshot(of: channel, limit: configuration.maxPresenceMembers) { result in
+                switch result {
+                case .success(let snapshot):
+                    connection.sendText(ServerFrame.presenceSnapshot(id: id, channel: channel, members: snapshot.members, total: snapshot.total))
+                case .failure(let error):
+                    connection.sendText(ServerFrame.error(id: id, error))
+                }
+            }
         case .presenceUnsubscribe(let channel):
             try unwatch(channel, in: \.presenceWatches, connection)
             removeWatcher(connection, channel, from: &presenceWatchers)
@@ -66,16 +70,14 @@ extension ConcordServer {
         }
     }
 
-    /// Drops the user's presence left in this channel by connections that vanished (a reconnect):
-    /// the new connection takes their place, so watchers see one update and no leave or join.
-    private func replaceLingering(of user: String, in channel: String, by connection: Connection) -> Bool {
-        var replaced = false
-        for case .connection(let old) in presence.sessions(of: user, in: channel)
-        where old != connection.session && sessions[old] == nil {
-            _ = try? presence.leave(.connection(old), channel: channel)
-            replaced = true
+    /// The reply to a presence command once the store has done it, or its error.
+    private func reply(_ connection: Connection, id: JSONValue?, _ op: StaticString, _ channel: String) -> (Result<Void, ProtocolError>) -> Void {
+        { result in
+            switch result {
+            case .success: connection.sendText(ServerFrame.channelReply(op, id: id, channel: channel))
+            case .failure(let error): connection.sendText(ServerFrame.error(id: id, error))
+            }
         }
-        return replaced
     }
 
     func requireUser(_ connection: Connection, _ feature: String) throws(ProtocolError) -> String {

@@ -6,98 +6,98 @@ import Foundation
 extension ConcordServer {
     static let presencePrefix = "/v1/presence/"
 
-    func respondPresence(to request: HTTPRequest) -> HTTPResponse {
+    func respondPresence(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
         guard isAuthorizedBackend(request) else {
-            return .error(401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")])
+            return answer(.error(401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")]))
         }
         // The router saw the raw path; the channel is decoded only now, after routing.
         guard let channel = String(request.path.dropFirst(Self.presencePrefix.count)).removingPercentEncoding else {
-            return .error(400, ProtocolError(.invalidChannel, "channel is not valid percent-encoded UTF-8"))
+            return answer(.error(400, ProtocolError(.invalidChannel, "channel is not valid percent-encoded UTF-8")))
         }
-        if let error = ChannelName.validate(channel) { return .error(400, error) }
+        if let error = ChannelName.validate(channel) { return answer(.error(400, error)) }
         switch request.method {
-        case "GET": return readPresence(channel, request)
-        case "POST": return enterPresence(channel, request)
-        case "DELETE": return removePresence(channel, request)
+        case "GET": readPresence(channel, request, answer: answer)
+        case "POST": enterPresence(channel, request, answer: answer)
+        case "DELETE": removePresence(channel, request, answer: answer)
         default:
-            return .error(
-                405, ProtocolError(.methodNotAllowed, "use GET, POST or DELETE for /v1/presence/{channel}"),
-                headers: [("Allow", "GET, POST, DELETE")])
+            answer(
+                .error(
+                    405, ProtocolError(.methodNotAllowed, "use GET, POST or DELETE for /v1/presence/{channel}"),
+                    headers: [("Allow", "GET, POST, DELETE")]))
         }
     }
 
-    private func readPresence(_ channel: String, _ request: HTTPRequest) -> HTTPResponse {
-        if let count = request.query["count"], count == "1" || count == "true" {
-            return .json(200) { w in
-                w.raw("{\"channel\":"); w.string(channel)
-                w.raw(",\"total\":"); w.int(Int64(presence.memberCount(of: channel)))
-                w.raw("}")
-            }
-        }
+    private func readPresence(_ channel: String, _ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        let countOnly = request.query["count"] == "1" || request.query["count"] == "true"
         var limit = configuration.maxPresenceMembers
-        if let text = request.query["limit"] {
+        if let text = request.query["limit"], !countOnly {
             guard let asked = Int(text), asked >= 0 else {
-                return .error(400, ProtocolError(.invalidFrame, "limit must be a non-negative integer"))
+                return answer(.error(400, ProtocolError(.invalidFrame, "limit must be a non-negative integer")))
             }
             limit = min(asked, limit)
         }
-        let snapshot = presence.members(of: channel, limit: limit)
-        return .json(200) { w in
-            w.raw("{\"channel\":"); w.string(channel)
-            w.raw(",\"total\":"); w.int(Int64(snapshot.total))
-            w.raw(",\"members\":"); ServerFrame.writeMembers(snapshot.members, into: &w)
-            w.raw("}")
+        presence.snapshot(of: channel, limit: countOnly ? 0 : limit) { result in
+            guard case .success(let snapshot) = result else {
+                return answer(.error(503, ProtocolError(.unavailable, "presence is unavailable")))
+            }
+            answer(
+                .json(200) { w in
+                    w.raw("{\"channel\":"); w.string(channel)
+                    w.raw(",\"total\":"); w.int(Int64(snapshot.total))
+                    if !countOnly {
+                        w.raw(",\"members\":"); ServerFrame.writeMembers(snapshot.members, into: &w)
+                    }
+                    w.raw("}")
+                })
         }
     }
 
-    private func enterPresence(_ channel: String, _ request: HTTPRequest) -> HTTPResponse {
+    private func enterPresence(_ channel: String, _ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
         let body: [String: JSONValue]
         switch JSONParsing.object(from: request.body, "the body") {
         case .success(let parsed): body = parsed
-        case .failure(let error): return .error(400, error)
+        case .failure(let error): return answer(.error(400, error))
         }
         guard case .string(let user)? = body["user"], !user.isEmpty, user.utf8.count <= 200, !user.hasPrefix("~") else {
-            return .error(400, ProtocolError(.invalidFrame, "\"user\" must be a string of 1 to 200 bytes, not starting with \"~\""))
+            return answer(.error(400, ProtocolError(.invalidFrame, "\"user\" must be a string of 1 to 200 bytes, not starting with \"~\"")))
         }
         var ttl = configuration.defaultPresenceTTLMilliseconds
         switch body["ttlMs"] {
         case nil, .null?: break
         case .int(let value)? where value >= 1 && value <= ServerConfiguration.maxPresenceTTLMilliseconds: ttl = value
         default:
-            return .error(400, ProtocolError(.invalidFrame, "\"ttlMs\" must be an integer from 1 to \(ServerConfiguration.maxPresenceTTLMilliseconds)"))
+            return answer(.error(400, ProtocolError(.invalidFrame, "\"ttlMs\" must be an integer from 1 to \(ServerConfiguration.maxPresenceTTLMilliseconds)")))
         }
         let info: JSONValue
-        do { info = try ClientCommand.presenceInfo(body, "presence") } catch { return .error(400, error) }
-        let session = PresenceSession.backend(channel: channel, user: user)
-        do {
-            let change = try presence.enter(session, user: user, channel: channel, info: info, limit: 1)
-            broadcast(change.map { [$0] } ?? [])
-        } catch {
-            return .error(400, error)
-        }
-        presence.setExpiry(session, at: Int64(loop.now) + ttl)
-        armDeadlines()
-        return .json(200) { w in
-            w.raw("{\"channel\":"); w.string(channel)
-            w.raw(",\"user\":"); w.string(user)
-            w.raw(",\"ttlMs\":"); w.int(ttl)
-            w.raw("}")
+        do { info = try ClientCommand.presenceInfo(body, "presence") } catch { return answer(.error(400, error)) }
+        let holder = PresenceHolder.backend(channel: channel, user: user)
+        presence.enter(holder, user: user, channel: channel, info: info, limit: 1, replacing: { _ in false }) { [unowned self] result in
+            if case .failure(let error) = result { return answer(.error(400, error)) }
+            presence.expire(holder, at: Int64(loop.now) + ttl)
+            armDeadlines()
+            answer(
+                .json(200) { w in
+                    w.raw("{\"channel\":"); w.string(channel)
+                    w.raw(",\"user\":"); w.string(user)
+                    w.raw(",\"ttlMs\":"); w.int(ttl)
+                    w.raw("}")
+                })
         }
     }
 
-    private func removePresence(_ channel: String, _ request: HTTPRequest) -> HTTPResponse {
+    private func removePresence(_ channel: String, _ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
         guard let user = request.query["user"], !user.isEmpty else {
-            return .error(400, ProtocolError(.invalidFrame, "name the user: ?user=ID"))
+            return answer(.error(400, ProtocolError(.invalidFrame, "name the user: ?user=ID")))
         }
-        let session = PresenceSession.backend(channel: channel, user: user)
-        let removed = presence.channels(of: session) > 0
-        broadcast(presence.removeAll(session))
-        armDeadlines()
-        return .json(200) { w in
-            w.raw("{\"channel\":"); w.string(channel)
-            w.raw(",\"user\":"); w.string(user)
-            w.raw(",\"removed\":"); removed ? w.raw("true") : w.raw("false")
-            w.raw("}")
+        presence.removeAll(.backend(channel: channel, user: user)) { [unowned self] removed in
+            armDeadlines()
+            answer(
+                .json(200) { w in
+                    w.raw("{\"channel\":"); w.string(channel)
+                    w.raw(",\"user\":"); w.string(user)
+                    w.raw(",\"removed\":"); removed ? w.raw("true") : w.raw("false")
+                    w.raw("}")
+                })
         }
     }
 }

@@ -16,7 +16,8 @@ public final class ConcordServer {
     var registry = ChannelRegistry<Connection>()
     /// Numbers events per channel and carries them to this node's subscribers (`deliver`).
     let broker: any Broker
-    var presence = PresenceRegistry<PresenceSession>()
+    /// Who is present where; its changes reach this node's watchers through `broadcast`.
+    let presence: any PresenceStore = MemoryPresenceStore()
     var typing = TypingRegistry()
     /// Connections watching each channel's presence and typing.
     var presenceWatchers: [String: Set<Connection>] = [:]
@@ -82,6 +83,7 @@ public final class ConcordServer {
         // Only the demo's own channel is read at start, never the whole store.
         demoBoard = configuration.demoEnabled ? DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts)) : nil
         broker.onEvent = { [unowned self] in deliver($0) }
+        presence.onChange = { [unowned self] in broadcast([$0]) }
         seedDemo()
     }
 
@@ -223,12 +225,12 @@ public final class ConcordServer {
         for channel in connection.typingWatches { removeWatcher(connection, channel, from: &typingWatchers) }
         sessions[connection.session] = nil
         editing.removeAll(connection.session)
-        if connection.vanished && presence.channels(of: .connection(connection.session)) > 0 {
+        if connection.vanished {
             // A client whose network blinked reconnects and re-enters within the idle deadline; until
             // then its presence stays, so the others see no leave and join, only a lasting absence.
-            presence.setExpiry(.connection(connection.session), at: Int64(loop.now + configuration.idleTimeoutMilliseconds))
+            presence.expire(.session(connection.session), at: Int64(loop.now + configuration.idleTimeoutMilliseconds))
         } else {
-            broadcast(presence.removeAll(.connection(connection.session)))
+            presence.removeAll(.session(connection.session)) { _ in }
         }
         if let user = connection.user {
             let remaining = (connectionsPerUser[user] ?? 1) - 1
