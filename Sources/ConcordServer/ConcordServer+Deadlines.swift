@@ -28,7 +28,7 @@ extension ConcordServer {
     /// Arms the one timer at the earliest deadline of all the queues.
     private func armDeadlinesNow() {
         guard let timer = deadlineTimer else { return }
-        let next = [heartbeats.nextDeadline(), tokenDeadlines.nextDeadline(), presence.nextDeadline, typing.nextExpiry()].compactMap { $0 }.min()
+        let next = [heartbeats.nextDeadline(), tokenDeadlines.nextDeadline(), presence.nextDeadline, typing.nextDeadline].compactMap { $0 }.min()
         guard next != armedDeadline else { return }
         armedDeadline = next
         guard let next else { return timer.stop() }
@@ -42,7 +42,7 @@ extension ConcordServer {
         for connection in heartbeats.popExpired(now: now) { checkLiveness(connection, now: now) }
         for connection in tokenDeadlines.popExpired(now: now) { tokenDeadlineDue(connection) }
         presence.tick(now: now)
-        broadcast(typing.expire(now: now))
+        typing.tick(now: now)
         armDeadlines()
     }
 

@@ -44,23 +44,23 @@ extension ConcordServer {
             let user = try requireUser(connection, "typing")
             try authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
-            let change = typing.signal(
+            if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
+            typing.signal(
                 .init(channel: channel, user: user, scope: scope), name: connection.name,
                 now: Int64(loop.now), ttl: Int64(configuration.typingTTLMilliseconds))
-            if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
-            broadcast(change.map { [$0] } ?? [])
         case .typingStop(let channel, let scope):
             let user = try requireUser(connection, "typing")
             try authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
-            let change = typing.stop(.init(channel: channel, user: user, scope: scope))
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
-            broadcast(change.map { [$0] } ?? [])
+            typing.stop(.init(channel: channel, user: user, scope: scope))
         case .typingSubscribe(let channel):
             try authorize(connection, [.typing, .subscribe], on: channel)
             try watch(channel, in: \.typingWatches, connection)
             typingWatchers[channel, default: []].insert(connection)
-            connection.sendText(ServerFrame.typingSnapshot(id: id, channel: channel, typing: typing.typing(in: channel)))
+            typing.typing(in: channel) { typists in
+                connection.sendText(ServerFrame.typingSnapshot(id: id, channel: channel, typing: typists))
+            }
         case .typingUnsubscribe(let channel):
             try unwatch(channel, in: \.typingWatches, connection)
             removeWatcher(connection, channel, from: &typingWatchers)

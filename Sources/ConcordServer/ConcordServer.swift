@@ -18,7 +18,8 @@ public final class ConcordServer {
     let broker: any Broker
     /// Who is present where; its changes reach this node's watchers through `broadcast`.
     let presence: any PresenceStore = MemoryPresenceStore()
-    var typing = TypingRegistry()
+    /// Who is typing where; its changes reach this node's watchers through `broadcast`.
+    let typing: any TypingStore = MemoryTypingStore()
     /// Connections watching each channel's presence and typing.
     var presenceWatchers: [String: Set<Connection>] = [:]
     var typingWatchers: [String: Set<Connection>] = [:]
@@ -84,6 +85,7 @@ public final class ConcordServer {
         demoBoard = configuration.demoEnabled ? DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts)) : nil
         broker.onEvent = { [unowned self] in deliver($0) }
         presence.onChange = { [unowned self] in broadcast([$0]) }
+        typing.onChange = { [unowned self] in broadcast([$0]) }
         seedDemo()
     }
 
@@ -236,7 +238,7 @@ public final class ConcordServer {
             let remaining = (connectionsPerUser[user] ?? 1) - 1
             connectionsPerUser[user] = remaining > 0 ? remaining : nil
             if remaining <= 0 {
-                broadcast(typing.stopAll(user: user))
+                typing.stopAll(user: user)
                 commitBuckets[user] = nil
             }
         }
