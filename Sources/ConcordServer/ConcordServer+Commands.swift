@@ -18,7 +18,7 @@ extension ConcordServer {
                     metrics.hit(.subscriptionIDs)
                     throw ProtocolError(.invalidFrame, "at most \(configuration.maxSubscriptionIDs) ids per subscription")
                 }
-                try registry.subscribe(
+                try hub.subscribe(
                     connection, name: command.sub.idString!, channel: command.channel,
                     filter: command.filter, limit: configuration.maxSubscriptions - connection.watchCount)
                 broker.subscribe(command.channel) { result in
@@ -32,8 +32,8 @@ extension ConcordServer {
                     }
                 }
             case .unsubscribe(let sub):
-                let channel = try registry.unsubscribe(connection, name: sub.idString!)
-                if !registry.hasSubscribers(channel) { broker.unsubscribe(channel) }
+                let (channel, stillSubscribed) = try hub.unsubscribe(connection, name: sub.idString!)
+                if !stillSubscribed { broker.unsubscribe(channel) }
                 connection.sendText(ServerFrame.unsubscribed(id: id, sub: sub))
             case .publish(let json):
                 let event = try LiveEvent(json: json, now: now())

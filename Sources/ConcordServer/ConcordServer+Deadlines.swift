@@ -71,33 +71,4 @@ extension ConcordServer {
             connection.stream.close()
         }
     }
-
-    /// Pushes presence changes to each channel's presence watchers, one frame per change.
-    func broadcast(_ changes: [PresenceChange]) {
-        for change in changes {
-            guard let watchers = presenceWatchers[change.channel], !watchers.isEmpty else { continue }
-            let frame = Connection.frame(.text, ServerFrame.presenceEvent(change))
-            var sent: Int64 = 0
-            for watcher in watchers where watcher.deliver(frame) { sent += 1 }
-            metrics.messagesOut.increment(by: sent)
-        }
-    }
-
-    /// Pushes typing changes to each channel's typing watchers, except the typist's own connections.
-    func broadcast(_ changes: [TypingRegistry.Change]) {
-        for change in changes {
-            let (channel, typist): (String, TypingRegistry.Typist)
-            switch change {
-            case .started(let c, let t), .stopped(let c, let t): (channel, typist) = (c, t)
-            }
-            guard let watchers = typingWatchers[channel], !watchers.isEmpty else { continue }
-            var frame: SharedBytes?
-            var sent: Int64 = 0
-            for watcher in watchers where watcher.user != typist.user {
-                if frame == nil { frame = Connection.frame(.text, ServerFrame.typingEvent(change)) }
-                if watcher.deliver(frame!) { sent += 1 }
-            }
-            metrics.messagesOut.increment(by: sent)
-        }
-    }
 }

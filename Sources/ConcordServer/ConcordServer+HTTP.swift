@@ -42,8 +42,8 @@ extension ConcordServer {
         case "/metrics":
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
             metrics.connections.set(Int64(webSocketCount))
-            metrics.subscriptions.set(Int64(registry.subscriptionCount))
-            metrics.channels.set(Int64(registry.activeChannelCount))
+            metrics.subscriptions.set(Int64(hub.registry.subscriptionCount))
+            metrics.channels.set(Int64(hub.registry.activeChannelCount))
             metrics.presenceMembers.set(Int64(presence.memberCount))
             metrics.typists.set(Int64(typing.count))
             metrics.export(records.cache)

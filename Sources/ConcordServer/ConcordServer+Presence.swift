@@ -27,7 +27,7 @@ extension ConcordServer {
             // Watching is reading: those who may subscribe to the channel may see who is there.
             try authorize(connection, [.presence, .subscribe], on: channel)
             try watch(channel, in: \.presenceWatches, connection)
-            presenceWatchers[channel, default: []].insert(connection)
+            hub.watchPresence(channel, connection)
             presence.snapshot(of: channel, limit: configuration.maxPresenceMembers) { result in
                 switch result {
                 case .success(let snapshot):
@@ -38,7 +38,7 @@ extension ConcordServer {
             }
         case .presenceUnsubscribe(let channel):
             try unwatch(channel, in: \.presenceWatches, connection)
-            removeWatcher(connection, channel, from: &presenceWatchers)
+            hub.unwatchPresence(channel, connection)
             connection.sendText(ServerFrame.channelReply("presence.unsubscribed", id: id, channel: channel))
         case .typingStart(let channel, let scope):
             let user = try requireUser(connection, "typing")
@@ -57,13 +57,13 @@ extension ConcordServer {
         case .typingSubscribe(let channel):
             try authorize(connection, [.typing, .subscribe], on: channel)
             try watch(channel, in: \.typingWatches, connection)
-            typingWatchers[channel, default: []].insert(connection)
+            hub.watchTyping(channel, connection)
             typing.typing(in: channel) { typists in
                 connection.sendText(ServerFrame.typingSnapshot(id: id, channel: channel, typing: typists))
             }
         case .typingUnsubscribe(let channel):
             try unwatch(channel, in: \.typingWatches, connection)
-            removeWatcher(connection, channel, from: &typingWatchers)
+            hub.unwatchTyping(channel, connection)
             connection.sendText(ServerFrame.channelReply("typing.unsubscribed", id: id, channel: channel))
         default:
             break
@@ -98,7 +98,7 @@ extension ConcordServer {
         guard !connection[keyPath: set].contains(channel) else {
             throw ProtocolError(.duplicateSubscription, "already watching \(channel)")
         }
-        guard registry.subscriptionCount(of: connection) + connection.watchCount < configuration.maxSubscriptions else {
+        guard hub.subscriptionCount(of: connection) < configuration.maxSubscriptions else {
             throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
         }
         connection[keyPath: set].insert(channel)
@@ -110,8 +110,4 @@ extension ConcordServer {
         }
     }
 
-    func removeWatcher(_ connection: Connection, _ channel: String, from watchers: inout [String: Set<Connection>]) {
-        watchers[channel]?.remove(connection)
-        if watchers[channel]?.isEmpty == true { watchers[channel] = nil }
-    }
 }

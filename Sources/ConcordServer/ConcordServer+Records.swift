@@ -60,7 +60,7 @@ extension ConcordServer {
 
     private func startEditing(_ connection: Connection, user: String, key: RecordKey, context: VersionVector) throws(ProtocolError) {
         if !connection.editing.contains(key) {
-            guard registry.subscriptionCount(of: connection) + connection.watchCount < configuration.maxSubscriptions else {
+            guard hub.subscriptionCount(of: connection) < configuration.maxSubscriptions else {
                 throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
             }
             connection.editing.insert(key)

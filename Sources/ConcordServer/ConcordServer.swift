@@ -13,16 +13,14 @@ public final class ConcordServer {
     let metrics = ServerMetrics()
     /// Names this run of the server; offsets from different epochs are not comparable.
     public let epoch: String
-    var registry = ChannelRegistry<Connection>()
+    /// This node's subscriptions and watches, and the one path events and changes reach them by.
+    let hub: Hub
     /// Numbers events per channel and carries them to this node's subscribers (`deliver`).
     let broker: any Broker
     /// Who is present where; its changes reach this node's watchers through `broadcast`.
     let presence: any PresenceStore = MemoryPresenceStore()
     /// Who is typing where; its changes reach this node's watchers through `broadcast`.
     let typing: any TypingStore = MemoryTypingStore()
-    /// Connections watching each channel's presence and typing.
-    var presenceWatchers: [String: Set<Connection>] = [:]
-    var typingWatchers: [String: Set<Connection>] = [:]
     /// Open WebSocket connections per user: typing stops when a user's last one closes.
     var connectionsPerUser: [String: Int] = [:]
     /// Each connection's next liveness check: ping, drop, or end a stuck close.
@@ -68,6 +66,7 @@ public final class ConcordServer {
         self.logger = logger
         loop = try EventLoop()
         epoch = Self.makeEpoch()
+        hub = Hub(metrics: metrics)
         broker = MemoryBroker(epoch: epoch)
         clientScript = ClientScript.load()
         let tokenKeys = try configuration.readTokenKeys()
@@ -83,9 +82,9 @@ public final class ConcordServer {
             capacity: configuration.recordCacheSize, maxActors: configuration.maxRecordActors)
         // Only the demo's own channel is read at start, never the whole store.
         demoBoard = configuration.demoEnabled ? DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts)) : nil
-        broker.onEvent = { [unowned self] in deliver($0) }
-        presence.onChange = { [unowned self] in broadcast([$0]) }
-        typing.onChange = { [unowned self] in broadcast([$0]) }
+        broker.onEvent = { [unowned hub] in hub.deliver($0) }
+        presence.onChange = { [unowned hub] in hub.deliver($0) }
+        typing.onChange = { [unowned hub] in hub.deliver($0) }
         seedDemo()
     }
 
@@ -218,13 +217,9 @@ public final class ConcordServer {
         connectionsPerAddress[connection.address] = sameAddress > 0 ? sameAddress : nil
         heartbeats.cancel(connection)
         tokenDeadlines.cancel(connection)
-        for channel in registry.removeAll(of: connection) where !registry.hasSubscribers(channel) {
-            broker.unsubscribe(channel)
-        }
+        for channel in hub.removeAll(connection) { broker.unsubscribe(channel) }
         guard connection.isWebSocket else { return }
         webSocketCount -= 1
-        for channel in connection.presenceWatches { removeWatcher(connection, channel, from: &presenceWatchers) }
-        for channel in connection.typingWatches { removeWatcher(connection, channel, from: &typingWatchers) }
         sessions[connection.session] = nil
         editing.removeAll(connection.session)
         if connection.vanished {
@@ -263,18 +258,5 @@ public final class ConcordServer {
     func publish(_ event: LiveEvent, done: @escaping (Result<StreamPosition, BrokerFailure>) -> Void = { _ in }) {
         metrics.eventsPublished.increment()
         broker.publish(event, done: done)
-    }
-
-    /// The one local fan-out path: every event the broker delivers, published here or on another
-    /// node, is framed once and the same bytes written to every connection with an admitting
-    /// subscription.
-    func deliver(_ published: PublishedEvent) {
-        var frame: SharedBytes?
-        var delivered: Int64 = 0
-        registry.forEachRecipient(of: published.event) { connection in
-            if frame == nil { frame = Connection.frame(.text, ServerFrame.event(published.event, offset: published.position.offset)) }
-            if connection.deliver(frame!) { delivered += 1 }
-        }
-        if delivered > 0 { metrics.messagesOut.increment(by: delivered) }
     }
 }
