@@ -1,8 +1,7 @@
 import ConcordCore
 import ConcordUV
 
-/// Every deadline of the server behind one loop timer: connection liveness, presence TTLs and typing
-/// TTLs, each kept in an `ExpiryQueue` so a tick costs time only for what comes due.
+/// Connection liveness and the server's deadline queues, behind the one `DeadlineScheduler` timer.
 extension ConcordServer {
     func scheduleHeartbeat(_ connection: Connection, at deadline: Int64) {
         heartbeats.schedule(connection, at: deadline)
@@ -14,36 +13,21 @@ extension ConcordServer {
         scheduleHeartbeat(connection, at: Int64(loop.now + graceMilliseconds))
     }
 
-    /// Re-arms the one timer at the end of this loop turn: however many commands a turn handles,
-    /// the queues are consulted once.
+    /// Re-arms the one deadline timer at the end of this loop turn.
     func armDeadlines() {
-        guard !deadlinesArmPending else { return }
-        deadlinesArmPending = true
-        loop.atTurnEnd { [unowned self] in
-            deadlinesArmPending = false
-            armDeadlinesNow()
+        deadlines.arm()
+    }
+
+    /// Puts the server's deadline queues behind the one timer.
+    func registerDeadlines() {
+        deadlines.add(next: { [unowned self] in heartbeats.nextDeadline() }) { [unowned self] now in
+            for connection in heartbeats.popExpired(now: now) { checkLiveness(connection, now: now) }
         }
-    }
-
-    /// Arms the one timer at the earliest deadline of all the queues.
-    private func armDeadlinesNow() {
-        guard let timer = deadlineTimer else { return }
-        let next = [heartbeats.nextDeadline(), tokenDeadlines.nextDeadline(), presence.nextDeadline, typing.nextDeadline].compactMap { $0 }.min()
-        guard next != armedDeadline else { return }
-        armedDeadline = next
-        guard let next else { return timer.stop() }
-        let delay = max(0, next - Int64(loop.now))
-        timer.start(afterMilliseconds: UInt64(delay)) { [unowned self] in self.deadlinesDue() }
-    }
-
-    private func deadlinesDue() {
-        armedDeadline = nil
-        let now = Int64(loop.now)
-        for connection in heartbeats.popExpired(now: now) { checkLiveness(connection, now: now) }
-        for connection in tokenDeadlines.popExpired(now: now) { tokenDeadlineDue(connection) }
-        presence.tick(now: now)
-        typing.tick(now: now)
-        armDeadlines()
+        deadlines.add(next: { [unowned self] in tokenDeadlines.nextDeadline() }) { [unowned self] now in
+            for connection in tokenDeadlines.popExpired(now: now) { tokenDeadlineDue(connection) }
+        }
+        deadlines.add(next: { [unowned self] in presence.nextDeadline }) { [unowned self] now in presence.tick(now: now) }
+        deadlines.add(next: { [unowned self] in typing.nextDeadline }) { [unowned self] now in typing.tick(now: now) }
     }
 
     /// Liveness is checked lazily: reads only record the time, and the deadline, when it comes,

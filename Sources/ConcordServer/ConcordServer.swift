@@ -44,9 +44,8 @@ public final class ConcordServer {
     var editing = EditingSessions<SessionID>()
     /// Open WebSocket connections by session: what presence and editing sessions name them by.
     var sessions: [SessionID: Connection] = [:]
-    var deadlineTimer: LoopTimer?
-    var armedDeadline: Int64?
-    var deadlinesArmPending = false
+    /// The one timer behind every deadline.
+    let deadlines: DeadlineScheduler
     var connections: [ObjectIdentifier: Connection] = [:]
     var webSocketCount = 0
     private var nextConnectionNumber: UInt64 = 0
@@ -67,6 +66,7 @@ public final class ConcordServer {
         loop = try EventLoop()
         epoch = Self.makeEpoch()
         hub = Hub(metrics: metrics)
+        deadlines = DeadlineScheduler(loop: loop)
         broker = MemoryBroker(epoch: epoch)
         clientScript = ClientScript.load()
         let tokenKeys = try configuration.readTokenKeys()
@@ -85,6 +85,7 @@ public final class ConcordServer {
         broker.onEvent = { [unowned hub] in hub.deliver($0) }
         presence.onChange = { [unowned hub] in hub.deliver($0) }
         typing.onChange = { [unowned hub] in hub.deliver($0) }
+        registerDeadlines()
         seedDemo()
     }
 
@@ -99,7 +100,7 @@ public final class ConcordServer {
         let listener = try TCPListener(loop: loop, host: configuration.host, port: configuration.port)
         try listener.listen { [unowned self] stream in self.accept(stream) }
         self.listener = listener
-        deadlineTimer = try LoopTimer(loop: loop)
+        try deadlines.start()
         stopAsync = try LoopAsync(loop: loop) { [unowned self] in self.shutdown() }
         return listener.port
     }
@@ -137,8 +138,7 @@ public final class ConcordServer {
         guard !shuttingDown else { return }
         shuttingDown = true
         listener?.close()
-        deadlineTimer?.close()
-        deadlineTimer = nil
+        deadlines.stop()
         stopAsync?.close()
         signals.forEach { $0.close() }
         signals = []
