@@ -11,8 +11,11 @@ extension ConcordServer {
         if request.path == "/v1/records" || request.path.hasPrefix("/v1/records/") {
             return respondRecords(to: request, answer: answer)
         }
-        if request.path == Self.demoPrefix || request.path.hasPrefix(Self.demoPrefix + "/") {
-            return respondDemo(to: request, answer: answer)
+        if request.path == DemoApp.prefix || request.path.hasPrefix(DemoApp.prefix + "/") {
+            guard let demo else {
+                return answer(.error(404, ProtocolError(.notFound, "the demo is off: start with --dev or --demo")))
+            }
+            return demo.respond(to: request, answer: answer)
         }
         if request.path.hasPrefix(Self.presencePrefix) {
             return respondPresence(to: request, answer: answer)

@@ -93,7 +93,7 @@ extension ConcordServer {
         records.commit(key, commit, delete: delete, dryRun: dryRun, now: now()) { [unowned self] result, state in
             answer(result)
             guard case .outcome(.accepted(let accepted)) = result, let state else { return }
-            demoBoard?.noteCommit(key, state)
+            demo?.noteCommit(key, state)
             publishCommit(key, accepted)
             for (session, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
                 guard let editor = sessions[session] else { continue }

@@ -57,7 +57,7 @@ public final class ConcordServer {
     let pingFrame = Connection.frame(.ping, [])
     let clientScript: [UInt8]
     /// The demo app's comments and files, when `/demo` is served.
-    let demoBoard: DemoBoard?
+    private(set) var demo: DemoApp?
 
     /// Creates the server and its loop on the calling thread, which must also call `run()`.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "concord")) throws {
@@ -80,13 +80,16 @@ public final class ConcordServer {
         records = try RecordService(
             store: store, loop: loop, logger: logger,
             capacity: configuration.recordCacheSize, maxActors: configuration.maxRecordActors)
-        // Only the demo's own channel is read at start, never the whole store.
-        demoBoard = configuration.demoEnabled ? DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts)) : nil
         broker.onEvent = { [unowned hub] in hub.deliver($0) }
         presence.onChange = { [unowned hub] in hub.deliver($0) }
         typing.onChange = { [unowned hub] in hub.deliver($0) }
         registerDeadlines()
-        seedDemo()
+        if configuration.demoEnabled {
+            // Only the demo's own channel is read at start, never the whole store.
+            let board = DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts))
+            demo = DemoApp(server: self, board: board)
+            demo?.seed()
+        }
     }
 
     static func makeEpoch() -> String {

@@ -4,28 +4,39 @@ import ConcordCore
 
 /// `/demo`: a small collaborative app (posts, an edit form, comments) served by Concord itself, and
 /// the few backend routes it needs. Post contents live in Concord's records; the page edits them
-/// with the JavaScript client's record API, as an app would.
-extension ConcordServer {
-    static let demoPrefix = "/demo"
+/// with the JavaScript client's record API, as an app would. It stands outside the server type and
+/// uses the server as an app's backend does: records, commits, publishing.
+final class DemoApp {
+    static let prefix = "/demo"
 
-    func respondDemo(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
-        guard let board = demoBoard else {
-            return answer(.error(404, ProtocolError(.notFound, "the demo is off: start with --dev or --demo")))
-        }
+    private unowned let server: ConcordServer
+    private let board: DemoBoard
+
+    init(server: ConcordServer, board: DemoBoard) {
+        self.server = server
+        self.board = board
+    }
+
+    /// Follows an accepted commit, whoever made it: a post created over the record API is listed too.
+    func noteCommit(_ key: RecordKey, _ state: RecordState) {
+        board.noteCommit(key, state)
+    }
+
+    func respond(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         // parts[0] == "demo"
         switch (request.method, Array(parts.dropFirst())) {
         case ("GET", []):
-            return answer(demoFile(board, "index.html"))
+            return answer(demoFile("index.html"))
         case ("GET", let rest) where rest.count == 1:
-            return answer(demoFile(board, rest[0]))
+            return answer(demoFile(rest[0]))
         case ("GET", ["api", "config"]):
             return answer(
                 .json(200) { w in
                     w.value(
                         .object([
-                            "devMode": .bool(configuration.developmentMode),
-                            "tokens": .bool(!tokenSecrets.isEmpty),
+                            "devMode": .bool(server.configuration.developmentMode),
+                            "tokens": .bool(!server.tokenSecrets.isEmpty),
                             "users": .array(DemoBoard.users.map(JSONValue.string)),
                         ]))
                 })
@@ -33,7 +44,7 @@ extension ConcordServer {
             return answer(demoToken(request))
         case ("GET", ["api", "posts"]):
             let keys = board.postKeys
-            return records.readAll(keys, failed: { answer(Self.storeUnavailable) }) { states in
+            return server.records.readAll(keys, failed: { answer(ConcordServer.storeUnavailable) }) { states in
                 let posts = zip(keys, states).compactMap { key, state in
                     state.flatMap { $0.tombstone == nil ? DemoBoard.postJSON(id: key.id, state: $0) : nil }
                 }
@@ -44,18 +55,18 @@ extension ConcordServer {
                 answer(.json(200) { $0.value(.object(["post": DemoBoard.postJSON(id: rest[2], state: state)])) })
             }
         case ("POST", ["api", "posts"]):
-            return createDemoPost(request, board: board, answer: answer)
+            return createDemoPost(request, answer: answer)
         case ("GET", let rest) where rest.count == 4 && rest[0] == "api" && rest[1] == "posts" && rest[3] == "comments":
             let list = board.comments[rest[2]] ?? []
             return answer(.json(200) { $0.value(.object(["comments": .array(list.map(\.json))])) })
         case ("POST", let rest) where rest.count == 4 && rest[0] == "api" && rest[1] == "posts" && rest[3] == "comments":
-            return addDemoComment(request, post: rest[2], board: board, answer: answer)
+            return addDemoComment(request, post: rest[2], answer: answer)
         default:
             return answer(.error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)")))
         }
     }
 
-    private func demoFile(_ board: DemoBoard, _ name: String) -> HTTPResponse {
+    private func demoFile(_ name: String) -> HTTPResponse {
         guard let file = board.file(name) else {
             return .error(404, ProtocolError(.notFound, "no demo file \(name.prefix(60))"))
         }
@@ -77,7 +88,7 @@ extension ConcordServer {
         return text
     }
 
-    private func createDemoPost(_ request: HTTPRequest, board: DemoBoard, answer: @escaping (HTTPResponse) -> Void) {
+    private func createDemoPost(_ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
         do {
             let body = try JSONParsing.object(from: request.body, "the body").get()
             let user = try demoUser(body)
@@ -85,10 +96,10 @@ extension ConcordServer {
             let text = try demoText(body, "body", allowEmpty: true)
             let id = board.nextPostID()
             let key = RecordKey(channel: DemoBoard.postsChannel, id: id)
-            commit(
+            server.commit(
                 key, Commit(actor: user, context: VersionVector(), fields: ["title": .string(title), "body": .string(text)]),
                 delete: false
-            ) { [unowned self] result in
+            ) { [self] result in
                 guard case .outcome(.accepted) = result else {
                     return answer(.error(503, ProtocolError(.unavailable, "the post could not be stored")))
                 }
@@ -106,7 +117,7 @@ extension ConcordServer {
 
     /// Runs `found` with the post's state, or answers 404 for a post that does not exist (or 503).
     private func readDemoPost(_ id: String, answer: @escaping (HTTPResponse) -> Void, found: @escaping (RecordState) -> Void) {
-        records.read(RecordKey(channel: DemoBoard.postsChannel, id: id), failed: { answer(Self.storeUnavailable) }) { state in
+        server.records.read(RecordKey(channel: DemoBoard.postsChannel, id: id), failed: { answer(ConcordServer.storeUnavailable) }) { state in
             guard let state, state.tombstone == nil else {
                 return answer(.error(404, ProtocolError(.notFound, "no post \(id.prefix(60))")))
             }
@@ -114,7 +125,7 @@ extension ConcordServer {
         }
     }
 
-    private func addDemoComment(_ request: HTTPRequest, post: String, board: DemoBoard, answer: @escaping (HTTPResponse) -> Void) {
+    private func addDemoComment(_ request: HTTPRequest, post: String, answer: @escaping (HTTPResponse) -> Void) {
         let user: String, name: String, text: String
         do {
             let body = try JSONParsing.object(from: request.body, "the body").get()
@@ -126,8 +137,8 @@ extension ConcordServer {
         } catch {
             return answer(.error(500, ProtocolError(.internal, "internal error")))
         }
-        readDemoPost(post, answer: answer) { [unowned self] _ in
-            let comment = board.addComment(post: post, user: user, name: name, text: text, at: now())
+        readDemoPost(post, answer: answer) { [self] _ in
+            let comment = board.addComment(post: post, user: user, name: name, text: text, at: server.now())
             publishDemoEvent(DemoBoard.commentsChannel, "created", ["ids": .array([.string(comment.id)]), "post": .string(post)])
             answer(.json(201) { $0.value(.object(["comment": comment.json])) })
         }
@@ -135,19 +146,19 @@ extension ConcordServer {
 
     private func publishDemoEvent(_ channel: String, _ type: String, _ payload: [String: JSONValue]) {
         let json: [String: JSONValue] = ["channel": .string(channel), "type": .string(type), "payload": .object(payload)]
-        if let event = try? LiveEvent(json: json, now: now()) { publish(event) }
+        if let event = try? LiveEvent(json: json, now: server.now()) { server.publish(event) }
     }
 
     /// A ten-minute token for a demo user, signed with the server's first HS256 secret: what an app's
     /// backend does for its signed-in user.
     private func demoToken(_ request: HTTPRequest) -> HTTPResponse {
-        guard let secret = tokenSecrets.first else {
+        guard let secret = server.tokenSecrets.first else {
             return .error(404, ProtocolError(.notFound, "this server has no HS256 secret; the demo connects with ?user= in development mode"))
         }
         guard let user = request.query["user"], DemoBoard.users.contains(user) else {
             return .error(400, ProtocolError(.badRequest, "pick a demo user: \(DemoBoard.users.joined(separator: ", "))"))
         }
-        let expires = now().milliseconds / 1000 + 600
+        let expires = server.now().milliseconds / 1000 + 600
         let token = TokenSigner.hs256(
             claims: [
                 "sub": .string(user), "name": .string(user.prefix(1).uppercased() + user.dropFirst()), "exp": .int(expires),
@@ -159,8 +170,8 @@ extension ConcordServer {
     }
 
     /// Three posts to start with, unless the record store already has posts.
-    func seedDemo() {
-        guard let board = demoBoard, !board.hasPosts else { return }
+    func seed() {
+        guard !board.hasPosts else { return }
         let seeds = [
             ("Welcome to Concord", "Open this post in a second window as another user: you will see each other."),
             ("Conflicts, caught early", "Edit the title in both windows and save one: the other is warned before saving."),
@@ -168,7 +179,7 @@ extension ConcordServer {
         ]
         for (title, body) in seeds {
             let key = RecordKey(channel: DemoBoard.postsChannel, id: board.nextPostID())
-            commit(
+            server.commit(
                 key, Commit(actor: "concord", context: VersionVector(), fields: ["title": .string(title), "body": .string(body)]),
                 delete: false
             ) { _ in }
