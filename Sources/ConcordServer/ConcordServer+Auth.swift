@@ -26,7 +26,7 @@ extension ConcordServer {
             return .refused(.error(status, error, headers: status == 401 ? [("WWW-Authenticate", "Bearer")] : []))
         }
         if let user = principal.user, configuration.maxConnectionsPerUser > 0,
-            connectionsPerUser[user, default: 0] >= configuration.maxConnectionsPerUser
+            connections.count(of: user) >= configuration.maxConnectionsPerUser
         {
             metrics.hit(.connectionsPerUser)
             return .refused(

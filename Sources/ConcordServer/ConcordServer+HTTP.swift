@@ -39,12 +39,12 @@ extension ConcordServer {
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
             return .json(200) { w in
                 w.raw("{\"status\":\"ok\",\"epoch\":"); w.string(epoch)
-                w.raw(",\"connections\":"); w.int(Int64(webSocketCount))
+                w.raw(",\"connections\":"); w.int(Int64(connections.webSocketCount))
                 w.raw("}")
             }
         case "/metrics":
             guard request.method == "GET" else { return methodNotAllowed("GET", request.path) }
-            metrics.connections.set(Int64(webSocketCount))
+            metrics.connections.set(Int64(connections.webSocketCount))
             metrics.subscriptions.set(Int64(hub.registry.subscriptionCount))
             metrics.channels.set(Int64(hub.registry.activeChannelCount))
             metrics.presenceMembers.set(Int64(presence.memberCount))

@@ -16,7 +16,7 @@ extension ConcordServer {
                 .session(own), user: user, channel: channel, info: info, limit: configuration.maxSubscriptions,
                 replacing: { [unowned self] holder in
                     guard case .session(let old) = holder else { return false }
-                    return old != own && sessions[old] == nil
+                    return old != own && connections.connection(of: old) == nil
                 },
                 done: reply(connection, id: id, "presence.entered", channel))
         case .presenceUpdate(let channel, let info):

@@ -96,7 +96,7 @@ extension ConcordServer {
             demo?.noteCommit(key, state)
             publishCommit(key, accepted)
             for (session, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
-                guard let editor = sessions[session] else { continue }
+                guard let editor = connections.connection(of: session) else { continue }
                 editor.sendText(
                     ServerFrame.stale(
                         key: key, by: accepted.dot.actor, deleted: accepted.deleted,

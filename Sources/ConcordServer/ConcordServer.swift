@@ -21,8 +21,6 @@ public final class ConcordServer {
     let presence: any PresenceStore = MemoryPresenceStore()
     /// Who is typing where; its changes reach this node's watchers through `broadcast`.
     let typing: any TypingStore = MemoryTypingStore()
-    /// Open WebSocket connections per user: typing stops when a user's last one closes.
-    var connectionsPerUser: [String: Int] = [:]
     /// Each connection's next liveness check: ping, drop, or end a stuck close.
     var heartbeats = ExpiryQueue<Connection>()
     /// Each token-holding connection's next token deadline: the expiry notice, then the expiry.
@@ -37,18 +35,13 @@ public final class ConcordServer {
     var apiKeys: [String]
     /// Commits per user across their WebSocket connections.
     var commitBuckets: [String: TokenBucket] = [:]
-    /// Open TCP connections per client address.
-    var connectionsPerAddress: [String: Int] = [:]
     /// Records: the cache of the working set, the store behind it, group commit.
     let records: RecordService
     var editing = EditingSessions<SessionID>()
-    /// Open WebSocket connections by session: what presence and editing sessions name them by.
-    var sessions: [SessionID: Connection] = [:]
     /// The one timer behind every deadline.
     let deadlines: DeadlineScheduler
-    var connections: [ObjectIdentifier: Connection] = [:]
-    var webSocketCount = 0
-    private var nextConnectionNumber: UInt64 = 0
+    /// Open connections, sessions, and the counts the connection limits check.
+    let connections = ConnectionTable()
     private var listener: TCPListener?
     private var forceStopTimer: LoopTimer?
     private var signals: [LoopSignal] = []
@@ -145,7 +138,7 @@ public final class ConcordServer {
         stopAsync?.close()
         signals.forEach { $0.close() }
         signals = []
-        for connection in connections.values {
+        for connection in connections.all.values {
             if connection.phase == .webSocket {
                 connection.sendClose(code: 1001, reason: "server shutting down")
             } else {
@@ -155,7 +148,7 @@ public final class ConcordServer {
         // A peer that never reads must not hold the shutdown hostage.
         if let timer = try? LoopTimer(loop: loop) {
             timer.start(afterMilliseconds: 2_000) { [unowned self] in
-                self.connections.values.forEach { $0.stream.close() }
+                self.connections.all.values.forEach { $0.stream.close() }
                 self.forceStopTimer?.close()
             }
             timer.unref()
@@ -170,17 +163,15 @@ public final class ConcordServer {
             return refuse(
                 stream, .error(503, ProtocolError(.tooManyConnections, "the server has \(configuration.maxConnections) connections open, the most it accepts")))
         }
-        if configuration.maxConnectionsPerIP > 0, connectionsPerAddress[address, default: 0] >= configuration.maxConnectionsPerIP {
+        if configuration.maxConnectionsPerIP > 0, connections.count(from: address) >= configuration.maxConnectionsPerIP {
             metrics.hit(.connectionsPerIP)
             return refuse(
                 stream,
                 .error(
                     429, ProtocolError(.tooManyConnections, "\(address) has \(configuration.maxConnectionsPerIP) connections open, the most one address may")))
         }
-        nextConnectionNumber += 1
-        let connection = Connection(server: self, stream: stream, number: nextConnectionNumber, address: address)
-        connections[ObjectIdentifier(connection)] = connection
-        connectionsPerAddress[address, default: 0] += 1
+        let connection = Connection(server: self, stream: stream, number: connections.nextNumber(), address: address)
+        connections.opened(connection)
         stream.delegate = connection
         stream.startReading()
         let handshake = min(configuration.handshakeTimeoutMilliseconds, configuration.idleTimeoutMilliseconds)
@@ -201,9 +192,7 @@ public final class ConcordServer {
 
     func webSocketOpened(_ connection: Connection) {
         connection.isWebSocket = true
-        sessions[connection.session] = connection
-        webSocketCount += 1
-        if let user = connection.user { connectionsPerUser[user, default: 0] += 1 }
+        connections.upgraded(connection)
         scheduleHeartbeat(connection, at: Int64(loop.now + configuration.pingIntervalMilliseconds))
         guard !configuration.echoOnly else { return }
         scheduleTokenDeadline(connection)
@@ -215,15 +204,11 @@ public final class ConcordServer {
     }
 
     func connectionClosed(_ connection: Connection) {
-        connections[ObjectIdentifier(connection)] = nil
-        let sameAddress = (connectionsPerAddress[connection.address] ?? 1) - 1
-        connectionsPerAddress[connection.address] = sameAddress > 0 ? sameAddress : nil
+        let userConnectionsLeft = connections.closed(connection)
         heartbeats.cancel(connection)
         tokenDeadlines.cancel(connection)
         for channel in hub.removeAll(connection) { broker.unsubscribe(channel) }
         guard connection.isWebSocket else { return }
-        webSocketCount -= 1
-        sessions[connection.session] = nil
         editing.removeAll(connection.session)
         if connection.vanished {
             // A client whose network blinked reconnects and re-enters within the idle deadline; until
@@ -232,13 +217,9 @@ public final class ConcordServer {
         } else {
             presence.removeAll(.session(connection.session)) { _ in }
         }
-        if let user = connection.user {
-            let remaining = (connectionsPerUser[user] ?? 1) - 1
-            connectionsPerUser[user] = remaining > 0 ? remaining : nil
-            if remaining <= 0 {
-                typing.stopAll(user: user)
-                commitBuckets[user] = nil
-            }
+        if let user = connection.user, userConnectionsLeft == 0 {
+            typing.stopAll(user: user)
+            commitBuckets[user] = nil
         }
         armDeadlines()
     }
@@ -246,7 +227,7 @@ public final class ConcordServer {
     /// Whether a WebSocket is still open for commands: answers that arrive after a store read
     /// must not register anything for a connection that has gone meanwhile.
     func isOpen(_ connection: Connection) -> Bool {
-        connection.phase == .webSocket && connections[ObjectIdentifier(connection)] != nil
+        connection.phase == .webSocket && connections.isOpen(connection)
     }
 
     /// The wall clock, read here in the shell and handed to the core.
