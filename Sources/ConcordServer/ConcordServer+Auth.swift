@@ -105,7 +105,7 @@ extension ConcordServer {
 
     /// The token checks run on the loop's clock; the lifetime speaks wall-clock time.
     private func scheduleTokenCheck(_ connection: Connection, at time: Timestamp) {
-        tokenDeadlines.schedule(connection, at: Int64(loop.now) + max(0, time.milliseconds - now().milliseconds))
+        tokenDeadlines.schedule(connection, at: ticks + max(0, time.milliseconds - now().milliseconds))
         armDeadlines()
     }
 

@@ -70,7 +70,7 @@ extension ConcordServer {
 
     /// Takes one token from a rate limit's bucket, or refuses with `rate_limited` and counts the hit.
     func takeToken(from bucket: inout TokenBucket?, burst: Int, perSecond: Double, limit: Limit, what: String) throws(ProtocolError) {
-        let now = Int64(loop.now)
+        let now = ticks
         var current = bucket ?? TokenBucket(capacity: burst, perSecond: perSecond, now: now)
         defer { bucket = current }
         guard current.take(now: now) else {

@@ -10,7 +10,7 @@ extension ConcordServer {
 
     func closingStarted(_ connection: Connection, graceMilliseconds: UInt64) {
         // A peer that never reads must not keep a closing connection forever.
-        scheduleHeartbeat(connection, at: Int64(loop.now + graceMilliseconds))
+        scheduleHeartbeat(connection, at: ticks + Int64(graceMilliseconds))
     }
 
     /// Re-arms the one deadline timer at the end of this loop turn.
@@ -36,7 +36,7 @@ extension ConcordServer {
         let rules = Liveness(
             pingInterval: Int64(configuration.pingIntervalMilliseconds),
             idleTimeout: Int64(configuration.idleTimeoutMilliseconds))
-        switch rules.check(connection.livenessPhase, lastActivity: Int64(connection.lastActivity), now: now) {
+        switch rules.check(connection.livenessPhase, lastActivity: connection.lastActivity, now: now) {
         case .wait(let until):
             heartbeats.schedule(connection, at: until)
         case .ping(let next):

@@ -47,7 +47,7 @@ extension ConcordServer {
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             typing.signal(
                 .init(channel: channel, user: user, scope: scope), name: connection.name,
-                now: Int64(loop.now), ttl: Int64(configuration.typingTTLMilliseconds))
+                now: ticks, ttl: Int64(configuration.typingTTLMilliseconds))
         case .typingStop(let channel, let scope):
             let user = try requireUser(connection, "typing")
             try authorize(connection, .typing, on: channel)

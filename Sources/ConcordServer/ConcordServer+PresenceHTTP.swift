@@ -73,7 +73,7 @@ extension ConcordServer {
         let holder = PresenceHolder.backend(channel: channel, user: user)
         presence.enter(holder, user: user, channel: channel, info: info, limit: 1, replacing: { _ in false }) { [unowned self] result in
             if case .failure(let error) = result { return answer(.error(400, error)) }
-            presence.expire(holder, at: Int64(loop.now) + ttl)
+            presence.expire(holder, at: ticks + ttl)
             armDeadlines()
             answer(
                 .json(200) { w in

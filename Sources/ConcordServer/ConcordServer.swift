@@ -9,6 +9,8 @@ import Logging
 public final class ConcordServer {
     public let configuration: ServerConfiguration
     let loop: EventLoop
+    /// The time, as deadlines and dates read it (`ServerConfiguration.clock`, else the real clocks).
+    let clock: any ServerClock
     let logger: Logger
     let metrics = ServerMetrics()
     /// Names this run of the server; offsets from different epochs are not comparable.
@@ -46,6 +48,7 @@ public final class ConcordServer {
     private var forceStopTimer: LoopTimer?
     private var signals: [LoopSignal] = []
     private var stopAsync: LoopAsync?
+    private var deadlinesNow: LoopMailbox<@Sendable () -> Void>?
     private var shuttingDown = false
     let pingFrame = Connection.frame(.ping, [])
     let clientScript: [UInt8]
@@ -57,9 +60,10 @@ public final class ConcordServer {
         self.configuration = configuration
         self.logger = logger
         loop = try EventLoop()
+        clock = configuration.clock ?? SystemClock(loop: loop)
         epoch = Self.makeEpoch()
         hub = Hub(metrics: metrics)
-        deadlines = DeadlineScheduler(loop: loop)
+        deadlines = DeadlineScheduler(loop: loop, clock: clock)
         broker = MemoryBroker(epoch: epoch)
         clientScript = ClientScript.load()
         let tokenKeys = try configuration.readTokenKeys()
@@ -98,6 +102,10 @@ public final class ConcordServer {
         self.listener = listener
         try deadlines.start()
         stopAsync = try LoopAsync(loop: loop) { [unowned self] in self.shutdown() }
+        deadlinesNow = try LoopMailbox(loop: loop) { [unowned self] (done: [@Sendable () -> Void]) in
+            deadlines.tickNow()
+            done.forEach { $0() }
+        }
         return listener.port
     }
 
@@ -124,6 +132,13 @@ public final class ConcordServer {
         loop.close()
     }
 
+    /// Thread-safe: runs every deadline that is due by the clock now, at once, then `done` (on the
+    /// loop thread). With a clock a test drives (`ServerConfiguration.clock`), the test moves the
+    /// time and then calls this.
+    public func checkDeadlines(then done: @escaping @Sendable () -> Void = {}) {
+        deadlinesNow?.post(done)
+    }
+
     /// Thread-safe request to shut down; `run()` returns once connections have closed.
     public func requestStop() {
         stopAsync?.send()
@@ -136,6 +151,7 @@ public final class ConcordServer {
         listener?.close()
         deadlines.stop()
         stopAsync?.close()
+        deadlinesNow?.close()
         signals.forEach { $0.close() }
         signals = []
         for connection in connections.all.values {
@@ -175,7 +191,7 @@ public final class ConcordServer {
         stream.delegate = connection
         stream.startReading()
         let handshake = min(configuration.handshakeTimeoutMilliseconds, configuration.idleTimeoutMilliseconds)
-        scheduleHeartbeat(connection, at: Int64(loop.now + handshake))
+        scheduleHeartbeat(connection, at: ticks + Int64(handshake))
     }
 
     /// Answers a connection the server will not take with one response, and closes it.
@@ -193,7 +209,7 @@ public final class ConcordServer {
     func webSocketOpened(_ connection: Connection) {
         connection.isWebSocket = true
         connections.upgraded(connection)
-        scheduleHeartbeat(connection, at: Int64(loop.now + configuration.pingIntervalMilliseconds))
+        scheduleHeartbeat(connection, at: ticks + Int64(configuration.pingIntervalMilliseconds))
         guard !configuration.echoOnly else { return }
         scheduleTokenDeadline(connection)
         connection.sendText(
@@ -213,7 +229,7 @@ public final class ConcordServer {
         if connection.vanished {
             // A client whose network blinked reconnects and re-enters within the idle deadline; until
             // then its presence stays, so the others see no leave and join, only a lasting absence.
-            presence.expire(.session(connection.session), at: Int64(loop.now + configuration.idleTimeoutMilliseconds))
+            presence.expire(.session(connection.session), at: ticks + Int64(configuration.idleTimeoutMilliseconds))
         } else {
             presence.removeAll(.session(connection.session)) { _ in }
         }
@@ -231,11 +247,10 @@ public final class ConcordServer {
     }
 
     /// The wall clock, read here in the shell and handed to the core.
-    func now() -> Timestamp {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Timestamp(milliseconds: Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000)
-    }
+    func now() -> Timestamp { clock.wallNow() }
+
+    /// Milliseconds on the monotonic clock that every deadline is counted on.
+    var ticks: Int64 { clock.monotonicMilliseconds() }
 
     /// Publishes a validated event through the broker, which numbers it; `done` gets its position
     /// before the event reaches this node's subscribers.

@@ -48,8 +48,8 @@ final class Connection: Hashable, TCPStreamDelegate {
     /// The socket ended mid-session, without a close frame: its presence lingers until the idle deadline.
     var vanished = false
     /// Loop time of the last byte read: the liveness signal the idle sweep checks.
-    var lastActivity: UInt64
-    var closingSince: UInt64 = 0
+    var lastActivity: Int64
+    var closingSince: Int64 = 0
     /// HTTP only: a response is being prepared (a commit waits for durability) and input waits.
     private var awaitingResponse = false
     private var bufferedInput: [UInt8] = []
@@ -60,8 +60,8 @@ final class Connection: Hashable, TCPStreamDelegate {
         self.number = number
         self.address = address
         maxQueueBytes = server.configuration.maxQueueBytes
-        lastActivity = server.loop.now
-        requestDeadline = Int64(server.loop.now + server.configuration.handshakeTimeoutMilliseconds)
+        lastActivity = server.ticks
+        requestDeadline = server.ticks + Int64(server.configuration.handshakeTimeoutMilliseconds)
         httpParser = HTTPRequestParser(
             maxHeaderBytes: server.configuration.maxHeaderBytes,
             maxBodyBytes: server.configuration.maxBodyBytes,
@@ -74,7 +74,7 @@ final class Connection: Hashable, TCPStreamDelegate {
     // MARK: TCPStreamDelegate
 
     func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
-        lastActivity = server.loop.now
+        lastActivity = server.ticks
         switch phase {
         case .http: readHTTP(bytes)
         case .webSocket: readWebSocket(bytes)
@@ -141,7 +141,7 @@ final class Connection: Hashable, TCPStreamDelegate {
         if keepAlive {
             // Every request has a deadline, not only the first: a keep-alive connection that
             // trickles its next request (or sends none) is closed like a slow first one.
-            let deadline = Int64(server.loop.now + server.configuration.handshakeTimeoutMilliseconds)
+            let deadline = server.ticks + Int64(server.configuration.handshakeTimeoutMilliseconds)
             requestDeadline = deadline
             server.scheduleHeartbeat(self, at: deadline)
         }
@@ -304,7 +304,7 @@ final class Connection: Hashable, TCPStreamDelegate {
 
     private func beginClosing(graceMilliseconds: UInt64 = 2_000) {
         phase = .closing
-        closingSince = server.loop.now
+        closingSince = server.ticks
         server.closingStarted(self, graceMilliseconds: graceMilliseconds)
         stream.closeAfterFlush()
     }

@@ -11,13 +11,15 @@ final class DeadlineScheduler {
     }
 
     private unowned let loop: EventLoop
+    private let clock: any ServerClock
     private var sources: [Source] = []
     private var timer: LoopTimer?
     private var armed: Int64?
     private var armPending = false
 
-    init(loop: EventLoop) {
+    init(loop: EventLoop, clock: any ServerClock) {
         self.loop = loop
+        self.clock = clock
     }
 
     /// Adds a source: `next` is its earliest deadline (the loop's milliseconds), `due` runs at every
@@ -52,12 +54,17 @@ final class DeadlineScheduler {
         guard next != armed else { return }
         armed = next
         guard let next else { return timer.stop() }
-        timer.start(afterMilliseconds: UInt64(max(0, next - Int64(loop.now)))) { [unowned self] in tick() }
+        timer.start(afterMilliseconds: UInt64(max(0, next - clock.monotonicMilliseconds()))) { [unowned self] in tick() }
+    }
+
+    /// Runs every source now, whatever is armed (a test that moved its clock calls this).
+    func tickNow() {
+        tick()
     }
 
     private func tick() {
         armed = nil
-        let now = Int64(loop.now)
+        let now = clock.monotonicMilliseconds()
         for source in sources { source.due(now) }
         arm()
     }

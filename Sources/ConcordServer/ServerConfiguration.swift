@@ -12,7 +12,7 @@ import ConcordSQLite
 /// `--ping-interval`, `--idle-timeout`, `--max-presence-members`, `--typing-ttl`, the token,
 /// origin and limit flags (each also as `CONCORD_` plus the flag in upper snake case); the README's
 /// configuration table lists them all.
-public struct ServerConfiguration: Sendable {
+public struct ServerConfiguration: @unchecked Sendable {
     public var host = "127.0.0.1"
     public var port = 7700
     /// Keys a backend presents as `Authorization: Bearer KEY` to use the HTTP API.
@@ -84,6 +84,8 @@ public struct ServerConfiguration: Sendable {
     public var recordCacheSize = 50_000
     /// Actors one record's version vector keeps before the oldest fold into `~`.
     public var maxRecordActors = 32
+    /// Where the server reads the time; nil: the real clocks. Tests give a clock they drive.
+    public var clock: (any ServerClock)?
     /// Echo mode answers every WebSocket message with itself: only for the conformance suite.
     public var echoOnly = false
 

@@ -114,30 +114,44 @@ struct AuthIntegrationTests {
     }
 
     @Test func anExpiringTokenIsAnnouncedThenTheConnectionClosesWith4001() throws {
+        let clock = ManualClock()
         let server = try Self.server {
             $0.tokenNoticeMilliseconds = 1_000
             $0.tokenRules.leewaySeconds = 0
+            $0.clock = clock
+            // The clock jumps by seconds: liveness must not read that as a silent connection.
+            $0.pingIntervalMilliseconds = 60_000
+            $0.idleTimeoutMilliseconds = 120_000
         }
         defer { server.stop() }
-        let socket = try TestWebSocket(port: server.port, path: "/v1/ws?token=\(TestToken.make(user: "alice", expiresIn: 2))")
+        // Expires in 9 to 10 s of the server's clock: the notice is due a second before, at 8 to 9 s.
+        let socket = try TestWebSocket(port: server.port, path: "/v1/ws?token=\(TestToken.make(user: "alice", expiresIn: 10))")
         let welcome = try socket.expect(op: "welcome")
         let expiresAt = welcome["expiresAt"] as? Int64 ?? Int64(welcome["expiresAt"] as? Int ?? 0)
         #expect(expiresAt > 0)
-        let notice = try socket.expect(op: "token.expiring", timeout: 3)
+        server.advance(clock, by: 9_000)
+        let notice = try socket.expect(op: "token.expiring")
         #expect((notice["expiresAt"] as? NSNumber)?.int64Value == expiresAt)
-        #expect(try socket.expectClose(timeout: 4) == 4001)
+        server.advance(clock, by: 1_000)
+        #expect(try socket.expectClose() == 4001)
         let metrics = try TestHTTP.request(port: server.port, "GET", "/metrics").text
         #expect(metrics.contains("concord_token_expiries_total 1"))
     }
 
     @Test func aRefreshedTokenKeepsTheConnectionOpen() throws {
+        let clock = ManualClock()
         let server = try Self.server {
             $0.tokenNoticeMilliseconds = 1_000
             $0.tokenRules.leewaySeconds = 0
+            $0.clock = clock
+            // The clock jumps by seconds: liveness must not read that as a silent connection.
+            $0.pingIntervalMilliseconds = 60_000
+            $0.idleTimeoutMilliseconds = 120_000
         }
         defer { server.stop() }
-        let socket = try Self.connect(server, TestToken.make(user: "alice", caps: ["m/*": ["subscribe"]], expiresIn: 2))
-        _ = try socket.expect(op: "token.expiring", timeout: 3)
+        let socket = try Self.connect(server, TestToken.make(user: "alice", caps: ["m/*": ["subscribe"]], expiresIn: 10))
+        server.advance(clock, by: 9_000)
+        _ = try socket.expect(op: "token.expiring")
         // A bad token or another user's is refused, and the old token still holds.
         try socket.send(json: #"{"op":"auth","id":1,"token":"nope"}"#)
         #expect(try socket.expect(op: "error")["code"] as? String == "unauthorized")
@@ -148,8 +162,9 @@ struct AuthIntegrationTests {
         try socket.send(json: #"{"op":"auth","id":3,"token":"\#(fresh)"}"#)
         let authed = try socket.expect(op: "authed")
         #expect(authed["user"] as? String == "alice")
-        // Well past the first token's expiry, the connection still answers, with the new grants.
-        Thread.sleep(forTimeInterval: 2.5)
+        // Well past the first token's expiry by the server's clock, the connection still answers,
+        // with the new grants.
+        server.advance(clock, by: 5_000)
         try socket.send(json: #"{"op":"publish","id":4,"event":{"channel":"m/1","type":"t"}}"#)
         #expect(try socket.expect(op: "published")["channel"] as? String == "m/1")
         let metrics = try TestHTTP.request(port: server.port, "GET", "/metrics").text

@@ -41,6 +41,9 @@ struct DurabilityTests {
         // Eight writers, each committing to its own records as fast as acknowledgements come back.
         let lock = NSLock()
         nonisolated(unsafe) var acknowledged: [Int: Int] = [:]  // record -> acknowledged commits
+        nonisolated(unsafe) var total = 0
+        // Signalled once enough commits are acknowledged: the kill comes with commits in flight.
+        let enough = DispatchSemaphore(value: 0)
         let group = DispatchGroup()
         for writer in 0..<8 {
             group.enter()
@@ -52,11 +55,15 @@ struct DurabilityTests {
                     guard let response = try? commit(port, record: record, version: "{}", actor: "w\(writer)", field: "f\(i)"),
                         response.status == 200
                     else { return }
-                    lock.lock(); acknowledged[record, default: 0] += 1; lock.unlock()
+                    lock.lock()
+                    acknowledged[record, default: 0] += 1
+                    total += 1
+                    if total == 200 { enough.signal() }
+                    lock.unlock()
                 }
             }.start()
         }
-        usleep(700_000)
+        #expect(enough.wait(timeout: .now() + 30) == .success, "200 commits acknowledged before the kill")
         server.kill9()
         group.wait()
 

@@ -80,7 +80,11 @@ struct LimitTests {
     }
 
     @Test func aReaderPastMaxQueueBytesIsClosedWith4008() throws {
-        let server = try TestServer { $0.maxQueueBytes = 70_000 }
+        let clock = ManualClock()
+        let server = try TestServer {
+            $0.maxQueueBytes = 70_000
+            $0.clock = clock
+        }
         defer { server.stop() }
         let before = try scrapeAtZero(server)
         let slow = try TestWebSocket(port: server.port, receiveBuffer: 4096)
@@ -98,9 +102,10 @@ struct LimitTests {
             #expect(try TestHTTP.publish(port: server.port, batch).status == 200)
             for _ in 0..<10 { _ = try fast.expect(op: "event") }
         }
-        // The reader stays paused longer than an ordinary close waits for its peer (2 s); then,
-        // draining what was sent before the overflow ends with the 4008 close frame all the same.
-        Thread.sleep(forTimeInterval: 2.5)
+        // The reader stays paused longer than an ordinary close waits for its peer (2 s, by the
+        // server's clock); then, draining what was sent before the overflow ends with the 4008
+        // close frame all the same.
+        server.advance(clock, by: 2_500)
         var code: UInt16?
         do {
             while true {

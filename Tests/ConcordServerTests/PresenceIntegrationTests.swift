@@ -141,7 +141,13 @@ struct PresenceIntegrationTests {
     }
 
     @Test func typingStartsOnceAndStopsAfterTheTTL() throws {
-        let server = try devServer()
+        let clock = ManualClock()
+        let server = try devServer {
+            $0.clock = clock
+            // Only typing's 0.4 s TTL is under test: the clock's jumps must not look like silence.
+            $0.pingIntervalMilliseconds = 60_000
+            $0.idleTimeoutMilliseconds = 120_000
+        }
         defer { server.stop() }
         let bob = try connect(server, user: "bob")
         try bob.send(json: #"{"op":"typing.subscribe","id":1,"channel":"comments/1"}"#)
@@ -150,10 +156,11 @@ struct PresenceIntegrationTests {
         try alice.send(json: #"{"op":"typing.subscribe","id":1,"channel":"comments/1"}"#)
         _ = try alice.expect(op: "typing.snapshot")
 
-        let start = Date()
-        for _ in 0..<3 {
-            try alice.send(json: #"{"op":"typing.start","channel":"comments/1","scope":"new"}"#)
-            usleep(100_000)
+        // Three signals 100 ms apart by the server's clock: one "started".
+        for signal in 0..<3 {
+            try alice.send(json: #"{"op":"typing.start","id":\#(signal),"channel":"comments/1","scope":"new"}"#)
+            _ = try alice.expect(op: "typing.ok")
+            server.advance(clock, by: 100)
         }
         let started = try bob.expect(op: "typing.event")
         #expect(started["action"] as? String == "started")
@@ -165,12 +172,16 @@ struct PresenceIntegrationTests {
         let now = try carol.expect(op: "typing.snapshot")["typing"] as? [[String: Any]]
         #expect(now?.first?["user"] as? String == "alice")
 
-        // No second "started", then "stopped" once the 0.4 s TTL lapses after the last signal.
+        // The last signal was at 200 ms: still typing at 599 ms, "stopped" at 600 ms.
+        server.advance(clock, by: 299)
+        try bob.send(json: #"{"op":"ping","id":9}"#)
+        #expect(try bob.nextJSON()["op"] as? String == "pong", "no second started, no stop yet")
+        server.advance(clock, by: 1)
         let stopped = try bob.expect(op: "typing.event")
         #expect(stopped["action"] as? String == "stopped")
-        #expect(Date().timeIntervalSince(start) >= 0.6)
         // The typist never receives its own typing events.
-        #expect(try alice.expectSilence(0.2) == nil)
+        try alice.send(json: #"{"op":"ping","id":10}"#)
+        #expect(try alice.nextJSON()["op"] as? String == "pong")
     }
 
     @Test func typingIsRateLimitedAndNeedsAUser() throws {

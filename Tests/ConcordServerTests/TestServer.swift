@@ -38,6 +38,15 @@ final class TestServer: @unchecked Sendable {
         (server, port) = try result.get()
     }
 
+    /// Moves the server's clock (given as `ServerConfiguration.clock`) and waits until every
+    /// deadline then due has run.
+    func advance(_ clock: ManualClock, by milliseconds: Int64) {
+        clock.advance(by: milliseconds)
+        let ran = DispatchSemaphore(value: 0)
+        server.checkDeadlines { ran.signal() }
+        ran.wait()
+    }
+
     /// Stops the server and waits until its loop has ended.
     func stop() {
         server.requestStop()
