@@ -93,13 +93,13 @@ extension ConcordServer {
     /// schedules its first check; a connection without a token has none.
     func scheduleTokenDeadline(_ connection: Connection) {
         guard let expiresAt = connection.principal.expiresAt else {
-            connection.tokenLifetime = nil
+            tokenLifetimes[ObjectIdentifier(connection)] = nil
             return tokenDeadlines.cancel(connection)
         }
         let lifetime = TokenLifetime(
             expiresAt: expiresAt, leewayMilliseconds: configuration.tokenRules.leewaySeconds * 1000,
             noticeMilliseconds: configuration.tokenNoticeMilliseconds, now: now())
-        connection.tokenLifetime = lifetime
+        tokenLifetimes[ObjectIdentifier(connection)] = lifetime
         scheduleTokenCheck(connection, at: lifetime.nextCheck)
     }
 
@@ -110,9 +110,9 @@ extension ConcordServer {
     }
 
     func tokenDeadlineDue(_ connection: Connection) {
-        guard connection.phase == .webSocket, var lifetime = connection.tokenLifetime else { return }
+        guard connection.phase == .webSocket, var lifetime = tokenLifetimes[ObjectIdentifier(connection)] else { return }
         let action = lifetime.check(now: now())
-        connection.tokenLifetime = lifetime
+        tokenLifetimes[ObjectIdentifier(connection)] = lifetime
         switch action {
         case .expire:
             metrics.tokenExpiries.increment()

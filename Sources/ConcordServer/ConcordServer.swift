@@ -27,6 +27,9 @@ public final class ConcordServer {
     var heartbeats = ExpiryQueue<Connection>()
     /// Each token-holding connection's next token deadline: the expiry notice, then the expiry.
     var tokenDeadlines = ExpiryQueue<Connection>()
+    /// The notice and deadline of each token-holding connection's token, kept here rather than in
+    /// every connection: most connections of a public page have none.
+    var tokenLifetimes: [ObjectIdentifier: TokenLifetime] = [:]
     /// Checks connection tokens; nil when no token key is configured. Replaced on SIGHUP.
     var tokenVerifier: TokenVerifier?
     /// The HS256 secrets loaded now (the demo signs its tokens with the first).
@@ -223,6 +226,7 @@ public final class ConcordServer {
         let userConnectionsLeft = connections.closed(connection)
         heartbeats.cancel(connection)
         tokenDeadlines.cancel(connection)
+        tokenLifetimes[ObjectIdentifier(connection)] = nil
         for channel in hub.removeAll(connection) { broker.unsubscribe(channel) }
         guard connection.isWebSocket else { return }
         editing.removeAll(connection.session)

@@ -29,8 +29,6 @@ final class Connection: Hashable, TCPStreamDelegate {
     var user: String? { principal.user }
     /// Display name for typing events.
     var name: String? { principal.name }
-    /// The current token's notice and deadline; nil without a token.
-    var tokenLifetime: TokenLifetime?
     /// Loop time by which the HTTP request being read must be complete: the first one counted from
     /// the connection, each next one on a keep-alive connection from the previous response. Nil
     /// while a response is being prepared, and after the upgrade.

@@ -4,16 +4,16 @@ import ConcordCore
 /// client address, WebSocket connections per user, and the WebSocket sessions by id, which is how
 /// presence and editing sessions name them.
 final class ConnectionTable {
-    private(set) var all: [ObjectIdentifier: Connection] = [:]
+    /// Every open connection by its session id (one table for all: a connection costs one entry).
+    private(set) var all: [SessionID: Connection] = [:]
     private var perAddress: [String: Int] = [:]
     private var perUser: [String: Int] = [:]
-    private var sessions: [SessionID: Connection] = [:]
     private var lastNumber: UInt64 = 0
 
     /// Open connections, HTTP and WebSocket.
     var count: Int { all.count }
     /// Open WebSocket connections.
-    var webSocketCount: Int { sessions.count }
+    private(set) var webSocketCount = 0
 
     func count(from address: String) -> Int { perAddress[address, default: 0] }
     func count(of user: String) -> Int { perUser[user, default: 0] }
@@ -25,28 +25,34 @@ final class ConnectionTable {
     }
 
     func opened(_ connection: Connection) {
-        all[ObjectIdentifier(connection)] = connection
+        all[connection.session] = connection
         perAddress[connection.address, default: 0] += 1
     }
 
+    /// After the upgrade: `connection.isWebSocket` is set.
     func upgraded(_ connection: Connection) {
-        sessions[connection.session] = connection
+        webSocketCount += 1
         if let user = connection.user { perUser[user, default: 0] += 1 }
     }
 
     /// Forgets a closed connection; for a WebSocket of a user, answers how many of that user's
     /// connections remain.
     func closed(_ connection: Connection) -> Int? {
-        all[ObjectIdentifier(connection)] = nil
+        guard all.removeValue(forKey: connection.session) != nil else { return nil }
         Self.decrement(&perAddress, connection.address)
-        guard sessions.removeValue(forKey: connection.session) != nil, let user = connection.user else { return nil }
+        guard connection.isWebSocket else { return nil }
+        webSocketCount -= 1
+        guard let user = connection.user else { return nil }
         return Self.decrement(&perUser, user)
     }
 
     /// The open WebSocket connection of a session, or nil once it has gone.
-    func connection(of session: SessionID) -> Connection? { sessions[session] }
+    func connection(of session: SessionID) -> Connection? {
+        guard let connection = all[session], connection.isWebSocket else { return nil }
+        return connection
+    }
 
-    func isOpen(_ connection: Connection) -> Bool { all[ObjectIdentifier(connection)] != nil }
+    func isOpen(_ connection: Connection) -> Bool { all[connection.session] != nil }
 
     @discardableResult
     private static func decrement(_ counts: inout [String: Int], _ key: String) -> Int {
