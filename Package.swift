@@ -89,7 +89,7 @@ let package = Package(
                 "ConcordCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
-        .testTarget(name: "ConcordCodecTests", dependencies: ["ConcordCodec"]),
+        .testTarget(name: "ConcordCodecTests", dependencies: ["ConcordCodec", "ConcordCore"]),
         .testTarget(
             name: "ConcordAuthTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import ConcordCore
 import ConcordSQLite
 import ConcordUV
 
@@ -13,12 +14,12 @@ final class CommitClient: TCPStreamDelegate {
     private var counters: [Int: Int] = [:]
     private var turn = 0
     private var sentAt: UInt64 = 0
-    private var random: SplitMix
+    private var random: SplitMix64
 
     init(run: CommitRun, index: Int) {
         self.run = run
         self.index = index
-        random = SplitMix(seed: UInt64(index) &+ 0x9E37_79B9)
+        random = SplitMix64(seed: UInt64(index) &+ 0x9E37_79B9)
     }
 
     func connect(_ completion: @escaping (String?) -> Void) {
@@ -88,20 +89,5 @@ final class CommitClient: TCPStreamDelegate {
         stream?.delegate = nil
         stream?.close()
         stream = nil
-    }
-}
-
-/// A small seeded generator (SplitMix64), so that runs pick the same records.
-struct SplitMix {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import ConcordCore
 import ConcordCodec
 import Testing
 
