@@ -55,7 +55,7 @@ extension ConcordServer {
             case .auth(let token):
                 try refreshToken(token, id: id, for: connection)
             case .recordGet, .recordEdit, .recordStop, .recordCommit, .recordDelete:
-                try handleRecord(command, id: id, from: connection)
+                try recordCommands.handle(command, id: id, from: connection)
             case let other:
                 try handlePresenceOrTyping(other, id: id, from: connection)
             }

@@ -45,7 +45,7 @@ extension ConcordServer {
                 actor = name
             }
             let dryRun = body["dryRun"] == .bool(true)
-            commit(key, Commit(actor: actor, context: context, fields: fields), delete: delete, dryRun: dryRun) { result in
+            recordCommands.commit(key, Commit(actor: actor, context: context, fields: fields), delete: delete, dryRun: dryRun) { result in
                 switch result {
                 case .outcome(.accepted(let accepted)):
                     answer(HTTPResponse(status: 200, body: ServerFrame.committed(nil, id: nil, key: key, accepted)))

@@ -38,11 +38,10 @@ public final class ConcordServer {
     let serverGrants: Grants
     /// Keys backends present on the HTTP API; re-read from `--api-keys-file` on SIGHUP.
     var apiKeys: [String]
-    /// Commits per user across their WebSocket connections.
-    var commitBuckets: [String: TokenBucket] = [:]
     /// Records: the cache of the working set, the store behind it, group commit.
     let records: RecordService
-    var editing = EditingSessions<SessionID>()
+    /// The `record.*` commands, editing sessions and commits.
+    private(set) lazy var recordCommands = RecordsFeature(server: self)
     /// The one timer behind every deadline.
     let deadlines: DeadlineScheduler
     /// Open connections, sessions, and the counts the connection limits check.
@@ -229,7 +228,7 @@ public final class ConcordServer {
         tokenLifetimes[ObjectIdentifier(connection)] = nil
         for channel in hub.removeAll(connection) { broker.unsubscribe(channel) }
         guard connection.isWebSocket else { return }
-        editing.removeAll(connection.session)
+        recordCommands.connectionClosed(connection, lastOfUser: userConnectionsLeft == 0)
         if connection.vanished {
             // A client whose network blinked reconnects and re-enters within the idle deadline; until
             // then its presence stays, so the others see no leave and join, only a lasting absence.
@@ -239,7 +238,6 @@ public final class ConcordServer {
         }
         if let user = connection.user, userConnectionsLeft == 0 {
             typing.stopAll(user: user)
-            commitBuckets[user] = nil
         }
         armDeadlines()
     }

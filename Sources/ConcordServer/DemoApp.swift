@@ -96,7 +96,7 @@ final class DemoApp {
             let text = try demoText(body, "body", allowEmpty: true)
             let id = board.nextPostID()
             let key = RecordKey(channel: DemoBoard.postsChannel, id: id)
-            server.commit(
+            server.recordCommands.commit(
                 key, Commit(actor: user, context: VersionVector(), fields: ["title": .string(title), "body": .string(text)]),
                 delete: false
             ) { [self] result in
@@ -179,7 +179,7 @@ final class DemoApp {
         ]
         for (title, body) in seeds {
             let key = RecordKey(channel: DemoBoard.postsChannel, id: board.nextPostID())
-            server.commit(
+            server.recordCommands.commit(
                 key, Commit(actor: "concord", context: VersionVector(), fields: ["title": .string(title), "body": .string(body)]),
                 delete: false
             ) { _ in }

@@ -1,27 +1,49 @@
 import ConcordCore
 
-/// The `record.*` commands: reading versions, editing sessions, and durable commits.
-extension ConcordServer {
+/// The records feature: the `record.*` commands, editing sessions and their stale warnings, the
+/// per-user commit rate, and the commit path that the HTTP API and the demo share. Owns its state;
+/// reaches the server for what every feature shares (authorization, connections, publishing).
+final class RecordsFeature {
+    private unowned let server: ConcordServer
+    /// Who edits which record on which context: the source of early warnings.
+    private var editing = EditingSessions<SessionID>()
+    /// Commits per user across their WebSocket connections.
+    private var commitBuckets: [String: TokenBucket] = [:]
+
+    init(server: ConcordServer) {
+        self.server = server
+    }
+
+    private var records: RecordService { server.records }
+    private var configuration: ServerConfiguration { server.configuration }
+
+    /// A connection closed: its editing sessions end; the user's commit budget goes with their
+    /// last connection.
+    func connectionClosed(_ connection: Connection, lastOfUser: Bool) {
+        editing.removeAll(connection.session)
+        if lastOfUser, let user = connection.user { commitBuckets[user] = nil }
+    }
+
     /// Each command waits for the record's state when it is not in memory; commands on one record
     /// are answered in the order they came, and errors found then are answered with the command's id.
     /// The callbacks hold the connection strongly, for the moment until they run: a weak reference
     /// would give the connection a side table, and every retain on the delivery path would then
     /// take the slow route (a third more instructions per delivery, measured).
-    func handleRecord(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+    func handle(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
         let unavailable: () -> Void = {
             connection.sendText(ServerFrame.error(id: id, .storeUnavailable))
         }
         switch command {
         case .recordGet(let key):
-            try authorize(connection, [.subscribe, .commit], on: key.channel)
+            try server.authorize(connection, [.subscribe, .commit], on: key.channel)
             records.read(key, failed: unavailable) { state in
                 connection.sendText(ServerFrame.recordState("record.state", id: id, key: key, state: state))
             }
         case .recordEdit(let key, let context):
-            let user = try requireUser(connection, "editing")
-            try authorize(connection, .commit, on: key.channel)
+            let user = try server.requireUser(connection, "editing")
+            try server.authorize(connection, .commit, on: key.channel)
             records.read(key, failed: unavailable) { [unowned self] state in
-                guard isOpen(connection) else { return }
+                guard server.isOpen(connection) else { return }
                 do throws(ProtocolError) {
                     try RecordRules.checkContext(state, context)
                     try startEditing(connection, user: user, key: key, context: context)
@@ -32,7 +54,7 @@ extension ConcordServer {
             }
         case .recordStop(let key):
             records.inOrder(key) { [unowned self] in
-                guard isOpen(connection) else { return }
+                guard server.isOpen(connection) else { return }
                 guard connection.editing.remove(key) != nil else {
                     return connection.sendText(ServerFrame.error(id: id, ProtocolError(.unknownSubscription, "not editing \(key.channel) record \(key.id)")))
                 }
@@ -40,15 +62,15 @@ extension ConcordServer {
                 connection.sendText(ServerFrame.recordReply("record.stopped", id: id, key: key))
             }
         case .recordCommit(let key, let context, let fields):
-            let actor = try requireUser(connection, "committing")
-            try authorize(connection, .commit, on: key.channel)
+            let actor = try server.requireUser(connection, "committing")
+            try server.authorize(connection, .commit, on: key.channel)
             try takeCommitToken(actor)
             commit(key, Commit(actor: actor, context: context, fields: fields), delete: false) { result in
                 connection.sendText(Self.reply(result, id: id, key: key))
             }
         case .recordDelete(let key, let context):
-            let actor = try requireUser(connection, "deleting")
-            try authorize(connection, .commit, on: key.channel)
+            let actor = try server.requireUser(connection, "deleting")
+            try server.authorize(connection, .commit, on: key.channel)
             try takeCommitToken(actor)
             commit(key, Commit(actor: actor, context: context, fields: nil), delete: true) { result in
                 connection.sendText(Self.reply(result, id: id, key: key))
@@ -60,7 +82,7 @@ extension ConcordServer {
 
     private func startEditing(_ connection: Connection, user: String, key: RecordKey, context: VersionVector) throws(ProtocolError) {
         if !connection.editing.contains(key) {
-            guard hub.subscriptionCount(of: connection) < configuration.maxSubscriptions else {
+            guard server.hub.subscriptionCount(of: connection) < configuration.maxSubscriptions else {
                 throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
             }
             connection.editing.insert(key)
@@ -72,7 +94,7 @@ extension ConcordServer {
     private func takeCommitToken(_ user: String) throws(ProtocolError) {
         var bucket = commitBuckets[user]
         defer { commitBuckets[user] = bucket }
-        try takeToken(
+        try server.takeToken(
             from: &bucket, burst: configuration.commitBurst, perSecond: configuration.commitPerSecond,
             limit: .commitRate, what: "commits")
     }
@@ -90,13 +112,13 @@ extension ConcordServer {
     /// Checks a commit or delete; an accepted one is made durable first, then acknowledged,
     /// published on the record's channel, and warned to stale editors, in that order.
     func commit(_ key: RecordKey, _ commit: Commit, delete: Bool, dryRun: Bool = false, answer: @escaping (CommitResult) -> Void) {
-        records.commit(key, commit, delete: delete, dryRun: dryRun, now: now()) { [unowned self] result, state in
+        records.commit(key, commit, delete: delete, dryRun: dryRun, now: server.now()) { [unowned self] result, state in
             answer(result)
             guard case .outcome(.accepted(let accepted)) = result, let state else { return }
-            demo?.noteCommit(key, state)
+            server.demo?.noteCommit(key, state)
             publishCommit(key, accepted)
             for (session, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
-                guard let editor = connections.connection(of: session) else { continue }
+                guard let editor = server.connections.connection(of: session) else { continue }
                 editor.sendText(
                     ServerFrame.stale(
                         key: key, by: accepted.dot.actor, deleted: accepted.deleted,
@@ -118,6 +140,6 @@ extension ConcordServer {
             "type": .string(accepted.deleted ? "deleted" : "updated"),
             "payload": .object(payload),
         ]
-        if let event = try? LiveEvent(json: json, now: now()) { publish(event) }
+        if let event = try? LiveEvent(json: json, now: server.now()) { server.publish(event) }
     }
 }
