@@ -57,7 +57,7 @@ extension ConcordServer {
             case .recordGet, .recordEdit, .recordStop, .recordCommit, .recordDelete:
                 try recordCommands.handle(command, id: id, from: connection)
             case let other:
-                try handlePresenceOrTyping(other, id: id, from: connection)
+                try presenceCommands.handle(other, id: id, from: connection)
             }
         } catch let error as ProtocolError {
             if error.code == .tooManySubscriptions { metrics.hit(.subscriptions) }
@@ -82,5 +82,12 @@ extension ConcordServer {
 
     static func rate(_ perSecond: Double) -> String {
         perSecond.rounded() == perSecond ? String(Int(perSecond)) : String(perSecond)
+    }
+
+    func requireUser(_ connection: Connection, _ feature: String) throws(ProtocolError) -> String {
+        guard let user = connection.user else {
+            throw ProtocolError(.anonymous, "\(feature) needs a user: connect with ?user= (development mode) or a token")
+        }
+        return user
     }
 }

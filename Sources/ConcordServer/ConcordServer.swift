@@ -42,6 +42,8 @@ public final class ConcordServer {
     let records: RecordService
     /// The `record.*` commands, editing sessions and commits.
     private(set) lazy var recordCommands = RecordsFeature(server: self)
+    /// Presence and typing commands.
+    private(set) lazy var presenceCommands = PresenceFeature(server: self)
     /// The one timer behind every deadline.
     let deadlines: DeadlineScheduler
     /// Open connections, sessions, and the counts the connection limits check.

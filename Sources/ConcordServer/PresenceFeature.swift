@@ -1,12 +1,25 @@
 import ConcordCore
 
-/// The presence and typing commands: who is here, who is typing, and watching both.
-extension ConcordServer {
-    func handlePresenceOrTyping(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+/// The presence and typing feature: entering, updating and leaving presence, typing signals, and
+/// watching both, carried out on the presence and typing stores. Keeps no state of its own: the
+/// stores hold who is where, the hub who watches.
+final class PresenceFeature {
+    private unowned let server: ConcordServer
+
+    init(server: ConcordServer) {
+        self.server = server
+    }
+
+    private var configuration: ServerConfiguration { server.configuration }
+    private var presence: any PresenceStore { server.presence }
+    private var typing: any TypingStore { server.typing }
+    private var hub: Hub { server.hub }
+
+    func handle(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
         switch command {
         case .presenceEnter(let channel, var info):
-            let user = try requireUser(connection, "presence")
-            try authorize(connection, .presence, on: channel)
+            let user = try server.requireUser(connection, "presence")
+            try server.authorize(connection, .presence, on: channel)
             // Info the client leaves empty comes from its token, which the app's backend vouches for.
             if info == .object([:]), let tokenInfo = connection.principal.info { info = tokenInfo }
             // The user's presence left here by connections that vanished (a reconnect) is taken
@@ -14,9 +27,9 @@ extension ConcordServer {
             let own = connection.session
             presence.enter(
                 .session(own), user: user, channel: channel, info: info, limit: configuration.maxSubscriptions,
-                replacing: { [unowned self] holder in
+                replacing: { [unowned server] holder in
                     guard case .session(let old) = holder else { return false }
-                    return old != own && connections.connection(of: old) == nil
+                    return old != own && server.connections.connection(of: old) == nil
                 },
                 done: reply(connection, id: id, "presence.entered", channel))
         case .presenceUpdate(let channel, let info):
@@ -25,7 +38,7 @@ extension ConcordServer {
             presence.leave(.session(connection.session), channel: channel, done: reply(connection, id: id, "presence.left", channel))
         case .presenceSubscribe(let channel):
             // Watching is reading: those who may subscribe to the channel may see who is there.
-            try authorize(connection, [.presence, .subscribe], on: channel)
+            try server.authorize(connection, [.presence, .subscribe], on: channel)
             try watch(channel, in: \.presenceWatches, connection)
             hub.watchPresence(channel, connection)
             presence.snapshot(of: channel, limit: configuration.maxPresenceMembers) { result in
@@ -41,21 +54,21 @@ extension ConcordServer {
             hub.unwatchPresence(channel, connection)
             connection.sendText(ServerFrame.channelReply("presence.unsubscribed", id: id, channel: channel))
         case .typingStart(let channel, let scope):
-            let user = try requireUser(connection, "typing")
-            try authorize(connection, .typing, on: channel)
+            let user = try server.requireUser(connection, "typing")
+            try server.authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             typing.signal(
                 .init(channel: channel, user: user, scope: scope), name: connection.name,
-                now: ticks, ttl: Int64(configuration.typingTTLMilliseconds))
+                now: server.ticks, ttl: Int64(configuration.typingTTLMilliseconds))
         case .typingStop(let channel, let scope):
-            let user = try requireUser(connection, "typing")
-            try authorize(connection, .typing, on: channel)
+            let user = try server.requireUser(connection, "typing")
+            try server.authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             typing.stop(.init(channel: channel, user: user, scope: scope))
         case .typingSubscribe(let channel):
-            try authorize(connection, [.typing, .subscribe], on: channel)
+            try server.authorize(connection, [.typing, .subscribe], on: channel)
             try watch(channel, in: \.typingWatches, connection)
             hub.watchTyping(channel, connection)
             typing.typing(in: channel) { typists in
@@ -80,15 +93,8 @@ extension ConcordServer {
         }
     }
 
-    func requireUser(_ connection: Connection, _ feature: String) throws(ProtocolError) -> String {
-        guard let user = connection.user else {
-            throw ProtocolError(.anonymous, "\(feature) needs a user: connect with ?user= (development mode) or a token")
-        }
-        return user
-    }
-
     private func takeTypingToken(_ connection: Connection) throws(ProtocolError) {
-        try takeToken(
+        try server.takeToken(
             from: &connection.typingBucket, burst: configuration.typingBurst,
             perSecond: configuration.typingPerSecond, limit: .typingRate, what: "typing signals")
     }
