@@ -13,7 +13,7 @@ extension ConcordServer {
             let command = try ClientCommand.decode(object)
             switch command {
             case .subscribe(let command):
-                try authorize(connection, .subscribe, on: command.channel)
+                try auth.authorize(connection, .subscribe, on: command.channel)
                 if command.idCount > configuration.maxSubscriptionIDs {
                     metrics.hit(.subscriptionIDs)
                     throw ProtocolError(.invalidFrame, "at most \(configuration.maxSubscriptionIDs) ids per subscription")
@@ -37,7 +37,7 @@ extension ConcordServer {
                 connection.sendText(ServerFrame.unsubscribed(id: id, sub: sub))
             case .publish(let json):
                 let event = try LiveEvent(json: json, now: now())
-                try authorize(connection, .publish, on: event.channel)
+                try auth.authorize(connection, .publish, on: event.channel)
                 try takeToken(
                     from: &connection.publishBucket, burst: configuration.publishBurst,
                     perSecond: configuration.publishPerSecond, limit: .publishRate, what: "publishes")
@@ -53,7 +53,7 @@ extension ConcordServer {
             case .ping:
                 connection.sendText(ServerFrame.pong(id: id))
             case .auth(let token):
-                try refreshToken(token, id: id, for: connection)
+                try auth.refreshToken(token, id: id, for: connection)
             case .recordGet, .recordEdit, .recordStop, .recordCommit, .recordDelete:
                 try recordCommands.handle(command, id: id, from: connection)
             case let other:

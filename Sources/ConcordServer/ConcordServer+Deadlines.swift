@@ -23,9 +23,7 @@ extension ConcordServer {
         deadlines.add(next: { [unowned self] in heartbeats.nextDeadline() }) { [unowned self] now in
             for connection in heartbeats.popExpired(now: now) { checkLiveness(connection, now: now) }
         }
-        deadlines.add(next: { [unowned self] in tokenDeadlines.nextDeadline() }) { [unowned self] now in
-            for connection in tokenDeadlines.popExpired(now: now) { tokenDeadlineDue(connection) }
-        }
+        deadlines.add(next: { [unowned self] in auth.nextTokenCheck() }) { [unowned self] now in auth.tokenChecksDue(now: now) }
         deadlines.add(next: { [unowned self] in presence.nextDeadline }) { [unowned self] now in presence.tick(now: now) }
         deadlines.add(next: { [unowned self] in typing.nextDeadline }) { [unowned self] now in typing.tick(now: now) }
     }

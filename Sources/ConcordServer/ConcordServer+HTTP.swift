@@ -69,12 +69,6 @@ extension ConcordServer {
         .error(405, ProtocolError(.methodNotAllowed, "use \(allowed) for \(path)"), headers: [("Allow", allowed)])
     }
 
-    /// Whether the request carries one of the configured API keys as a bearer token.
-    func isAuthorizedBackend(_ request: HTTPRequest) -> Bool {
-        guard let key = request.bearerToken else { return false }
-        return apiKeys.contains { constantTimeEquals($0, key) }
-    }
-
     /// Validates the whole batch before publishing any of it: one invalid event publishes none.
     private func publishOverHTTP(_ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
         switch validatedEvents(request) {
@@ -89,7 +83,7 @@ extension ConcordServer {
     }
 
     private func validatedEvents(_ request: HTTPRequest) -> Batch {
-        guard isAuthorizedBackend(request) else {
+        guard auth.isAuthorizedBackend(request) else {
             return .refused(
                 .error(
                     401, ProtocolError(.unauthorized, "missing or invalid API key"),

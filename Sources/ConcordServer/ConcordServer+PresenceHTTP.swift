@@ -7,7 +7,7 @@ extension ConcordServer {
     static let presencePrefix = "/v1/presence/"
 
     func respondPresence(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
-        guard isAuthorizedBackend(request) else {
+        guard auth.isAuthorizedBackend(request) else {
             return answer(.error(401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")]))
         }
         // The router saw the raw path; the channel is decoded only now, after routing.

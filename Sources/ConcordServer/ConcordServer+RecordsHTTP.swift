@@ -4,7 +4,7 @@ import ConcordCore
 /// `/v1/records`: the backend reads versions and puts Concord's check in front of its own writes.
 extension ConcordServer {
     func respondRecords(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
-        guard isAuthorizedBackend(request) else {
+        guard auth.isAuthorizedBackend(request) else {
             return answer(.error(401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")]))
         }
         switch (request.method, request.path) {

@@ -25,21 +25,10 @@ public final class ConcordServer {
     let typing: any TypingStore = MemoryTypingStore()
     /// Each connection's next liveness check: ping, drop, or end a stuck close.
     var heartbeats = ExpiryQueue<Connection>()
-    /// Each token-holding connection's next token deadline: the expiry notice, then the expiry.
-    var tokenDeadlines = ExpiryQueue<Connection>()
-    /// The notice and deadline of each token-holding connection's token, kept here rather than in
-    /// every connection: most connections of a public page have none.
-    var tokenLifetimes: [ObjectIdentifier: TokenLifetime] = [:]
-    /// Checks connection tokens; nil when no token key is configured. Replaced on SIGHUP.
-    var tokenVerifier: TokenVerifier?
-    /// The HS256 secrets loaded now (the demo signs its tokens with the first).
-    var tokenSecrets: [String] = []
-    /// What every connection may do whatever its token says (`--client-publish`, `--public-subscribe`).
-    let serverGrants: Grants
-    /// Keys backends present on the HTTP API; re-read from `--api-keys-file` on SIGHUP.
-    var apiKeys: [String]
     /// Records: the cache of the working set, the store behind it, group commit.
     let records: RecordService
+    /// Tokens, grants, API keys and token deadlines: who may connect and do what.
+    let auth: AuthFeature
     /// The `record.*` commands, editing sessions and commits.
     private(set) lazy var recordCommands = RecordsFeature(server: self)
     /// Presence and typing commands.
@@ -70,13 +59,7 @@ public final class ConcordServer {
         deadlines = DeadlineScheduler(loop: loop, clock: clock)
         broker = MemoryBroker(epoch: epoch)
         clientScript = ClientScript.load()
-        let tokenKeys = try configuration.readTokenKeys()
-        tokenVerifier = configuration.hasTokenKeys ? try TokenVerifier(sources: tokenKeys, rules: configuration.tokenRules) : nil
-        tokenSecrets = tokenKeys.hmacSecrets
-        serverGrants =
-            Grants(.publish, on: configuration.clientPublish)
-            + Grants(.subscribe, on: configuration.effectivePublicSubscribe)
-        apiKeys = try Self.loadAPIKeys(configuration)
+        auth = try AuthFeature(configuration: configuration, logger: logger)
         let store = try configuration.makeRecordStore()
         records = try RecordService(
             store: store, loop: loop, logger: logger,
@@ -84,6 +67,7 @@ public final class ConcordServer {
         broker.onEvent = { [unowned hub] in hub.deliver($0) }
         presence.onChange = { [unowned hub] in hub.deliver($0) }
         typing.onChange = { [unowned hub] in hub.deliver($0) }
+        auth.server = self
         registerDeadlines()
         if configuration.demoEnabled {
             // Only the demo's own channel is read at start, never the whole store.
@@ -124,8 +108,8 @@ public final class ConcordServer {
         }
         signals.append(
             try LoopSignal(loop: loop, signal: SIGHUP) { [unowned self] in
-                self.reloadAPIKeys()
-                self.reloadTokenKeys()
+                self.auth.reloadAPIKeys()
+                self.auth.reloadTokenKeys()
             })
     }
 
@@ -215,7 +199,7 @@ public final class ConcordServer {
         connections.upgraded(connection)
         scheduleHeartbeat(connection, at: ticks + Int64(configuration.pingIntervalMilliseconds))
         guard !configuration.echoOnly else { return }
-        scheduleTokenDeadline(connection)
+        auth.scheduleTokenDeadline(connection)
         connection.sendText(
             ServerFrame.welcome(
                 epoch: epoch, session: connection.session.description, user: connection.user,
@@ -226,8 +210,7 @@ public final class ConcordServer {
     func connectionClosed(_ connection: Connection) {
         let userConnectionsLeft = connections.closed(connection)
         heartbeats.cancel(connection)
-        tokenDeadlines.cancel(connection)
-        tokenLifetimes[ObjectIdentifier(connection)] = nil
+        auth.connectionClosed(connection)
         for channel in hub.removeAll(connection) { broker.unsubscribe(channel) }
         guard connection.isWebSocket else { return }
         recordCommands.connectionClosed(connection, lastOfUser: userConnectionsLeft == 0)

@@ -177,7 +177,7 @@ final class Connection: Hashable, TCPStreamDelegate {
         }
         var principal = Principal.anonymous
         if !server.configuration.echoOnly {
-            switch server.admit(request) {
+            switch server.auth.admit(request) {
             case .refused(let refusal):
                 write(refusal, keepAlive: false)
                 return

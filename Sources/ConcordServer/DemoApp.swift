@@ -36,7 +36,7 @@ final class DemoApp {
                     w.value(
                         .object([
                             "devMode": .bool(server.configuration.developmentMode),
-                            "tokens": .bool(!server.tokenSecrets.isEmpty),
+                            "tokens": .bool(!server.auth.tokenSecrets.isEmpty),
                             "users": .array(DemoBoard.users.map(JSONValue.string)),
                         ]))
                 })
@@ -152,7 +152,7 @@ final class DemoApp {
     /// A ten-minute token for a demo user, signed with the server's first HS256 secret: what an app's
     /// backend does for its signed-in user.
     private func demoToken(_ request: HTTPRequest) -> HTTPResponse {
-        guard let secret = server.tokenSecrets.first else {
+        guard let secret = server.auth.tokenSecrets.first else {
             return .error(404, ProtocolError(.notFound, "this server has no HS256 secret; the demo connects with ?user= in development mode"))
         }
         guard let user = request.query["user"], DemoBoard.users.contains(user) else {

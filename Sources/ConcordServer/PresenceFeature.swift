@@ -19,7 +19,7 @@ final class PresenceFeature {
         switch command {
         case .presenceEnter(let channel, var info):
             let user = try server.requireUser(connection, "presence")
-            try server.authorize(connection, .presence, on: channel)
+            try server.auth.authorize(connection, .presence, on: channel)
             // Info the client leaves empty comes from its token, which the app's backend vouches for.
             if info == .object([:]), let tokenInfo = connection.principal.info { info = tokenInfo }
             // The user's presence left here by connections that vanished (a reconnect) is taken
@@ -38,7 +38,7 @@ final class PresenceFeature {
             presence.leave(.session(connection.session), channel: channel, done: reply(connection, id: id, "presence.left", channel))
         case .presenceSubscribe(let channel):
             // Watching is reading: those who may subscribe to the channel may see who is there.
-            try server.authorize(connection, [.presence, .subscribe], on: channel)
+            try server.auth.authorize(connection, [.presence, .subscribe], on: channel)
             try watch(channel, in: \.presenceWatches, connection)
             hub.watchPresence(channel, connection)
             presence.snapshot(of: channel, limit: configuration.maxPresenceMembers) { result in
@@ -55,7 +55,7 @@ final class PresenceFeature {
             connection.sendText(ServerFrame.channelReply("presence.unsubscribed", id: id, channel: channel))
         case .typingStart(let channel, let scope):
             let user = try server.requireUser(connection, "typing")
-            try server.authorize(connection, .typing, on: channel)
+            try server.auth.authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             typing.signal(
@@ -63,12 +63,12 @@ final class PresenceFeature {
                 now: server.ticks, ttl: Int64(configuration.typingTTLMilliseconds))
         case .typingStop(let channel, let scope):
             let user = try server.requireUser(connection, "typing")
-            try server.authorize(connection, .typing, on: channel)
+            try server.auth.authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             typing.stop(.init(channel: channel, user: user, scope: scope))
         case .typingSubscribe(let channel):
-            try server.authorize(connection, [.typing, .subscribe], on: channel)
+            try server.auth.authorize(connection, [.typing, .subscribe], on: channel)
             try watch(channel, in: \.typingWatches, connection)
             hub.watchTyping(channel, connection)
             typing.typing(in: channel) { typists in

@@ -35,13 +35,13 @@ final class RecordsFeature {
         }
         switch command {
         case .recordGet(let key):
-            try server.authorize(connection, [.subscribe, .commit], on: key.channel)
+            try server.auth.authorize(connection, [.subscribe, .commit], on: key.channel)
             records.read(key, failed: unavailable) { state in
                 connection.sendText(ServerFrame.recordState("record.state", id: id, key: key, state: state))
             }
         case .recordEdit(let key, let context):
             let user = try server.requireUser(connection, "editing")
-            try server.authorize(connection, .commit, on: key.channel)
+            try server.auth.authorize(connection, .commit, on: key.channel)
             records.read(key, failed: unavailable) { [unowned self] state in
                 guard server.isOpen(connection) else { return }
                 do throws(ProtocolError) {
@@ -63,14 +63,14 @@ final class RecordsFeature {
             }
         case .recordCommit(let key, let context, let fields):
             let actor = try server.requireUser(connection, "committing")
-            try server.authorize(connection, .commit, on: key.channel)
+            try server.auth.authorize(connection, .commit, on: key.channel)
             try takeCommitToken(actor)
             commit(key, Commit(actor: actor, context: context, fields: fields), delete: false) { result in
                 connection.sendText(Self.reply(result, id: id, key: key))
             }
         case .recordDelete(let key, let context):
             let actor = try server.requireUser(connection, "deleting")
-            try server.authorize(connection, .commit, on: key.channel)
+            try server.auth.authorize(connection, .commit, on: key.channel)
             try takeCommitToken(actor)
             commit(key, Commit(actor: actor, context: context, fields: nil), delete: true) { result in
                 connection.sendText(Self.reply(result, id: id, key: key))

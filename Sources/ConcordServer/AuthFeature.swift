@@ -2,10 +2,66 @@ import ConcordAuth
 import ConcordCodec
 import ConcordCore
 import Foundation
+import Logging
 
 /// Who may connect and as whom: the origin allow-list, tokens (at the upgrade and refreshed over the
-/// connection), development-mode users, per-user connection limits, and the backends' API keys.
-extension ConcordServer {
+/// connection, with their notice and expiry), development-mode users, per-user connection limits,
+/// what each connection may do, and the backends' API keys. Owns the keys and the token deadlines.
+final class AuthFeature {
+    /// Set by the server once it is made; the feature reaches it for connections, time and metrics.
+    unowned var server: ConcordServer!
+    private let configuration: ServerConfiguration
+    private let logger: Logger
+    /// Checks connection tokens; nil when no token key is configured. Replaced on SIGHUP.
+    private(set) var tokenVerifier: TokenVerifier?
+    /// The HS256 secrets loaded now (the demo signs its tokens with the first).
+    private(set) var tokenSecrets: [String] = []
+    /// What every connection may do whatever its token says (`--client-publish`, `--public-subscribe`).
+    let serverGrants: Grants
+    /// Keys backends present on the HTTP API; re-read from `--api-keys-file` on SIGHUP.
+    private var apiKeys: [String]
+    /// Each token-holding connection's next token check: the expiry notice, then the expiry.
+    private var tokenDeadlines = ExpiryQueue<Connection>()
+    /// The notice and deadline of each token-holding connection's token, kept here rather than in
+    /// every connection: most connections of a public page have none.
+    private var tokenLifetimes: [ObjectIdentifier: TokenLifetime] = [:]
+
+    /// Reads the keys; throws what stops the server at start (an unreadable or unusable key).
+    init(configuration: ServerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let tokenKeys = try configuration.readTokenKeys()
+        tokenVerifier = configuration.hasTokenKeys ? try TokenVerifier(sources: tokenKeys, rules: configuration.tokenRules) : nil
+        tokenSecrets = tokenKeys.hmacSecrets
+        serverGrants =
+            Grants(.publish, on: configuration.clientPublish)
+            + Grants(.subscribe, on: configuration.effectivePublicSubscribe)
+        apiKeys = try Self.loadAPIKeys(configuration)
+    }
+
+    private var metrics: ServerMetrics { server.metrics }
+    private func now() -> Timestamp { server.now() }
+
+    /// Whether the request carries one of the configured API keys as a bearer token.
+    func isAuthorizedBackend(_ request: HTTPRequest) -> Bool {
+        guard let key = request.bearerToken else { return false }
+        return apiKeys.contains { constantTimeEquals($0, key) }
+    }
+
+    /// A connection closed: its token checks end.
+    func connectionClosed(_ connection: Connection) {
+        tokenDeadlines.cancel(connection)
+        tokenLifetimes[ObjectIdentifier(connection)] = nil
+    }
+
+    /// When the next token check is due (the loop's milliseconds).
+    func nextTokenCheck() -> Int64? { tokenDeadlines.nextDeadline() }
+
+    /// The token checks that came due.
+    func tokenChecksDue(now ticks: Int64) {
+        for connection in tokenDeadlines.popExpired(now: ticks) { tokenDeadlineDue(connection) }
+    }
+
     enum Admission {
         case admitted(Principal)
         case refused(HTTPResponse)
@@ -26,7 +82,7 @@ extension ConcordServer {
             return .refused(.error(status, error, headers: status == 401 ? [("WWW-Authenticate", "Bearer")] : []))
         }
         if let user = principal.user, configuration.maxConnectionsPerUser > 0,
-            connections.count(of: user) >= configuration.maxConnectionsPerUser
+            server.connections.count(of: user) >= configuration.maxConnectionsPerUser
         {
             metrics.hit(.connectionsPerUser)
             return .refused(
@@ -105,11 +161,11 @@ extension ConcordServer {
 
     /// The token checks run on the loop's clock; the lifetime speaks wall-clock time.
     private func scheduleTokenCheck(_ connection: Connection, at time: Timestamp) {
-        tokenDeadlines.schedule(connection, at: ticks + max(0, time.milliseconds - now().milliseconds))
-        armDeadlines()
+        tokenDeadlines.schedule(connection, at: server.ticks + max(0, time.milliseconds - now().milliseconds))
+        server.armDeadlines()
     }
 
-    func tokenDeadlineDue(_ connection: Connection) {
+    private func tokenDeadlineDue(_ connection: Connection) {
         guard connection.phase == .webSocket, var lifetime = tokenLifetimes[ObjectIdentifier(connection)] else { return }
         let action = lifetime.check(now: now())
         tokenLifetimes[ObjectIdentifier(connection)] = lifetime
