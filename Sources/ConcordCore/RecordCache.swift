@@ -91,29 +91,19 @@ public final class RecordCache {
     /// Runs `body` with the states of every key once all are in memory, or `failed` once with the
     /// first read that failed. The states are read only; nothing is pinned.
     public func accessAll(_ keys: [RecordKey], failed: @escaping (String) -> Void, _ body: @escaping ([RecordState?]) -> Void) {
-        guard !keys.isEmpty else { return body([]) }
-        final class Gather {
-            var states: [RecordState?]
-            var remaining: Int
-            var failure: String?
-            init(_ count: Int) { states = Array(repeating: nil, count: count); remaining = count }
-        }
-        let gather = Gather(keys.count)
-        func arrived() {
-            gather.remaining -= 1
-            guard gather.remaining == 0 else { return }
-            if let failure = gather.failure { failed(failure) } else { body(gather.states) }
+        let gather = Gather<Result<RecordState?, RecordReadFailure>>(count: keys.count) { results in
+            var states: [RecordState?] = []
+            for result in results {
+                switch result {
+                case .success(let state): states.append(state)
+                case .failure(let failure): return failed(failure.reason)
+                }
+            }
+            body(states)
         }
         for (i, key) in keys.enumerated() {
-            access(
-                key,
-                failed: { reason in
-                    if gather.failure == nil { gather.failure = reason }
-                    arrived()
-                }
-            ) { state in
-                gather.states[i] = state
-                arrived()
+            access(key, failed: { gather.arrived(.failure(RecordReadFailure($0)), at: i) }) { state in
+                gather.arrived(.success(state), at: i)
                 return false
             }
         }

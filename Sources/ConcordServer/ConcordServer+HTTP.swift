@@ -126,37 +126,32 @@ extension ConcordServer {
     /// Publishes in order and answers once the broker has numbered every event. A batch the broker
     /// refuses part of is answered 503, naming how many went through.
     private func publishAll(_ events: [LiveEvent], answer: @escaping (HTTPResponse) -> Void) {
-        final class Tally {
-            var offsets: [UInt64?]
-            var remaining: Int
+        let gather = Gather<Result<StreamPosition, BrokerFailure>>(count: events.count) { results in
+            var offsets: [UInt64] = []
             var failure: BrokerFailure?
-            init(_ count: Int) { offsets = Array(repeating: nil, count: count); remaining = count }
-        }
-        let tally = Tally(events.count)
-        for (i, event) in events.enumerated() {
-            publish(event) { result in
+            for result in results {
                 switch result {
-                case .success(let position): tally.offsets[i] = position.offset
-                case .failure(let failure): tally.failure = tally.failure ?? failure
+                case .success(let position): offsets.append(position.offset)
+                case .failure(let refused): failure = failure ?? refused
                 }
-                tally.remaining -= 1
-                guard tally.remaining == 0 else { return }
-                if let failure = tally.failure {
-                    let published = tally.offsets.compactMap { $0 }.count
-                    return answer(.error(503, ProtocolError(.unavailable, "\(published) of \(events.count) events were published: \(failure.reason)")))
-                }
-                answer(
-                    .json(200) { w in
-                        w.raw("{\"results\":[")
-                        for (i, event) in events.enumerated() {
-                            if i > 0 { w.raw(",") }
-                            w.raw("{\"channel\":"); w.string(event.channel)
-                            w.raw(",\"offset\":"); w.int(Int64(tally.offsets[i]!))
-                            w.raw("}")
-                        }
-                        w.raw("]}")
-                    })
             }
+            if let failure {
+                return answer(.error(503, ProtocolError(.unavailable, "\(offsets.count) of \(events.count) events were published: \(failure.reason)")))
+            }
+            answer(
+                .json(200) { w in
+                    w.raw("{\"results\":[")
+                    for (i, event) in events.enumerated() {
+                        if i > 0 { w.raw(",") }
+                        w.raw("{\"channel\":"); w.string(event.channel)
+                        w.raw(",\"offset\":"); w.int(Int64(offsets[i]))
+                        w.raw("}")
+                    }
+                    w.raw("]}")
+                })
+        }
+        for (i, event) in events.enumerated() {
+            publish(event) { gather.arrived($0, at: i) }
         }
     }
 }
