@@ -5,12 +5,6 @@ import Testing
 struct DurabilityTests {
     let auth = ["Authorization": "Bearer test-key", "Content-Type": "application/json"]
 
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("concord-durability-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     func commit(_ port: Int, record: Int, version: String, actor: String, field: String = "title") throws -> TestHTTP.Response {
         try TestHTTP.request(
             port: port, "POST", "/v1/records/commit", headers: auth,
@@ -18,7 +12,7 @@ struct DurabilityTests {
     }
 
     @Test func anAcknowledgedCommitSurvivesAndAStaleContextStillConflicts() throws {
-        let directory = try temporaryDirectory()
+        let directory = try TestDirectory.make("durability")
         defer { try? FileManager.default.removeItem(at: directory) }
         var server = try ServerProcess(dataDirectory: directory)
         #expect(try commit(server.port, record: 1, version: "{}", actor: "alice").status == 200)
@@ -34,7 +28,7 @@ struct DurabilityTests {
     }
 
     @Test func everyAcknowledgedCommitSurvivesAKillWithCommitsInFlight() throws {
-        let directory = try temporaryDirectory()
+        let directory = try TestDirectory.make("durability")
         defer { try? FileManager.default.removeItem(at: directory) }
         var server = try ServerProcess(dataDirectory: directory)
         let port = server.port

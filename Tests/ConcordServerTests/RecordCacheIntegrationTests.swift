@@ -8,12 +8,6 @@ import Testing
 struct RecordCacheIntegrationTests {
     let auth = ["Authorization": "Bearer test-key", "Content-Type": "application/json"]
 
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("concord-cache-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     func smallCacheServer(_ directory: URL) throws -> TestServer {
         try TestServer {
             $0.developmentMode = true
@@ -49,7 +43,7 @@ struct RecordCacheIntegrationTests {
     }
 
     @Test func editingSessionsAndStaleWarningsSurviveEviction() throws {
-        let directory = try temporaryDirectory()
+        let directory = try TestDirectory.make("cache")
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try smallCacheServer(directory)
         defer { server.stop() }
@@ -103,7 +97,7 @@ struct RecordCacheIntegrationTests {
     }
 
     @Test func commandsOnARecordBeingReadAreAnsweredInTheOrderSent() throws {
-        let directory = try temporaryDirectory()
+        let directory = try TestDirectory.make("cache")
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try smallCacheServer(directory)
         defer { server.stop() }
@@ -144,7 +138,7 @@ struct RecordCacheIntegrationTests {
     }
 
     @Test func aRestartWithMoreRecordsThanTheCacheReadsThemOnDemand() throws {
-        let directory = try temporaryDirectory()
+        let directory = try TestDirectory.make("cache")
         defer { try? FileManager.default.removeItem(at: directory) }
         var server = try ServerProcess(arguments: ["--port", "0", "--api-key", "test-key", "--data-dir", directory.path, "--record-cache", "3"])
         for record in 1...20 {

@@ -72,3 +72,12 @@ final class ServerProcess {
         return nil
     }
 }
+
+/// A fresh data directory under the system's temporary directory, for a server to store records in.
+enum TestDirectory {
+    static func make(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("concord-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
