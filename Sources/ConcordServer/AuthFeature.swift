@@ -62,11 +62,6 @@ final class AuthFeature {
         for connection in tokenDeadlines.popExpired(now: ticks) { tokenDeadlineDue(connection) }
     }
 
-    enum Admission {
-        case admitted(Principal)
-        case refused(HTTPResponse)
-    }
-
     /// Decides an upgrade request's principal, or the HTTP answer refusing it.
     func admit(_ request: HTTPRequest) -> Admission {
         if let origin = request.header("origin"), !originAllowed(origin) {
@@ -139,7 +134,7 @@ final class AuthFeature {
 
     /// Checks one action of a connection against its grants and the server's.
     func authorize(_ connection: Connection, _ capabilities: Capabilities, on channel: String) throws(ProtocolError) {
-        try connection.principal.authorize(capabilities, on: channel, serverGrants: serverGrants)
+        try connection.session.principal.authorize(capabilities, on: channel, serverGrants: serverGrants)
     }
 
     // MARK: Token lifetime over an open connection
@@ -148,7 +143,7 @@ final class AuthFeature {
     /// Starts the lifetime of the connection's token (at the upgrade, or after `auth`) and
     /// schedules its first check; a connection without a token has none.
     func scheduleTokenDeadline(_ connection: Connection) {
-        guard let expiresAt = connection.principal.expiresAt else {
+        guard let expiresAt = connection.session.principal.expiresAt else {
             tokenLifetimes[ObjectIdentifier(connection)] = nil
             return tokenDeadlines.cancel(connection)
         }
@@ -194,11 +189,11 @@ final class AuthFeature {
             metrics.authFailures.increment()
             throw error
         }
-        guard fresh.user == connection.principal.user else {
+        guard fresh.user == connection.session.principal.user else {
             metrics.authFailures.increment()
-            throw ProtocolError(.forbidden, "a refreshed token must name the same user (\(connection.principal.user ?? "anonymous"))")
+            throw ProtocolError(.forbidden, "a refreshed token must name the same user (\(connection.session.principal.user ?? "anonymous"))")
         }
-        connection.principal = fresh
+        connection.session.principal = fresh
         metrics.tokenRefreshes.increment()
         connection.sendText(ServerFrame.authed(id: id, user: fresh.user, expiresAt: fresh.expiresAt))
         scheduleTokenDeadline(connection)
@@ -253,4 +248,14 @@ final class AuthFeature {
 public struct ConfigurationError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Compares secrets without leaking where they differ through timing.
+func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var difference = UInt8(x.count == y.count ? 0 : 1)
+    for i in 0..<max(x.count, y.count) {
+        difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+    }
+    return difference == 0
 }

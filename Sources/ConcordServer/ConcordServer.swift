@@ -19,22 +19,29 @@ public final class ConcordServer {
     let hub: Hub
     /// Numbers events per channel and carries them to this node's subscribers (`deliver`).
     let broker: any Broker
-    /// Who is present where; its changes reach this node's watchers through `broadcast`.
+    /// Who is present where; its changes reach this node's watchers through the hub.
     let presence: any PresenceStore = MemoryPresenceStore()
-    /// Who is typing where; its changes reach this node's watchers through `broadcast`.
+    /// Who is typing where; its changes reach this node's watchers through the hub.
     let typing: any TypingStore = MemoryTypingStore()
-    /// Each connection's next liveness check: ping, drop, or end a stuck close.
-    var heartbeats = ExpiryQueue<Connection>()
     /// Records: the cache of the working set, the store behind it, group commit.
     let records: RecordService
     /// Tokens, grants, API keys and token deadlines: who may connect and do what.
     let auth: AuthFeature
+    /// What WebSocket sessions speak: protocol v1 (`CommandRouter`), or echo (`concord echo`).
+    private(set) lazy var application: any WebSocketApplication =
+        configuration.echoOnly ? EchoApplication() : CommandRouter(server: self)
+    /// `subscribe`, `unsubscribe`, `publish`, and every publisher's way to the broker.
+    private(set) lazy var channels = ChannelsFeature(server: self)
     /// The `record.*` commands, editing sessions and commits.
     private(set) lazy var recordCommands = RecordsFeature(server: self)
     /// Presence and typing commands.
     private(set) lazy var presenceCommands = PresenceFeature(server: self)
+    /// Which endpoint answers an HTTP request.
+    let router = HTTPRouter()
     /// The one timer behind every deadline.
     let deadlines: DeadlineScheduler
+    /// Each connection's next ping, idle or close check.
+    let liveness: LivenessMonitor
     /// Open connections, sessions, and the counts the connection limits check.
     let connections = ConnectionTable()
     private var listener: TCPListener?
@@ -43,10 +50,7 @@ public final class ConcordServer {
     private var stopAsync: LoopAsync?
     private var deadlinesNow: LoopMailbox<@Sendable () -> Void>?
     private var shuttingDown = false
-    let pingFrame = Connection.frame(.ping, [])
     let clientScript: [UInt8]
-    /// The demo app's comments and files, when `/demo` is served.
-    private(set) var demo: DemoApp?
 
     /// Creates the server and its loop on the calling thread, which must also call `run()`.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "concord")) throws {
@@ -57,6 +61,7 @@ public final class ConcordServer {
         epoch = Self.makeEpoch()
         hub = Hub(metrics: metrics)
         deadlines = DeadlineScheduler(loop: loop, clock: clock)
+        liveness = LivenessMonitor(configuration: configuration, metrics: metrics, logger: logger)
         broker = MemoryBroker(epoch: epoch)
         clientScript = ClientScript.load()
         auth = try AuthFeature(configuration: configuration, logger: logger)
@@ -69,12 +74,39 @@ public final class ConcordServer {
         typing.onChange = { [unowned hub] in hub.deliver($0) }
         auth.server = self
         registerDeadlines()
-        if configuration.demoEnabled {
-            // Only the demo's own channel is read at start, never the whole store.
-            let board = DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts))
-            demo = DemoApp(server: self, board: board)
-            demo?.seed()
+        try registerRoutes(
+            demoBoard: configuration.demoEnabled ? DemoBoard(postIDs: try store.ids(in: DemoBoard.postsChannel, limit: DemoBoard.maxPosts)) : nil)
+    }
+
+    /// Puts every deadline queue behind the one timer.
+    private func registerDeadlines() {
+        deadlines.add(next: { [unowned self] in liveness.nextDeadline }) { [unowned self] now in liveness.tick(now: now) }
+        deadlines.add(next: { [unowned self] in auth.nextTokenCheck() }) { [unowned self] now in auth.tokenChecksDue(now: now) }
+        deadlines.add(next: { [unowned self] in presence.nextDeadline }) { [unowned self] now in presence.tick(now: now) }
+        deadlines.add(next: { [unowned self] in typing.nextDeadline }) { [unowned self] now in typing.tick(now: now) }
+    }
+
+    /// Gives every endpoint its paths. The demo reads only its own channel at start (`demoBoard`),
+    /// never the whole store.
+    private func registerRoutes(demoBoard: DemoBoard?) throws {
+        let recordsHTTP = RecordsHTTP(server: self)
+        router.add(.tree("/v1/records")) { request, answer in recordsHTTP.respond(to: request, answer: answer) }
+        if let demoBoard {
+            let demo = DemoApp(server: self, board: demoBoard)
+            router.add(.tree(DemoApp.prefix)) { request, answer in demo.respond(to: request, answer: answer) }
+            recordCommands.onAccepted = { key, state in demo.noteCommit(key, state) }
+            demo.seed()
+        } else {
+            router.add(
+                .tree(DemoApp.prefix),
+                now: { _ in
+                    .error(404, ProtocolError(.notFound, "the demo is off: start with --dev or --demo"))
+                })
         }
+        let presenceHTTP = PresenceHTTP(server: self)
+        router.add(.prefix(PresenceHTTP.prefix)) { request, answer in presenceHTTP.respond(to: request, answer: answer) }
+        router.add(.exact("/v1/publish")) { [unowned self] request, answer in channels.publishOverHTTP(request, answer: answer) }
+        ServerEndpoints.register(in: router, server: self)
     }
 
     static func makeEpoch() -> String {
@@ -179,7 +211,7 @@ public final class ConcordServer {
         stream.delegate = connection
         stream.startReading()
         let handshake = min(configuration.handshakeTimeoutMilliseconds, configuration.idleTimeoutMilliseconds)
-        scheduleHeartbeat(connection, at: ticks + Int64(handshake))
+        scheduleLivenessCheck(connection, at: ticks + Int64(handshake))
     }
 
     /// Answers a connection the server will not take with one response, and closes it.
@@ -197,31 +229,40 @@ public final class ConcordServer {
     func webSocketOpened(_ connection: Connection) {
         connection.isWebSocket = true
         connections.upgraded(connection)
-        scheduleHeartbeat(connection, at: ticks + Int64(configuration.pingIntervalMilliseconds))
-        guard !configuration.echoOnly else { return }
-        auth.scheduleTokenDeadline(connection)
-        connection.sendText(
-            ServerFrame.welcome(
-                epoch: epoch, session: connection.session.description, user: connection.user,
-                expiresAt: connection.principal.expiresAt, maxMessageBytes: configuration.maxMessageBytes, maxSubscriptions: configuration.maxSubscriptions,
-                typingTTLMilliseconds: configuration.typingTTLMilliseconds))
+        scheduleLivenessCheck(connection, at: ticks + Int64(configuration.pingIntervalMilliseconds))
+        application.opened(connection)
+    }
+
+    func scheduleLivenessCheck(_ connection: Connection, at deadline: Int64) {
+        liveness.schedule(connection, at: deadline)
+        armDeadlines()
+    }
+
+    /// A peer that never reads must not keep a closing connection forever.
+    func closingStarted(_ connection: Connection, graceMilliseconds: UInt64) {
+        scheduleLivenessCheck(connection, at: ticks + Int64(graceMilliseconds))
+    }
+
+    /// Re-arms the one deadline timer at the end of this loop turn.
+    func armDeadlines() {
+        deadlines.arm()
     }
 
     func connectionClosed(_ connection: Connection) {
         let userConnectionsLeft = connections.closed(connection)
-        heartbeats.cancel(connection)
+        liveness.cancel(connection)
         auth.connectionClosed(connection)
-        for channel in hub.removeAll(connection) { broker.unsubscribe(channel) }
+        channels.connectionClosed(connection)
         guard connection.isWebSocket else { return }
         recordCommands.connectionClosed(connection, lastOfUser: userConnectionsLeft == 0)
         if connection.vanished {
             // A client whose network blinked reconnects and re-enters within the idle deadline; until
             // then its presence stays, so the others see no leave and join, only a lasting absence.
-            presence.expire(.session(connection.session), at: ticks + Int64(configuration.idleTimeoutMilliseconds))
+            presence.expire(.session(connection.session.id), at: ticks + Int64(configuration.idleTimeoutMilliseconds))
         } else {
-            presence.removeAll(.session(connection.session)) { _ in }
+            presence.removeAll(.session(connection.session.id)) { _ in }
         }
-        if let user = connection.user, userConnectionsLeft == 0 {
+        if let user = connection.session.user, userConnectionsLeft == 0 {
             typing.stopAll(user: user)
         }
         armDeadlines()
@@ -238,11 +279,4 @@ public final class ConcordServer {
 
     /// Milliseconds on the monotonic clock that every deadline is counted on.
     var ticks: Int64 { clock.monotonicMilliseconds() }
-
-    /// Publishes a validated event through the broker, which numbers it; `done` gets its position
-    /// before the event reaches this node's subscribers.
-    func publish(_ event: LiveEvent, done: @escaping (Result<StreamPosition, BrokerFailure>) -> Void = { _ in }) {
-        metrics.eventsPublished.increment()
-        broker.publish(event, done: done)
-    }
 }

@@ -14,8 +14,9 @@ final class Connection: Hashable, TCPStreamDelegate {
     unowned let server: ConcordServer
     let stream: TCPStream
     let number: UInt64
-    /// This connection's session, as presence and editing sessions name it.
-    var session: SessionID { SessionID(number) }
+    /// The protocol session this connection carries: who it is, its subscriptions, limits and
+    /// buckets. Backends name it by `session.id`.
+    let session: Session
     var phase = Phase.http
     /// Only while speaking HTTP; released on upgrade so an idle WebSocket holds no parser.
     var httpParser: HTTPRequestParser?
@@ -24,23 +25,10 @@ final class Connection: Hashable, TCPStreamDelegate {
     let address: String
     /// `--max-queue-bytes`, kept here for the delivery path.
     let maxQueueBytes: Int
-    /// Who this is and what they may do; set at the upgrade, replaced by a token refresh.
-    var principal = Principal.anonymous
-    var user: String? { principal.user }
-    /// Display name for typing events.
-    var name: String? { principal.name }
     /// Loop time by which the HTTP request being read must be complete: the first one counted from
     /// the connection, each next one on a keep-alive connection from the previous response. Nil
     /// while a response is being prepared, and after the upgrade.
     var requestDeadline: Int64?
-    var publishBucket: TokenBucket?
-    /// Channels whose presence and typing this connection watches (they count as subscriptions).
-    var presenceWatches: Set<String> = []
-    var typingWatches: Set<String> = []
-    var typingBucket: TokenBucket?
-    /// Records this connection declared it edits.
-    var editing: Set<RecordKey> = []
-    var watchCount: Int { presenceWatches.count + typingWatches.count + editing.count }
     /// Set once the upgrade succeeded, so the close path knows which gauge to move.
     var isWebSocket = false
     /// The socket ended mid-session, without a close frame: its presence lingers until the idle deadline.
@@ -57,6 +45,7 @@ final class Connection: Hashable, TCPStreamDelegate {
         self.stream = stream
         self.number = number
         self.address = address
+        session = Session(id: SessionID(number), maxSubscriptions: server.configuration.maxSubscriptions)
         maxQueueBytes = server.configuration.maxQueueBytes
         lastActivity = server.ticks
         requestDeadline = server.ticks + Int64(server.configuration.handshakeTimeoutMilliseconds)
@@ -113,7 +102,7 @@ final class Connection: Hashable, TCPStreamDelegate {
                 }
                 server.metrics.httpRequests.increment()
                 awaitingResponse = true
-                server.respond(to: request) { [weak self] response in self?.answered(response, keepAlive: request.keepAlive) }
+                server.router.respond(to: request) { [weak self] response in self?.answered(response, keepAlive: request.keepAlive) }
                 if awaitingResponse {
                     bufferedInput.append(contentsOf: rest)
                     return
@@ -141,7 +130,7 @@ final class Connection: Hashable, TCPStreamDelegate {
             // trickles its next request (or sends none) is closed like a slow first one.
             let deadline = server.ticks + Int64(server.configuration.handshakeTimeoutMilliseconds)
             requestDeadline = deadline
-            server.scheduleHeartbeat(self, at: deadline)
+            server.scheduleLivenessCheck(self, at: deadline)
         }
         // An asynchronous answer resumes whatever the client sent meanwhile.
         if !bufferedInput.isEmpty, phase == .http {
@@ -171,19 +160,13 @@ final class Connection: Hashable, TCPStreamDelegate {
 
     private func upgrade(_ request: HTTPRequest, leftover: UnsafeRawBufferPointer) {
         server.metrics.httpRequests.increment()
-        guard server.configuration.echoOnly || request.path == "/v1/ws" else {
-            write(.error(404, ProtocolError(.notFound, "no WebSocket endpoint at \(request.path)")), keepAlive: false)
+        let principal: Principal
+        switch server.application.admit(request) {
+        case .refused(let refusal):
+            write(refusal, keepAlive: false)
             return
-        }
-        var principal = Principal.anonymous
-        if !server.configuration.echoOnly {
-            switch server.auth.admit(request) {
-            case .refused(let refusal):
-                write(refusal, keepAlive: false)
-                return
-            case .admitted(let admitted):
-                principal = admitted
-            }
+        case .admitted(let admitted):
+            principal = admitted
         }
         switch WebSocketHandshake.validate(request) {
         case .failure(let error):
@@ -194,10 +177,9 @@ final class Connection: Hashable, TCPStreamDelegate {
         case .success(let accept):
             httpParser = nil
             phase = .webSocket
-            let maxMessage = server.configuration.echoOnly ? 64 << 20 : server.configuration.maxMessageBytes
-            decoder = WebSocketDecoder(role: .server, maxMessageBytes: maxMessage)
+            decoder = WebSocketDecoder(role: .server, maxMessageBytes: server.application.maxMessageBytes)
             stream.send(SharedBytes(WebSocketHandshake.response(accept: accept)))
-            self.principal = principal
+            session.principal = principal
             server.webSocketOpened(self)
             if !leftover.isEmpty { readWebSocket(leftover) }
         }
@@ -222,13 +204,10 @@ final class Connection: Hashable, TCPStreamDelegate {
         switch event {
         case .text(let payload):
             server.metrics.messagesIn.increment()
-            if server.configuration.echoOnly { return sendFrame(.text, payload) }
-            server.handleMessage(payload, from: self)
+            server.application.received(text: payload, from: self)
         case .binary(let payload):
             server.metrics.messagesIn.increment()
-            if server.configuration.echoOnly { return sendFrame(.binary, payload) }
-            server.metrics.protocolErrors.increment()
-            sendClose(code: 1008, reason: "binary messages are not part of protocol v1")
+            server.application.received(binary: payload, from: self)
         case .ping(let payload):
             sendFrame(.pong, payload)
         case .pong:

@@ -25,24 +25,24 @@ final class ConnectionTable {
     }
 
     func opened(_ connection: Connection) {
-        all[connection.session] = connection
+        all[connection.session.id] = connection
         perAddress[connection.address, default: 0] += 1
     }
 
     /// After the upgrade: `connection.isWebSocket` is set.
     func upgraded(_ connection: Connection) {
         webSocketCount += 1
-        if let user = connection.user { perUser[user, default: 0] += 1 }
+        if let user = connection.session.user { perUser[user, default: 0] += 1 }
     }
 
     /// Forgets a closed connection; for a WebSocket of a user, answers how many of that user's
     /// connections remain.
     func closed(_ connection: Connection) -> Int? {
-        guard all.removeValue(forKey: connection.session) != nil else { return nil }
+        guard all.removeValue(forKey: connection.session.id) != nil else { return nil }
         Self.decrement(&perAddress, connection.address)
         guard connection.isWebSocket else { return nil }
         webSocketCount -= 1
-        guard let user = connection.user else { return nil }
+        guard let user = connection.session.user else { return nil }
         return Self.decrement(&perUser, user)
     }
 
@@ -52,7 +52,7 @@ final class ConnectionTable {
         return connection
     }
 
-    func isOpen(_ connection: Connection) -> Bool { all[connection.session] != nil }
+    func isOpen(_ connection: Connection) -> Bool { all[connection.session.id] != nil }
 
     @discardableResult
     private static func decrement(_ counts: inout [String: Int], _ key: String) -> Int {

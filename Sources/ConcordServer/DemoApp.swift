@@ -44,7 +44,7 @@ final class DemoApp {
             return answer(demoToken(request))
         case ("GET", ["api", "posts"]):
             let keys = board.postKeys
-            return server.records.readAll(keys, failed: { answer(ConcordServer.storeUnavailable) }) { states in
+            return server.records.readAll(keys, failed: { answer(.storeUnavailable) }) { states in
                 let posts = zip(keys, states).compactMap { key, state in
                     state.flatMap { $0.tombstone == nil ? DemoBoard.postJSON(id: key.id, state: $0) : nil }
                 }
@@ -89,7 +89,7 @@ final class DemoApp {
     }
 
     private func createDemoPost(_ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
-        do {
+        do throws(ProtocolError) {
             let body = try JSONParsing.object(from: request.body, "the body").get()
             let user = try demoUser(body)
             let title = try demoText(body, "title")
@@ -108,16 +108,14 @@ final class DemoApp {
                     answer(.json(201) { $0.value(.object(["post": DemoBoard.postJSON(id: id, state: state)])) })
                 }
             }
-        } catch let error as ProtocolError {
-            answer(.error(400, error))
         } catch {
-            answer(.error(500, ProtocolError(.internal, "internal error")))
+            answer(.error(400, error))
         }
     }
 
     /// Runs `found` with the post's state, or answers 404 for a post that does not exist (or 503).
     private func readDemoPost(_ id: String, answer: @escaping (HTTPResponse) -> Void, found: @escaping (RecordState) -> Void) {
-        server.records.read(RecordKey(channel: DemoBoard.postsChannel, id: id), failed: { answer(ConcordServer.storeUnavailable) }) { state in
+        server.records.read(RecordKey(channel: DemoBoard.postsChannel, id: id), failed: { answer(.storeUnavailable) }) { state in
             guard let state, state.tombstone == nil else {
                 return answer(.error(404, ProtocolError(.notFound, "no post \(id.prefix(60))")))
             }
@@ -127,15 +125,13 @@ final class DemoApp {
 
     private func addDemoComment(_ request: HTTPRequest, post: String, answer: @escaping (HTTPResponse) -> Void) {
         let user: String, name: String, text: String
-        do {
+        do throws(ProtocolError) {
             let body = try JSONParsing.object(from: request.body, "the body").get()
             user = try demoUser(body)
             name = (try? demoText(body, "name")) ?? user
             text = try demoText(body, "text")
-        } catch let error as ProtocolError {
-            return answer(.error(400, error))
         } catch {
-            return answer(.error(500, ProtocolError(.internal, "internal error")))
+            return answer(.error(400, error))
         }
         readDemoPost(post, answer: answer) { [self] _ in
             let comment = board.addComment(post: post, user: user, name: name, text: text, at: server.now())
@@ -146,7 +142,7 @@ final class DemoApp {
 
     private func publishDemoEvent(_ channel: String, _ type: String, _ payload: [String: JSONValue]) {
         let json: [String: JSONValue] = ["channel": .string(channel), "type": .string(type), "payload": .object(payload)]
-        if let event = try? LiveEvent(json: json, now: server.now()) { server.publish(event) }
+        if let event = try? LiveEvent(json: json, now: server.now()) { server.channels.publish(event) }
     }
 
     /// A ten-minute token for a demo user, signed with the server's first HS256 secret: what an app's

@@ -33,6 +33,21 @@ struct HTTPResponse {
         return response
     }
 
+    static func methodNotAllowed(_ allowed: String, _ path: String) -> HTTPResponse {
+        .error(405, ProtocolError(.methodNotAllowed, "use \(allowed) for \(path)"), headers: [("Allow", allowed)])
+    }
+
+    static func notFound(_ request: HTTPRequest) -> HTTPResponse {
+        .error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)"))
+    }
+
+    /// A backend endpoint asked without a valid API key.
+    static let missingAPIKey = HTTPResponse.error(
+        401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")])
+
+    /// A record could not be read or written because the store failed.
+    static let storeUnavailable = HTTPResponse.error(503, .storeUnavailable)
+
     /// The status line, headers and body in one buffer, written byte by byte (every backend
     /// request gets one).
     func serialized(keepAlive: Bool) -> [UInt8] {

@@ -18,11 +18,6 @@ final class Hub {
 
     // MARK: Subscriptions and watches
 
-    /// Subscriptions and watches count together against the connection's limit.
-    func subscriptionCount(of connection: Connection) -> Int {
-        registry.subscriptionCount(of: connection) + connection.watchCount
-    }
-
     func subscribe(_ connection: Connection, name: String, channel: String, filter: SubscriptionFilter, limit: Int) throws(ProtocolError) {
         try registry.subscribe(connection, name: name, channel: channel, filter: filter, limit: limit)
     }
@@ -40,8 +35,8 @@ final class Hub {
 
     /// Drops everything of a connection that closed; returns the channels no one here subscribes to any more.
     func removeAll(_ connection: Connection) -> [String] {
-        for channel in connection.presenceWatches { Self.remove(connection, channel, from: &presenceWatchers) }
-        for channel in connection.typingWatches { Self.remove(connection, channel, from: &typingWatchers) }
+        for channel in connection.session.watches(.presence) { Self.remove(connection, channel, from: &presenceWatchers) }
+        for channel in connection.session.watches(.typing) { Self.remove(connection, channel, from: &typingWatchers) }
         return registry.removeAll(of: connection).filter { !registry.hasSubscribers($0) }
     }
 
@@ -81,7 +76,7 @@ final class Hub {
         guard let watchers = typingWatchers[channel], !watchers.isEmpty else { return }
         var frame: SharedBytes?
         var sent: Int64 = 0
-        for watcher in watchers where watcher.user != typist.user {
+        for watcher in watchers where watcher.session.user != typist.user {
             if frame == nil { frame = Connection.frame(.text, ServerFrame.typingEvent(change)) }
             if watcher.deliver(frame!) { sent += 1 }
         }

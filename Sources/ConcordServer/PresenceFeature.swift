@@ -18,13 +18,13 @@ final class PresenceFeature {
     func handle(_ command: ClientCommand, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
         switch command {
         case .presenceEnter(let channel, var info):
-            let user = try server.requireUser(connection, "presence")
+            let user = try connection.session.requireUser("presence")
             try server.auth.authorize(connection, .presence, on: channel)
             // Info the client leaves empty comes from its token, which the app's backend vouches for.
-            if info == .object([:]), let tokenInfo = connection.principal.info { info = tokenInfo }
+            if info == .object([:]), let tokenInfo = connection.session.principal.info { info = tokenInfo }
             // The user's presence left here by connections that vanished (a reconnect) is taken
             // over: watchers see one update and no leave or join.
-            let own = connection.session
+            let own = connection.session.id
             presence.enter(
                 .session(own), user: user, channel: channel, info: info, limit: configuration.maxSubscriptions,
                 replacing: { [unowned server] holder in
@@ -33,13 +33,13 @@ final class PresenceFeature {
                 },
                 done: reply(connection, id: id, "presence.entered", channel))
         case .presenceUpdate(let channel, let info):
-            presence.update(.session(connection.session), channel: channel, info: info, done: reply(connection, id: id, "presence.updated", channel))
+            presence.update(.session(connection.session.id), channel: channel, info: info, done: reply(connection, id: id, "presence.updated", channel))
         case .presenceLeave(let channel):
-            presence.leave(.session(connection.session), channel: channel, done: reply(connection, id: id, "presence.left", channel))
+            presence.leave(.session(connection.session.id), channel: channel, done: reply(connection, id: id, "presence.left", channel))
         case .presenceSubscribe(let channel):
             // Watching is reading: those who may subscribe to the channel may see who is there.
             try server.auth.authorize(connection, [.presence, .subscribe], on: channel)
-            try watch(channel, in: \.presenceWatches, connection)
+            try connection.session.watch(.presence, channel)
             hub.watchPresence(channel, connection)
             presence.snapshot(of: channel, limit: configuration.maxPresenceMembers) { result in
                 switch result {
@@ -50,32 +50,32 @@ final class PresenceFeature {
                 }
             }
         case .presenceUnsubscribe(let channel):
-            try unwatch(channel, in: \.presenceWatches, connection)
+            try connection.session.unwatch(.presence, channel)
             hub.unwatchPresence(channel, connection)
             connection.sendText(ServerFrame.channelReply("presence.unsubscribed", id: id, channel: channel))
         case .typingStart(let channel, let scope):
-            let user = try server.requireUser(connection, "typing")
+            let user = try connection.session.requireUser("typing")
             try server.auth.authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             typing.signal(
-                .init(channel: channel, user: user, scope: scope), name: connection.name,
+                .init(channel: channel, user: user, scope: scope), name: connection.session.name,
                 now: server.ticks, ttl: Int64(configuration.typingTTLMilliseconds))
         case .typingStop(let channel, let scope):
-            let user = try server.requireUser(connection, "typing")
+            let user = try connection.session.requireUser("typing")
             try server.auth.authorize(connection, .typing, on: channel)
             try takeTypingToken(connection)
             if let id { connection.sendText(ServerFrame.typingOK(id: id)) }
             typing.stop(.init(channel: channel, user: user, scope: scope))
         case .typingSubscribe(let channel):
             try server.auth.authorize(connection, [.typing, .subscribe], on: channel)
-            try watch(channel, in: \.typingWatches, connection)
+            try connection.session.watch(.typing, channel)
             hub.watchTyping(channel, connection)
             typing.typing(in: channel) { typists in
                 connection.sendText(ServerFrame.typingSnapshot(id: id, channel: channel, typing: typists))
             }
         case .typingUnsubscribe(let channel):
-            try unwatch(channel, in: \.typingWatches, connection)
+            try connection.session.unwatch(.typing, channel)
             hub.unwatchTyping(channel, connection)
             connection.sendText(ServerFrame.channelReply("typing.unsubscribed", id: id, channel: channel))
         default:
@@ -95,25 +95,7 @@ final class PresenceFeature {
 
     private func takeTypingToken(_ connection: Connection) throws(ProtocolError) {
         try server.takeToken(
-            from: &connection.typingBucket, burst: configuration.typingBurst,
+            from: &connection.session.typingBucket, burst: configuration.typingBurst,
             perSecond: configuration.typingPerSecond, limit: .typingRate, what: "typing signals")
     }
-
-    /// Presence and typing watches count against the connection's subscription limit.
-    private func watch(_ channel: String, in set: ReferenceWritableKeyPath<Connection, Set<String>>, _ connection: Connection) throws(ProtocolError) {
-        guard !connection[keyPath: set].contains(channel) else {
-            throw ProtocolError(.duplicateSubscription, "already watching \(channel)")
-        }
-        guard hub.subscriptionCount(of: connection) < configuration.maxSubscriptions else {
-            throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
-        }
-        connection[keyPath: set].insert(channel)
-    }
-
-    private func unwatch(_ channel: String, in set: ReferenceWritableKeyPath<Connection, Set<String>>, _ connection: Connection) throws(ProtocolError) {
-        guard connection[keyPath: set].remove(channel) != nil else {
-            throw ProtocolError(.unknownSubscription, "not watching \(channel)")
-        }
-    }
-
 }

@@ -10,6 +10,9 @@ final class RecordsFeature {
     /// Commits per user across their WebSocket connections.
     private var commitBuckets: [String: TokenBucket] = [:]
 
+    /// Hears every accepted commit once it is durable (the demo keeps its list of posts this way).
+    var onAccepted: ((RecordKey, RecordState) -> Void)?
+
     init(server: ConcordServer) {
         self.server = server
     }
@@ -20,8 +23,8 @@ final class RecordsFeature {
     /// A connection closed: its editing sessions end; the user's commit budget goes with their
     /// last connection.
     func connectionClosed(_ connection: Connection, lastOfUser: Bool) {
-        editing.removeAll(connection.session)
-        if lastOfUser, let user = connection.user { commitBuckets[user] = nil }
+        editing.removeAll(connection.session.id)
+        if lastOfUser, let user = connection.session.user { commitBuckets[user] = nil }
     }
 
     /// Each command waits for the record's state when it is not in memory; commands on one record
@@ -40,7 +43,7 @@ final class RecordsFeature {
                 connection.sendText(ServerFrame.recordState("record.state", id: id, key: key, state: state))
             }
         case .recordEdit(let key, let context):
-            let user = try server.requireUser(connection, "editing")
+            let user = try connection.session.requireUser("editing")
             try server.auth.authorize(connection, .commit, on: key.channel)
             records.read(key, failed: unavailable) { [unowned self] state in
                 guard server.isOpen(connection) else { return }
@@ -55,21 +58,21 @@ final class RecordsFeature {
         case .recordStop(let key):
             records.inOrder(key) { [unowned self] in
                 guard server.isOpen(connection) else { return }
-                guard connection.editing.remove(key) != nil else {
+                guard connection.session.stopEditing(key) else {
                     return connection.sendText(ServerFrame.error(id: id, ProtocolError(.unknownSubscription, "not editing \(key.channel) record \(key.id)")))
                 }
-                editing.leave(connection.session, key: key)
+                editing.leave(connection.session.id, key: key)
                 connection.sendText(ServerFrame.recordReply("record.stopped", id: id, key: key))
             }
         case .recordCommit(let key, let context, let fields):
-            let actor = try server.requireUser(connection, "committing")
+            let actor = try connection.session.requireUser("committing")
             try server.auth.authorize(connection, .commit, on: key.channel)
             try takeCommitToken(actor)
             commit(key, Commit(actor: actor, context: context, fields: fields), delete: false) { result in
                 connection.sendText(Self.reply(result, id: id, key: key))
             }
         case .recordDelete(let key, let context):
-            let actor = try server.requireUser(connection, "deleting")
+            let actor = try connection.session.requireUser("deleting")
             try server.auth.authorize(connection, .commit, on: key.channel)
             try takeCommitToken(actor)
             commit(key, Commit(actor: actor, context: context, fields: nil), delete: true) { result in
@@ -81,13 +84,8 @@ final class RecordsFeature {
     }
 
     private func startEditing(_ connection: Connection, user: String, key: RecordKey, context: VersionVector) throws(ProtocolError) {
-        if !connection.editing.contains(key) {
-            guard server.hub.subscriptionCount(of: connection) < configuration.maxSubscriptions else {
-                throw ProtocolError(.tooManySubscriptions, "at most \(configuration.maxSubscriptions) subscriptions per connection")
-            }
-            connection.editing.insert(key)
-        }
-        editing.edit(connection.session, user: user, key: key, context: context)
+        try connection.session.startEditing(key)
+        editing.edit(connection.session.id, user: user, key: key, context: context)
     }
 
     /// Commits are limited per user, across all of the user's connections.
@@ -115,7 +113,7 @@ final class RecordsFeature {
         records.commit(key, commit, delete: delete, dryRun: dryRun, now: server.now()) { [unowned self] result, state in
             answer(result)
             guard case .outcome(.accepted(let accepted)) = result, let state else { return }
-            server.demo?.noteCommit(key, state)
+            onAccepted?(key, state)
             publishCommit(key, accepted)
             for (session, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
                 guard let editor = server.connections.connection(of: session) else { continue }
@@ -140,6 +138,6 @@ final class RecordsFeature {
             "type": .string(accepted.deleted ? "deleted" : "updated"),
             "payload": .object(payload),
         ]
-        if let event = try? LiveEvent(json: json, now: server.now()) { server.publish(event) }
+        if let event = try? LiveEvent(json: json, now: server.now()) { server.channels.publish(event) }
     }
 }

@@ -2,11 +2,15 @@ import ConcordCodec
 import ConcordCore
 
 /// `/v1/records`: the backend reads versions and puts Concord's check in front of its own writes.
-extension ConcordServer {
-    func respondRecords(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
-        guard auth.isAuthorizedBackend(request) else {
-            return answer(.error(401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")]))
-        }
+final class RecordsHTTP {
+    private unowned let server: ConcordServer
+
+    init(server: ConcordServer) {
+        self.server = server
+    }
+
+    func respond(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        guard server.auth.isAuthorizedBackend(request) else { return answer(.missingAPIKey) }
         switch (request.method, request.path) {
         case ("GET", "/v1/records"):
             guard let channel = request.query["channel"], let id = request.query["id"], !id.isEmpty else {
@@ -14,20 +18,18 @@ extension ConcordServer {
             }
             if let error = ChannelName.validate(channel) { return answer(.error(400, error)) }
             let key = RecordKey(channel: channel, id: id)
-            records.read(key, failed: { answer(Self.storeUnavailable) }) { state in
+            server.records.read(key, failed: { answer(.storeUnavailable) }) { state in
                 answer(HTTPResponse(status: 200, body: ServerFrame.recordState(nil, id: nil, key: key, state: state)))
             }
         case ("POST", "/v1/records/commit"), ("POST", "/v1/records/delete"):
             commitOverHTTP(request, delete: request.path.hasSuffix("/delete"), answer: answer)
         case (_, "/v1/records"), (_, "/v1/records/commit"), (_, "/v1/records/delete"):
             let allowed = request.path == "/v1/records" ? "GET" : "POST"
-            answer(.error(405, ProtocolError(.methodNotAllowed, "use \(allowed) for \(request.path)"), headers: [("Allow", allowed)]))
+            answer(.methodNotAllowed(allowed, request.path))
         default:
-            answer(.error(404, ProtocolError(.notFound, "no route for \(request.method) \(request.path)")))
+            answer(.notFound(request))
         }
     }
-
-    static let storeUnavailable = HTTPResponse.error(503, .storeUnavailable)
 
     private func commitOverHTTP(_ request: HTTPRequest, delete: Bool, answer: @escaping (HTTPResponse) -> Void) {
         let body: [String: JSONValue]
@@ -45,7 +47,7 @@ extension ConcordServer {
                 actor = name
             }
             let dryRun = body["dryRun"] == .bool(true)
-            recordCommands.commit(key, Commit(actor: actor, context: context, fields: fields), delete: delete, dryRun: dryRun) { result in
+            server.recordCommands.commit(key, Commit(actor: actor, context: context, fields: fields), delete: delete, dryRun: dryRun) { result in
                 switch result {
                 case .outcome(.accepted(let accepted)):
                     answer(HTTPResponse(status: 200, body: ServerFrame.committed(nil, id: nil, key: key, accepted)))
@@ -56,7 +58,7 @@ extension ConcordServer {
                 case .refused(let error):
                     answer(.error(400, error))
                 case .unavailable:
-                    answer(Self.storeUnavailable)
+                    answer(.storeUnavailable)
                 }
             }
         } catch let error as ProtocolError {

@@ -3,15 +3,21 @@ import ConcordCore
 import Foundation
 
 /// `/v1/presence/{channel}`: backends read presence and hold users present with a TTL.
-extension ConcordServer {
-    static let presencePrefix = "/v1/presence/"
+final class PresenceHTTP {
+    static let prefix = "/v1/presence/"
+    private unowned let server: ConcordServer
 
-    func respondPresence(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
-        guard auth.isAuthorizedBackend(request) else {
-            return answer(.error(401, ProtocolError(.unauthorized, "missing or invalid API key"), headers: [("WWW-Authenticate", "Bearer")]))
-        }
+    init(server: ConcordServer) {
+        self.server = server
+    }
+
+    private var configuration: ServerConfiguration { server.configuration }
+    private var presence: any PresenceStore { server.presence }
+
+    func respond(to request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        guard server.auth.isAuthorizedBackend(request) else { return answer(.missingAPIKey) }
         // The router saw the raw path; the channel is decoded only now, after routing.
-        guard let channel = String(request.path.dropFirst(Self.presencePrefix.count)).removingPercentEncoding else {
+        guard let channel = String(request.path.dropFirst(Self.prefix.count)).removingPercentEncoding else {
             return answer(.error(400, ProtocolError(.invalidChannel, "channel is not valid percent-encoded UTF-8")))
         }
         if let error = ChannelName.validate(channel) { return answer(.error(400, error)) }
@@ -73,8 +79,8 @@ extension ConcordServer {
         let holder = PresenceHolder.backend(channel: channel, user: user)
         presence.enter(holder, user: user, channel: channel, info: info, limit: 1, replacing: { _ in false }) { [unowned self] result in
             if case .failure(let error) = result { return answer(.error(400, error)) }
-            presence.expire(holder, at: ticks + ttl)
-            armDeadlines()
+            presence.expire(holder, at: server.ticks + ttl)
+            server.armDeadlines()
             answer(
                 .json(200) { w in
                     w.raw("{\"channel\":"); w.string(channel)
@@ -90,7 +96,7 @@ extension ConcordServer {
             return answer(.error(400, ProtocolError(.invalidFrame, "name the user: ?user=ID")))
         }
         presence.removeAll(.backend(channel: channel, user: user)) { [unowned self] removed in
-            armDeadlines()
+            server.armDeadlines()
             answer(
                 .json(200) { w in
                     w.raw("{\"channel\":"); w.string(channel)

@@ -1,0 +1,163 @@
+import ConcordCodec
+import ConcordCore
+
+/// The channels feature: `subscribe`, `unsubscribe` and `publish` over WebSocket, and
+/// `POST /v1/publish` for backends. Keeps no state of its own: the hub holds who subscribes here,
+/// each session counts its subscriptions, the broker numbers events.
+final class ChannelsFeature {
+    private unowned let server: ConcordServer
+
+    init(server: ConcordServer) {
+        self.server = server
+    }
+
+    private var configuration: ServerConfiguration { server.configuration }
+    private var hub: Hub { server.hub }
+    private var broker: any Broker { server.broker }
+
+    func subscribe(_ command: ClientCommand.Subscribe, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+        try server.auth.authorize(connection, .subscribe, on: command.channel)
+        if command.idCount > configuration.maxSubscriptionIDs {
+            server.metrics.hit(.subscriptionIDs)
+            throw ProtocolError(.invalidFrame, "at most \(configuration.maxSubscriptionIDs) ids per subscription")
+        }
+        try hub.subscribe(
+            connection, name: command.sub.idString!, channel: command.channel,
+            filter: command.filter, limit: connection.session.channelRoom)
+        connection.session.channelSubscribed()
+        broker.subscribe(command.channel) { result in
+            switch result {
+            case .success(let position):
+                connection.sendText(
+                    ServerFrame.subscribed(
+                        id: id, sub: command.sub, channel: command.channel, offset: position.offset, epoch: position.epoch))
+            case .failure(let failure):
+                connection.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot subscribe now: \(failure.reason)")))
+            }
+        }
+    }
+
+    func unsubscribe(_ sub: JSONValue, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+        let (channel, stillSubscribed) = try hub.unsubscribe(connection, name: sub.idString!)
+        connection.session.channelUnsubscribed()
+        if !stillSubscribed { broker.unsubscribe(channel) }
+        connection.sendText(ServerFrame.unsubscribed(id: id, sub: sub))
+    }
+
+    func publish(_ json: [String: JSONValue], id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+        let event = try LiveEvent(json: json, now: server.now())
+        try server.auth.authorize(connection, .publish, on: event.channel)
+        try server.takeToken(
+            from: &connection.session.publishBucket, burst: configuration.publishBurst,
+            perSecond: configuration.publishPerSecond, limit: .publishRate, what: "publishes")
+        // The broker answers before it delivers, so the publisher sees its ack before its own event.
+        publish(event) { result in
+            switch result {
+            case .success(let position):
+                connection.sendText(ServerFrame.published(id: id, channel: event.channel, offset: position.offset))
+            case .failure(let failure):
+                connection.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot publish now: \(failure.reason)")))
+            }
+        }
+    }
+
+    /// Publishes a validated event through the broker, which numbers it; `done` gets its position
+    /// before the event reaches this node's subscribers. Every publisher ends here: clients,
+    /// backends, accepted commits, the demo.
+    func publish(_ event: LiveEvent, done: @escaping (Result<StreamPosition, BrokerFailure>) -> Void = { _ in }) {
+        server.metrics.eventsPublished.increment()
+        broker.publish(event, done: done)
+    }
+
+    /// A connection closed: its subscriptions go, and the broker hears of channels no one here
+    /// subscribes to any more.
+    func connectionClosed(_ connection: Connection) {
+        for channel in hub.removeAll(connection) { broker.unsubscribe(channel) }
+    }
+
+    // MARK: POST /v1/publish
+
+    /// Validates the whole batch before publishing any of it: one invalid event publishes none.
+    func publishOverHTTP(_ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        guard request.method == "POST" else { return answer(.methodNotAllowed("POST", request.path)) }
+        switch validatedEvents(request) {
+        case .refused(let response): answer(response)
+        case .events(let events): publishAll(events, answer: answer)
+        }
+    }
+
+    private enum Batch {
+        case events([LiveEvent])
+        case refused(HTTPResponse)
+    }
+
+    private func validatedEvents(_ request: HTTPRequest) -> Batch {
+        guard server.auth.isAuthorizedBackend(request) else {
+            return .refused(.missingAPIKey)
+        }
+        let body: JSONValue
+        switch JSONParsing.parse(request.body) {
+        case .success(let parsed): body = parsed
+        case .failure(let failure): return .refused(.error(400, ProtocolError(.invalidJSON, "the body is not valid JSON: \(failure)")))
+        }
+        let raw: [JSONValue]
+        switch body {
+        case .array(let list): raw = list
+        case .object(let object):
+            if case .array(let list)? = object["events"] { raw = list } else { raw = [body] }
+        default:
+            return .refused(.error(400, ProtocolError(.invalidEvent, "body must be a LiveEvent, an array of them, or {\"events\": [...]}")))
+        }
+        guard raw.count <= 1000 else {
+            return .refused(.error(400, ProtocolError(.invalidEvent, "at most 1000 events per request")))
+        }
+        var events: [LiveEvent] = []
+        let now = server.now()
+        for (i, item) in raw.enumerated() {
+            do {
+                guard case .object(let json) = item else {
+                    throw ProtocolError(.invalidEvent, "event must be an object")
+                }
+                events.append(try LiveEvent(json: json, now: now))
+            } catch let error as ProtocolError {
+                let prefix = raw.count > 1 || body.objectValue?["events"] != nil ? "event \(i): " : ""
+                return .refused(.error(400, ProtocolError(error.code, prefix + error.message)))
+            } catch {
+                return .refused(.error(500, ProtocolError(.internal, "internal error")))
+            }
+        }
+        return .events(events)
+    }
+
+    /// Publishes in order and answers once the broker has numbered every event. A batch the broker
+    /// refuses part of is answered 503, naming how many went through.
+    private func publishAll(_ events: [LiveEvent], answer: @escaping (HTTPResponse) -> Void) {
+        let gather = Gather<Result<StreamPosition, BrokerFailure>>(count: events.count) { results in
+            var offsets: [UInt64] = []
+            var failure: BrokerFailure?
+            for result in results {
+                switch result {
+                case .success(let position): offsets.append(position.offset)
+                case .failure(let refused): failure = failure ?? refused
+                }
+            }
+            if let failure {
+                return answer(.error(503, ProtocolError(.unavailable, "\(offsets.count) of \(events.count) events were published: \(failure.reason)")))
+            }
+            answer(
+                .json(200) { w in
+                    w.raw("{\"results\":[")
+                    for (i, event) in events.enumerated() {
+                        if i > 0 { w.raw(",") }
+                        w.raw("{\"channel\":"); w.string(event.channel)
+                        w.raw(",\"offset\":"); w.int(Int64(offsets[i]))
+                        w.raw("}")
+                    }
+                    w.raw("]}")
+                })
+        }
+        for (i, event) in events.enumerated() {
+            publish(event) { gather.arrived($0, at: i) }
+        }
+    }
+}

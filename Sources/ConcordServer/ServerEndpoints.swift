@@ -1,0 +1,46 @@
+import ConcordCodec
+import ConcordCore
+
+/// The endpoints of the server itself: health, metrics, the client script and its modules, and
+/// the answer to `/v1/ws` without an upgrade.
+enum ServerEndpoints {
+    static func register(in router: HTTPRouter, server: ConcordServer) {
+        router.add(.exact("/healthz"), now: get { [unowned server] _ in health(server) })
+        router.add(.exact("/metrics"), now: get { [unowned server] _ in metrics(server) })
+        router.add(.exact("/v1/client.js"), now: get { [unowned server] _ in ClientScript.response(server.clientScript) })
+        router.add(.prefix(ClientScript.modulePrefix)) { request, answer in
+            guard let module = ClientScript.module(at: request.path) else { return answer(.notFound(request)) }
+            guard request.method == "GET" else { return answer(.methodNotAllowed("GET", request.path)) }
+            answer(ClientScript.response(module))
+        }
+        router.add(
+            .exact("/v1/ws"),
+            now: { _ in
+                .error(400, ProtocolError(.badRequest, "GET /v1/ws needs a WebSocket upgrade"), headers: [("Sec-WebSocket-Version", "13")])
+            })
+    }
+
+    /// Only GET, else 405.
+    private static func get(_ handler: @escaping (HTTPRequest) -> HTTPResponse) -> (HTTPRequest) -> HTTPResponse {
+        { request in request.method == "GET" ? handler(request) : .methodNotAllowed("GET", request.path) }
+    }
+
+    private static func health(_ server: ConcordServer) -> HTTPResponse {
+        .json(200) { w in
+            w.raw("{\"status\":\"ok\",\"epoch\":"); w.string(server.epoch)
+            w.raw(",\"connections\":"); w.int(Int64(server.connections.webSocketCount))
+            w.raw("}")
+        }
+    }
+
+    private static func metrics(_ server: ConcordServer) -> HTTPResponse {
+        let metrics = server.metrics
+        metrics.connections.set(Int64(server.connections.webSocketCount))
+        metrics.subscriptions.set(Int64(server.hub.registry.subscriptionCount))
+        metrics.channels.set(Int64(server.hub.registry.activeChannelCount))
+        metrics.presenceMembers.set(Int64(server.presence.memberCount))
+        metrics.typists.set(Int64(server.typing.count))
+        metrics.export(server.records.cache)
+        return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+    }
+}
