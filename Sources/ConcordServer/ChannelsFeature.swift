@@ -25,23 +25,29 @@ final class ChannelsFeature {
             connection, name: command.sub.idString!, channel: command.channel,
             filter: command.filter, limit: connection.session.channelRoom)
         connection.session.channelSubscribed()
-        broker.subscribe(command.channel) { result in
+        broker.subscribe(command.channel) { [unowned self] result in
             switch result {
             case .success(let position):
                 connection.sendText(
                     ServerFrame.subscribed(
                         id: id, sub: command.sub, channel: command.channel, offset: position.offset, epoch: position.epoch))
             case .failure(let failure):
+                // Refused: the subscription is not kept, so the client may try again under its name.
+                if server.isOpen(connection) { _ = try? unsubscribe(command.sub, from: connection) }
                 connection.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot subscribe now: \(failure.reason)")))
             }
         }
     }
 
     func unsubscribe(_ sub: JSONValue, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
+        try unsubscribe(sub, from: connection)
+        connection.sendText(ServerFrame.unsubscribed(id: id, sub: sub))
+    }
+
+    private func unsubscribe(_ sub: JSONValue, from connection: Connection) throws(ProtocolError) {
         let (channel, stillSubscribed) = try hub.unsubscribe(connection, name: sub.idString!)
         connection.session.channelUnsubscribed()
         if !stillSubscribed { broker.unsubscribe(channel) }
-        connection.sendText(ServerFrame.unsubscribed(id: id, sub: sub))
     }
 
     func publish(_ json: [String: JSONValue], id: JSONValue?, from connection: Connection) throws(ProtocolError) {

@@ -48,7 +48,13 @@ public final class ConcordServer {
     private var forceStopTimer: LoopTimer?
     private var signals: [LoopSignal] = []
     private var stopAsync: LoopAsync?
-    private var deadlinesNow: LoopMailbox<@Sendable () -> Void>?
+    /// What other threads ask of the loop (`checkDeadlines`, `countConnections`).
+    private var requests: LoopMailbox<LoopRequest>?
+
+    private enum LoopRequest: Sendable {
+        case checkDeadlines(then: @Sendable () -> Void)
+        case countConnections(answer: @Sendable (Int) -> Void)
+    }
     private var shuttingDown = false
     let clientScript: [UInt8]
 
@@ -62,7 +68,7 @@ public final class ConcordServer {
         hub = Hub(metrics: metrics)
         deadlines = DeadlineScheduler(loop: loop, clock: clock)
         liveness = LivenessMonitor(configuration: configuration, metrics: metrics, logger: logger)
-        broker = MemoryBroker(epoch: epoch)
+        broker = configuration.makeBroker?(epoch) ?? MemoryBroker(epoch: epoch)
         clientScript = ClientScript.load()
         auth = try AuthFeature(configuration: configuration, logger: logger)
         let store = try configuration.makeRecordStore()
@@ -122,9 +128,16 @@ public final class ConcordServer {
         self.listener = listener
         try deadlines.start()
         stopAsync = try LoopAsync(loop: loop) { [unowned self] in self.shutdown() }
-        deadlinesNow = try LoopMailbox(loop: loop) { [unowned self] (done: [@Sendable () -> Void]) in
-            deadlines.tickNow()
-            done.forEach { $0() }
+        requests = try LoopMailbox(loop: loop) { [unowned self] (requests: [LoopRequest]) in
+            for request in requests {
+                switch request {
+                case .checkDeadlines(let done):
+                    deadlines.tickNow()
+                    done()
+                case .countConnections(let answer):
+                    answer(connections.count)
+                }
+            }
         }
         return listener.port
     }
@@ -156,7 +169,13 @@ public final class ConcordServer {
     /// loop thread). With a clock a test drives (`ServerConfiguration.clock`), the test moves the
     /// time and then calls this.
     public func checkDeadlines(then done: @escaping @Sendable () -> Void = {}) {
-        deadlinesNow?.post(done)
+        requests?.post(.checkDeadlines(then: done))
+    }
+
+    /// Thread-safe: answers, on the loop thread, how many connections are open (HTTP ones too), so
+    /// a test can wait until the server has seen a connection come or go.
+    public func countConnections(_ answer: @escaping @Sendable (Int) -> Void) {
+        requests?.post(.countConnections(answer: answer))
     }
 
     /// Thread-safe request to shut down; `run()` returns once connections have closed.
@@ -171,7 +190,7 @@ public final class ConcordServer {
         listener?.close()
         deadlines.stop()
         stopAsync?.close()
-        deadlinesNow?.close()
+        requests?.close()
         signals.forEach { $0.close() }
         signals = []
         for connection in connections.all.values {

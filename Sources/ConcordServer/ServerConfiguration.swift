@@ -86,6 +86,9 @@ public struct ServerConfiguration: @unchecked Sendable {
     public var maxRecordActors = 32
     /// Where the server reads the time; nil: the real clocks. Tests give a clock they drive.
     public var clock: (any ServerClock)?
+    /// Makes the broker, given the server's epoch; nil: the in-memory broker of one node. Called
+    /// once, on the loop thread, as the server starts.
+    public var makeBroker: ((_ epoch: String) -> any Broker)?
     /// Echo mode answers every WebSocket message with itself: only for the conformance suite.
     public var echoOnly = false
 

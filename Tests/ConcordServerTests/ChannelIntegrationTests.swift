@@ -101,13 +101,8 @@ struct ChannelIntegrationTests {
         try a.send(.close, [0x03, 0xE8])
         #expect(try a.expectClose() == 1000)
         // The server frees the connection's subscriptions once the socket is closed.
-        var subscriptions = -1
-        for _ in 0..<50 {
-            subscriptions = try metric(server, "concord_subscriptions")
-            if subscriptions == 1 { break }
-            usleep(20_000)
-        }
-        #expect(subscriptions == 1)
+        server.waitForConnections(1)
+        #expect(try metric(server, "concord_subscriptions") == 1)
         #expect(try metric(server, "concord_connections") == 1)
     }
 

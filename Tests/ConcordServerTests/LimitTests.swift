@@ -179,7 +179,7 @@ struct LimitTests {
         let server = try TestServer(limit.configure)
         defer { server.stop() }
         let before = try scrapeAtZero(server)
-        settle()  // the scrape's own connection is gone
+        server.waitForConnections(0)  // the scrape's own connection is gone
         var open = try (0..<3).map { _ in try connect(server) }
 
         // The refusal is sent at accept: the client need not say anything.
@@ -190,14 +190,14 @@ struct LimitTests {
 
         // One closes: a new one is accepted again.
         open.removeFirst().abort()
-        settle()
+        server.waitForConnections(2)
         open.append(try connect(server))
         try expectPong(open.last!)
 
         // Room for the scrape.
         open.forEach { $0.abort() }
         open.removeAll()
-        settle()
+        server.waitForConnections(0)
         try expectHits(server, limit.label, 1, since: before)
     }
 
@@ -223,7 +223,7 @@ struct LimitTests {
 
         // One of alice's connections closes: she may open another.
         alice.removeFirst().abort()
-        settle()
+        server.waitForConnections(2)
         alice.append(try connect(server, user: "alice"))
         try expectPong(alice.last!)
         try expectHits(server, "connections_per_user", 1, since: before)
@@ -232,85 +232,82 @@ struct LimitTests {
 
     // MARK: Timeouts
 
+    /// Timeouts run on a clock the test moves: each test steps to just before the deadline (the
+    /// connection stays) and onto it (it goes), with no waiting on real time.
     @Test func aTrickledRequestIsClosedAtTheHandshakeTimeout() throws {
-        let server = try TestServer { $0.handshakeTimeoutMilliseconds = 300 }
+        let clock = ManualClock()
+        let server = try TestServer {
+            $0.handshakeTimeoutMilliseconds = 300
+            $0.clock = clock
+        }
         defer { server.stop() }
         let before = try scrapeAtZero(server)
+        server.waitForConnections(0)
         let raw = try RawTCP(port: server.port)
-        let start = Date()
         try raw.send(Array("GET /hea".utf8))
-        // One byte every 100 ms: activity, but the request never completes.
-        let trickle = Array("lthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: loris-loris-loris\r\n".utf8)
-        var received: [UInt8] = []
-        var closedAfter: Double?
-        for byte in trickle {
-            let answer = raw.read(timeout: 0.1)
-            received += answer.bytes
-            if answer.closed { closedAfter = Date().timeIntervalSince(start); break }
-            _ = try? raw.send([byte])
+        server.waitForConnections(1)  // accepted: the request's deadline counts from here
+        // A byte every 100 ms: activity, but the request never completes, so the deadline stays.
+        for byte in Array("lthz HT".utf8) {
+            try raw.send([byte])
+            server.advance(clock, by: 40)
         }
-        #expect(closedAfter != nil, "the server closed the trickling connection")
-        if let closedAfter {
-            #expect(closedAfter >= 0.25 && closedAfter < 1.0, "closed after \(closedAfter) s")
-        }
+        server.advance(clock, by: 299 - 7 * 40)
+        #expect(!raw.read(timeout: 0.05).closed, "open 1 ms before the deadline")
+        server.advance(clock, by: 1)
+        let answer = raw.read(timeout: 5)
+        #expect(answer.closed, "the server closed the trickling connection at the deadline")
         // protocol/README.md: "the connection is closed without a response", even mid-request.
-        #expect(received.isEmpty, "unexpected answer: \(String(decoding: received, as: UTF8.self))")
+        #expect(answer.bytes.isEmpty, "unexpected answer: \(String(decoding: answer.bytes, as: UTF8.self))")
         try expectHits(server, "handshake_timeout", 1, since: before)
     }
 
     @Test func aTrickledSecondRequestOnAKeepAliveConnectionHasADeadlineToo() throws {
-        let server = try TestServer { $0.handshakeTimeoutMilliseconds = 300 }
+        let clock = ManualClock()
+        let server = try TestServer {
+            $0.handshakeTimeoutMilliseconds = 300
+            $0.clock = clock
+        }
         defer { server.stop() }
         let before = try scrapeAtZero(server)
         let raw = try RawTCP(port: server.port)
         try raw.send(Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
-        // The answer comes at once; the read waits out its short timeout, and the connection stays.
         let first = raw.read(timeout: 0.05)
         #expect(String(decoding: first.bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
         #expect(!first.closed)
-        let start = Date()
-        // The second request, one byte every 100 ms: closed at the deadline counted from the response.
-        let trickle = Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: loris-loris-loris\r\n".utf8)
-        var closedAfter: Double?
-        var received: [UInt8] = []
-        for byte in trickle {
-            _ = try? raw.send([byte])
-            let answer = raw.read(timeout: 0.1)
-            received += answer.bytes
-            if answer.closed { closedAfter = Date().timeIntervalSince(start); break }
-        }
-        #expect(closedAfter != nil, "the server closed the trickling keep-alive connection")
-        if let closedAfter {
-            #expect(closedAfter >= 0.15 && closedAfter < 1.0, "closed after \(closedAfter) s")
-        }
-        #expect(received.isEmpty, "unexpected answer: \(String(decoding: received, as: UTF8.self))")
+        // The second request's deadline counts from the first response, however long the first took.
+        try raw.send(Array("GET /healthz HTTP/1.1\r\nHost: 127".utf8))
+        server.advance(clock, by: 299)
+        #expect(!raw.read(timeout: 0.05).closed, "open 1 ms before the deadline")
+        server.advance(clock, by: 1)
+        let answer = raw.read(timeout: 5)
+        #expect(answer.closed, "the server closed the trickling keep-alive connection at the deadline")
+        #expect(answer.bytes.isEmpty, "unexpected answer: \(String(decoding: answer.bytes, as: UTF8.self))")
         try expectHits(server, "handshake_timeout", 1, since: before)
     }
 
     @Test func aConnectionThatNeverAnswersPingsIsDroppedAtTheIdleTimeout() throws {
+        let clock = ManualClock()
         let server = try TestServer {
             $0.pingIntervalMilliseconds = 200
             $0.idleTimeoutMilliseconds = 500
+            $0.clock = clock
         }
         defer { server.stop() }
         let before = try scrapeAtZero(server)
         let silent = try connect(server)
         silent.answerPings = false
         let live = try connect(server)  // answers the pings it reads
-
-        let start = Date()
-        var droppedAfter: Double?
-        while droppedAfter == nil, Date().timeIntervalSince(start) < 3 {
-            #expect(try live.expectSilence(0.05) == nil)
-            do {
-                if case .close = try silent.next(timeout: 0.05) { droppedAfter = Date().timeIntervalSince(start) }
-            } catch TestWebSocket.Failure.closed {
-                droppedAfter = Date().timeIntervalSince(start)
-            } catch TestWebSocket.Failure.timeout {}
+        // Every 200 ms both are pinged; `live` answers (its pong is read before its ping command).
+        for _ in 0..<2 {
+            server.advance(clock, by: 200)
+            try expectPong(live)
         }
-        #expect(droppedAfter != nil, "the silent connection was dropped")
-        if let droppedAfter { #expect(droppedAfter >= 0.4 && droppedAfter < 1.5, "dropped after \(droppedAfter) s") }
-        // The connection that answered its pings is still there.
+        #expect(!silent.closed)
+        #expect(try silent.expectSilence(0.05) == nil)
+        // 500 ms after its last byte the silent one is dropped; `live` spoke 100 ms ago and stays.
+        server.advance(clock, by: 100)
+        #expect(try silent.expectClose() == nil, "dropped without a close frame")
+        #expect(silent.pingsReceived == 2, "pinged at 200 and 400 ms")
         try expectPong(live)
         try expectHits(server, "idle_timeout", 1, since: before)
     }
@@ -463,9 +460,6 @@ struct LimitTests {
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         return WebSocketHandshake.clientRequest(host: "127.0.0.1:\(port)", path: path, key: key)
     }
-
-    /// Lets the server's loop finish closing connections the client just ended.
-    func settle() { usleep(200_000) }
 }
 
 /// A plain TCP client that can say nothing, trickle bytes, and tell a close by the server from silence.

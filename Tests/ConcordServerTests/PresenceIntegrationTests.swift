@@ -65,34 +65,46 @@ struct PresenceIntegrationTests {
         #expect(http.json["total"] as? Int == 1)
     }
 
-    @Test func aSilentClientIsReportedLeftWithinTheIdleDeadline() throws {
-        let server = try devServer()
+    /// Answers the server's pings and proves nothing else came first: `pong` must be the next frame.
+    func keepAlive(_ ws: TestWebSocket) throws {
+        try ws.send(json: #"{"op":"ping"}"#)
+        _ = try ws.expect(op: "pong")
+    }
+
+    /// Moves the server's clock in steps shorter than the idle timeout, keeping `alive` talking.
+    func advance(_ server: TestServer, _ clock: ManualClock, by milliseconds: Int64, keeping alive: [TestWebSocket]) throws {
+        var left = milliseconds
+        while left > 0 {
+            let step = min(left, 300)
+            server.advance(clock, by: step)
+            for ws in alive { try keepAlive(ws) }
+            left -= step
+        }
+    }
+
+    @Test func aSilentClientIsReportedLeftAtTheIdleDeadline() throws {
+        let clock = ManualClock()
+        let server = try devServer { $0.clock = clock }
         defer { server.stop() }
         let watcher = try connect(server, user: "bob")
         try watcher.send(json: #"{"op":"presence.subscribe","channel":"p"}"#)
         _ = try watcher.expect(op: "presence.snapshot")
         let frozen = try connect(server, user: "carol")
-        try frozen.send(json: #"{"op":"presence.enter","channel":"p"}"#)
+        try frozen.send(json: #"{"op":"presence.enter","id":1,"channel":"p"}"#)
+        _ = try frozen.expect(op: "presence.entered")
         // From here `frozen` reads nothing and answers no ping, but keeps its socket open.
-        let lastByte = Date()
         #expect(try presenceEvent(watcher) == ("join", "carol", 1))
-        // The watcher answers pings by reading (its decoder sees them); wait for the leave.
-        var left: (String, String, Int)?
-        while left == nil {
-            let frame = try watcher.nextJSON(timeout: 3)
-            if frame["op"] as? String == "presence.event" {
-                let member = frame["member"] as! [String: Any]
-                left = (frame["action"] as! String, member["user"] as! String, member["connections"] as! Int)
-            }
-        }
-        let elapsed = Date().timeIntervalSince(lastByte)
-        #expect(left! == ("leave", "carol", 0))
-        #expect(elapsed >= 0.55 && elapsed < 1.2, "left after \(elapsed) s with a 0.6 s idle timeout")
+        // Pinged, silent for 599 ms of the 600 ms idle timeout: still present.
+        try advance(server, clock, by: 599, keeping: [watcher])
+        // At 600 ms it is dropped, and it leaves at once.
+        server.advance(clock, by: 1)
+        #expect(try presenceEvent(watcher) == ("leave", "carol", 0))
         _ = frozen
     }
 
     @Test func aQuickReconnectAfterADroppedSocketShowsNoLeaveOrJoin() throws {
-        let server = try devServer()
+        let clock = ManualClock()
+        let server = try devServer { $0.clock = clock }
         defer { server.stop() }
         let bob = try connect(server, user: "bob")
         try bob.send(json: #"{"op":"presence.subscribe","channel":"p/2"}"#)
@@ -103,36 +115,25 @@ struct PresenceIntegrationTests {
 
         // The socket drops without a close frame; alice reconnects and re-enters at once.
         first.abort()
-        #expect(try bob.expectSilence(0.15) == nil)
+        server.waitForConnections(1)
+        try keepAlive(bob)  // no leave
         let second = try connect(server, user: "alice")
         try second.send(json: #"{"op":"presence.enter","id":1,"channel":"p/2"}"#)
         _ = try second.expect(op: "presence.entered")
         #expect(try presenceEvent(bob) == ("update", "alice", 1))
-        // The old connection's presence is gone for good: no leave arrives when its deadline passes.
-        // (alice's new connection keeps answering pings meanwhile, as a browser does.)
-        let until = Date().addingTimeInterval(0.9)
-        while Date() < until {
-            #expect(try bob.expectSilence(0.05) == nil)
-            _ = try second.expectSilence(0.05)
-        }
+        // The old connection's presence is gone for good: no leave comes when its deadline passes
+        // (alice's new connection keeps talking meanwhile, as a browser does).
+        try advance(server, clock, by: 900, keeping: [bob, second])
 
-        // One who does not come back leaves when the idle deadline (0.6 s here) passes.
+        // One who does not come back leaves when the idle deadline (600 ms here) passes.
         let carol = try connect(server, user: "carol")
         try carol.send(json: #"{"op":"presence.enter","channel":"p/2"}"#)
         #expect(try presenceEvent(bob) == ("join", "carol", 1))
-        let dropped = Date()
         carol.abort()
-        var carolLeft: (String, String, Int)?
-        while carolLeft == nil, Date().timeIntervalSince(dropped) < 3 {
-            if let frame = try bob.expectSilence(0.05), frame["op"] as? String == "presence.event" {
-                let member = frame["member"] as! [String: Any]
-                carolLeft = (frame["action"] as! String, member["user"] as! String, member["connections"] as! Int)
-            }
-            _ = try second.expectSilence(0.05)
-        }
-        #expect(carolLeft.map { $0 == ("leave", "carol", 0) } == true)
-        let elapsed = Date().timeIntervalSince(dropped)
-        #expect(elapsed >= 0.5 && elapsed < 1.5, "left after \(elapsed) s")
+        server.waitForConnections(2)
+        try advance(server, clock, by: 599, keeping: [bob, second])
+        server.advance(clock, by: 1)
+        #expect(try presenceEvent(bob) == ("leave", "carol", 0))
 
         // A clean close still leaves at once.
         try second.send(.close, [0x03, 0xE8])
@@ -204,7 +205,8 @@ struct PresenceIntegrationTests {
     }
 
     @Test func backendPresenceExpiresUnlessRefreshed() throws {
-        let server = try devServer()
+        let clock = ManualClock()
+        let server = try devServer { $0.clock = clock }
         defer { server.stop() }
         let bob = try connect(server, user: "bob")
         try bob.send(json: #"{"op":"presence.subscribe","channel":"p/1"}"#)
@@ -215,6 +217,13 @@ struct PresenceIntegrationTests {
         #expect(try presenceEvent(bob) == ("join", "dave", 1))
         let count = try TestHTTP.request(port: server.port, "GET", "/v1/presence/p%2F1?count=1", headers: auth)
         #expect(count.json["total"] as? Int == 1 && count.json["members"] == nil)
+        // Posted again at 200 ms: the 300 ms count from there, so dave is still present at 499 ms.
+        try advance(server, clock, by: 200, keeping: [bob])
+        let refreshed = try TestHTTP.request(port: server.port, "POST", "/v1/presence/p/1", headers: auth, body: #"{"user":"dave","ttlMs":300}"#)
+        #expect(refreshed.status == 200)
+        try keepAlive(bob)  // the same member, the same info: watchers hear nothing
+        try advance(server, clock, by: 299, keeping: [bob])
+        server.advance(clock, by: 1)
         #expect(try presenceEvent(bob) == ("leave", "dave", 0))
         for bad in [#"{"ttlMs":5}"#, #"{"user":"d","ttlMs":0}"#, #"{"user":"d","ttlMs":86400001}"#, "[]"] {
             #expect(try TestHTTP.request(port: server.port, "POST", "/v1/presence/p/1", headers: auth, body: bad).status == 400)

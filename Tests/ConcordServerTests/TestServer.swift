@@ -1,3 +1,4 @@
+import Synchronization
 import ConcordServer
 import Foundation
 import Logging
@@ -45,6 +46,25 @@ final class TestServer: @unchecked Sendable {
         let ran = DispatchSemaphore(value: 0)
         server.checkDeadlines { ran.signal() }
         ran.wait()
+    }
+
+    /// How many connections the server holds open now, as its loop counts them.
+    func openConnections() -> Int {
+        let counted = DispatchSemaphore(value: 0)
+        let count = Mutex(0)
+        server.countConnections { n in
+            count.withLock { $0 = n }
+            counted.signal()
+        }
+        counted.wait()
+        return count.withLock { $0 }
+    }
+
+    /// Waits until the server's loop has seen connections come or go to `count` (up to 5 s, then
+    /// the test's next expectation says what went wrong).
+    func waitForConnections(_ count: Int) {
+        let deadline = Date().addingTimeInterval(5)
+        while openConnections() != count, Date() < deadline {}
     }
 
     /// Stops the server and waits until its loop has ended.

@@ -11,6 +11,8 @@ final class TestWebSocket {
     private var inbox: [WebSocketEvent] = []
     private(set) var closed = false
     var answerPings = true
+    /// Pings read from the server so far.
+    private(set) var pingsReceived = 0
 
     enum Failure: Error, CustomStringConvertible {
         case connect(Int32), handshake(String), timeout(String), closed
@@ -100,6 +102,7 @@ final class TestWebSocket {
                     if case .ping(let payload) = event { pings.append(payload) } else { inbox.append(event) }
                 }
             }
+            pingsReceived += pings.count
             for payload in pings where answerPings { try send(.pong, payload) }
             if case .failed(let code, let reason) = status { throw Failure.handshake("server sent bad frames: \(code) \(reason)") }
         }
