@@ -29,6 +29,8 @@ public enum ClientCommand: Equatable, Sendable {
         /// A list longer than `maxIDs` is not read (the filter then has no ids): the caller must
         /// refuse the command by this count against its own limit, which is never above `maxIDs`.
         public var idCount = 0
+        /// The position the client last saw on the channel: recover what came after it.
+        public var since: StreamPosition?
     }
 
     public static let maxTypes = 64
@@ -146,6 +148,28 @@ public enum ClientCommand: Equatable, Sendable {
         default:
             throw ProtocolError(.invalidFrame, "\"params\" must be an object")
         }
-        return Subscribe(sub: sub, channel: channel, filter: SubscriptionFilter(types: types, ids: ids), idCount: idCount ?? ids?.count ?? 0)
+        return Subscribe(
+            sub: sub, channel: channel, filter: SubscriptionFilter(types: types, ids: ids), idCount: idCount ?? ids?.count ?? 0,
+            since: try position(object["since"], "since"))
+    }
+
+    static let maxEpochBytes = 64
+
+    /// A stream position `{"offset": N, "epoch": "..."}`, or nil when absent.
+    static func position(_ value: JSONValue?, _ name: String) throws(ProtocolError) -> StreamPosition? {
+        switch value {
+        case nil, .null?:
+            return nil
+        case .object(let object)?:
+            guard case .int(let offset)? = object["offset"], offset >= 0 else {
+                throw ProtocolError(.invalidFrame, "\"\(name).offset\" must be a non-negative integer")
+            }
+            guard case .string(let epoch)? = object["epoch"], !epoch.isEmpty, epoch.utf8.count <= maxEpochBytes else {
+                throw ProtocolError(.invalidFrame, "\"\(name).epoch\" must be a string of 1 to \(maxEpochBytes) bytes")
+            }
+            return StreamPosition(offset: UInt64(offset), epoch: epoch)
+        default:
+            throw ProtocolError(.invalidFrame, "\"\(name)\" must be an object {offset, epoch}")
+        }
     }
 }

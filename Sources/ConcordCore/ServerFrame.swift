@@ -17,13 +17,38 @@ public enum ServerFrame {
         return w.bytes
     }
 
-    public static func subscribed(id: JSONValue?, sub: JSONValue, channel: String, offset: UInt64, epoch: String) -> [UInt8] {
+    /// The reply to `subscribe`; with `since`, `recovered` says whether the missed events follow
+    /// (`replayed` of them, each an `event` push naming this `sub`), and when not, why.
+    public static func subscribed(
+        id: JSONValue?, sub: JSONValue, channel: String, position: StreamPosition, recovery: Recovery? = nil
+    ) -> [UInt8] {
         var w = reply("subscribed", id: id)
         w.key("sub"); w.value(sub)
         w.key("channel"); w.string(channel)
-        w.key("offset"); w.int(Int64(offset))
-        w.key("epoch"); w.string(epoch)
+        w.key("offset"); w.int(Int64(position.offset))
+        w.key("epoch"); w.string(position.epoch)
+        switch recovery {
+        case nil:
+            break
+        case .recovered(let events)?:
+            w.raw(",\"recovered\":true")
+            w.key("replayed"); w.int(Int64(events.count))
+        case .failed(let failure)?:
+            w.raw(",\"recovered\":false")
+            w.key("reason"); w.string(failure.rawValue)
+        }
         w.raw("}")
+        return w.bytes
+    }
+
+    /// A replayed event for one subscription: the stored `event` push with `"sub"` added after `op`.
+    public static func replayed(_ frame: [UInt8], sub: JSONValue) -> [UInt8] {
+        let opPrefix = Array(#"{"op":"event""#.utf8)
+        precondition(frame.starts(with: opPrefix), "not an event frame")
+        var w = JSONWriter(reservingCapacity: frame.count + 32)
+        w.rawBytes(opPrefix)
+        w.key("sub"); w.value(sub)
+        w.rawBytes(frame[opPrefix.count...])
         return w.bytes
     }
 

@@ -25,18 +25,34 @@ final class ChannelsFeature {
             connection, name: command.sub.idString!, channel: command.channel,
             filter: command.filter, limit: connection.session.channelRoom)
         connection.session.channelSubscribed()
-        broker.subscribe(command.channel) { [unowned self] result in
+        broker.subscribe(command.channel, since: command.since) { [unowned self] result in
             switch result {
-            case .success(let position):
+            case .success(let subscription):
+                let recovery = subscription.recovery.map { Self.filtered($0, command.filter) }
                 connection.sendText(
                     ServerFrame.subscribed(
-                        id: id, sub: command.sub, channel: command.channel, offset: position.offset, epoch: position.epoch))
+                        id: id, sub: command.sub, channel: command.channel, position: subscription.position, recovery: recovery))
+                // What was missed goes out before any live event: the broker answers before it
+                // delivers anything published after the position it reports.
+                if case .recovered(let events)? = recovery {
+                    for entry in events { connection.sendText(ServerFrame.replayed(entry.frame, sub: command.sub)) }
+                    server.metrics.recoveries.increment()
+                    server.metrics.eventsReplayed.increment(by: Int64(events.count))
+                } else if recovery != nil {
+                    server.metrics.recoveriesFailed.increment()
+                }
             case .failure(let failure):
                 // Refused: the subscription is not kept, so the client may try again under its name.
                 if server.isOpen(connection) { _ = try? unsubscribe(command.sub, from: connection) }
                 connection.sendText(ServerFrame.error(id: id, ProtocolError(.unavailable, "cannot subscribe now: \(failure.reason)")))
             }
         }
+    }
+
+    /// The recovery as this subscription sees it: only the events its filter admits are replayed.
+    private static func filtered(_ recovery: Recovery, _ filter: SubscriptionFilter) -> Recovery {
+        guard case .recovered(let events) = recovery else { return recovery }
+        return .recovered(events.filter { filter.admits(type: $0.type, ids: $0.ids) })
     }
 
     func unsubscribe(_ sub: JSONValue, id: JSONValue?, from connection: Connection) throws(ProtocolError) {
@@ -72,13 +88,63 @@ final class ChannelsFeature {
     /// backends, accepted commits, the demo.
     func publish(_ event: LiveEvent, done: @escaping (Result<StreamPosition, BrokerFailure>) -> Void = { _ in }) {
         server.metrics.eventsPublished.increment()
-        broker.publish(event, done: done)
+        broker.publish(event, at: server.now(), done: done)
     }
 
     /// A connection closed: its subscriptions go, and the broker hears of channels no one here
     /// subscribes to any more.
     func connectionClosed(_ connection: Connection) {
         for channel in hub.removeAll(connection) { broker.unsubscribe(channel) }
+    }
+
+    // MARK: GET /v1/history
+
+    /// A channel's kept history, for backends and debugging: `?channel=C[&since=N&epoch=E][&limit=N]`.
+    func historyOverHTTP(_ request: HTTPRequest, answer: @escaping (HTTPResponse) -> Void) {
+        guard request.method == "GET" else { return answer(.methodNotAllowed("GET", request.path)) }
+        guard server.auth.isAuthorizedBackend(request) else { return answer(.missingAPIKey) }
+        guard let channel = request.query["channel"] else {
+            return answer(.error(400, ProtocolError(.invalidFrame, "name the channel: ?channel=CHANNEL")))
+        }
+        if let error = ChannelName.validate(channel) { return answer(.error(400, error)) }
+        var since: StreamPosition?
+        switch (request.query["since"], request.query["epoch"]) {
+        case (nil, nil): break
+        case (let offset?, let epoch?):
+            guard let offset = UInt64(offset), !epoch.isEmpty else {
+                return answer(.error(400, ProtocolError(.invalidFrame, "since must be a non-negative integer and epoch a non-empty string")))
+            }
+            since = StreamPosition(offset: offset, epoch: epoch)
+        default:
+            return answer(.error(400, ProtocolError(.invalidFrame, "since and epoch go together: a position is an offset in an epoch")))
+        }
+        var limit = ServerConfiguration.maxHistoryPage
+        if let text = request.query["limit"] {
+            guard let asked = Int(text), asked >= 0 else {
+                return answer(.error(400, ProtocolError(.invalidFrame, "limit must be a non-negative integer")))
+            }
+            limit = min(asked, limit)
+        }
+        broker.history(channel, since: since, limit: limit) { result in
+            switch result {
+            case .failure(let failure):
+                answer(.error(503, ProtocolError(.unavailable, "cannot read history now: \(failure.reason)")))
+            case .success(let page):
+                answer(
+                    .json(200) { w in
+                        w.raw("{\"channel\":"); w.string(channel)
+                        w.raw(",\"epoch\":"); w.string(page.position.epoch)
+                        w.raw(",\"offset\":"); w.int(Int64(page.position.offset))
+                        if since != nil { w.raw(page.complete ? ",\"complete\":true" : ",\"complete\":false") }
+                        w.raw(",\"events\":[")
+                        for (i, entry) in page.events.enumerated() {
+                            if i > 0 { w.raw(",") }
+                            w.rawBytes(entry.frame)
+                        }
+                        w.raw("]}")
+                    })
+            }
+        }
     }
 
     // MARK: POST /v1/publish

@@ -68,7 +68,7 @@ public final class ConcordServer {
         hub = Hub(metrics: metrics)
         deadlines = DeadlineScheduler(loop: loop, clock: clock)
         liveness = LivenessMonitor(configuration: configuration, metrics: metrics, logger: logger)
-        broker = configuration.makeBroker?(epoch) ?? MemoryBroker(epoch: epoch)
+        broker = configuration.makeBroker?() ?? MemoryBroker(policy: configuration.history, maxRecovery: configuration.maxRecovery)
         clientScript = ClientScript.load()
         auth = try AuthFeature(configuration: configuration, logger: logger)
         let store = try configuration.makeRecordStore()
@@ -90,6 +90,12 @@ public final class ConcordServer {
         deadlines.add(next: { [unowned self] in auth.nextTokenCheck() }) { [unowned self] now in auth.tokenChecksDue(now: now) }
         deadlines.add(next: { [unowned self] in presence.nextDeadline }) { [unowned self] now in presence.tick(now: now) }
         deadlines.add(next: { [unowned self] in typing.nextDeadline }) { [unowned self] now in typing.tick(now: now) }
+        // History past its age is dropped every few seconds (and past its size at each publish).
+        var nextSweep = ticks + Self.historySweepMilliseconds
+        deadlines.add(next: { nextSweep }) { [unowned self] now in
+            broker.sweep(now: self.now())
+            nextSweep = now + Self.historySweepMilliseconds
+        }
     }
 
     /// Gives every endpoint its paths. The demo reads only its own channel at start (`demoBoard`),
@@ -112,8 +118,11 @@ public final class ConcordServer {
         let presenceHTTP = PresenceHTTP(server: self)
         router.add(.prefix(PresenceHTTP.prefix)) { request, answer in presenceHTTP.respond(to: request, answer: answer) }
         router.add(.exact("/v1/publish")) { [unowned self] request, answer in channels.publishOverHTTP(request, answer: answer) }
+        router.add(.exact("/v1/history")) { [unowned self] request, answer in channels.historyOverHTTP(request, answer: answer) }
         ServerEndpoints.register(in: router, server: self)
     }
+
+    static let historySweepMilliseconds: Int64 = 5_000
 
     static func makeEpoch() -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")

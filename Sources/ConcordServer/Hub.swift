@@ -52,7 +52,7 @@ final class Hub {
         var frame: SharedBytes?
         var delivered: Int64 = 0
         registry.forEachRecipient(of: published.event) { connection in
-            if frame == nil { frame = Connection.frame(.text, ServerFrame.event(published.event, offset: published.position.offset)) }
+            if frame == nil { frame = Connection.frame(.text, published.frame ?? ServerFrame.event(published.event, offset: published.position.offset)) }
             if connection.deliver(frame!) { delivered += 1 }
         }
         if delivered > 0 { metrics.messagesOut.increment(by: delivered) }

@@ -86,9 +86,16 @@ public struct ServerConfiguration: @unchecked Sendable {
     public var maxRecordActors = 32
     /// Where the server reads the time; nil: the real clocks. Tests give a clock they drive.
     public var clock: (any ServerClock)?
-    /// Makes the broker, given the server's epoch; nil: the in-memory broker of one node. Called
-    /// once, on the loop thread, as the server starts.
-    public var makeBroker: ((_ epoch: String) -> any Broker)?
+    /// Makes the broker; nil: the in-memory broker of one node, with `history` and `maxRecovery`.
+    /// Called once, on the loop thread, as the server starts.
+    public var makeBroker: (() -> any Broker)?
+    /// How much history each channel keeps for recovery (`--history PATTERN=EVENTS/AGE`).
+    public var history = HistoryPolicy()
+    /// The most missed events one subscription recovers; past it the client refetches
+    /// (`--max-recovery`).
+    public var maxRecovery = 1000
+    /// The most events one `GET /v1/history` answers.
+    public static let maxHistoryPage = 1000
     /// Echo mode answers every WebSocket message with itself: only for the conformance suite.
     public var echoOnly = false
 

@@ -40,6 +40,10 @@ enum ServerEndpoints {
         metrics.channels.set(Int64(server.hub.registry.activeChannelCount))
         metrics.presenceMembers.set(Int64(server.presence.memberCount))
         metrics.typists.set(Int64(server.typing.count))
+        let usage = server.broker.usage
+        metrics.historyStreams.set(Int64(usage.streams))
+        metrics.historyEvents.set(Int64(usage.historyEvents))
+        metrics.historyBytes.set(Int64(usage.historyBytes))
         metrics.export(server.records.cache)
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
     }

@@ -22,6 +22,12 @@ final class ServerMetrics {
     let authFailures: Counter
     let tokenRefreshes: Counter
     let tokenExpiries: Counter
+    let historyStreams: Gauge
+    let historyEvents: Gauge
+    let historyBytes: Gauge
+    let recoveries: Counter
+    let recoveriesFailed: Counter
+    let eventsReplayed: Counter
     let recordCacheEntries: Gauge
     let recordCacheCapacity: Gauge
     let recordCacheHits: Counter
@@ -71,6 +77,22 @@ final class ServerMetrics {
         tokenExpiries = registry.makeCounter(
             descriptor: .init(
                 namespace: "concord", metricName: "token_expiries", unitName: "total", helpText: "Connections closed with 4001 because their token expired"))
+        historyStreams = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "streams", unitName: "", helpText: "Channel streams this node knows (position and epoch)"))
+        historyEvents = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "history_events", unitName: "", helpText: "Events kept in history for recovery"))
+        historyBytes = registry.makeGauge(
+            descriptor: .init(namespace: "concord", metricName: "history_bytes", unitName: "", helpText: "Memory the kept history takes, in bytes"))
+        recoveries = registry.makeCounter(
+            descriptor: .init(
+                namespace: "concord", metricName: "recoveries", unitName: "total", helpText: "Subscriptions that recovered every event they missed"))
+        recoveriesFailed = registry.makeCounter(
+            descriptor: .init(
+                namespace: "concord", metricName: "recoveries_failed", unitName: "total",
+                helpText: "Subscriptions told to refetch: what they missed was not all kept"))
+        eventsReplayed = registry.makeCounter(
+            descriptor: .init(namespace: "concord", metricName: "events_replayed", unitName: "total", helpText: "Events sent again to recovering subscriptions")
+        )
         recordCacheEntries = registry.makeGauge(
             descriptor: .init(namespace: "concord", metricName: "record_cache_entries", unitName: "", helpText: "Records held in memory"))
         recordCacheCapacity = registry.makeGauge(

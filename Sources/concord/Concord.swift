@@ -49,6 +49,8 @@ struct Serve: ParsableCommand {
 
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
+    @OptionGroup(title: "History and recovery") var history: HistoryOptions
+
     @Option(help: "Directory of the durable record store (env CONCORD_DATA_DIR).")
     var dataDir: String?
 
@@ -83,6 +85,7 @@ struct Serve: ParsableCommand {
         config.developmentMode = dev || settings.flag("CONCORD_DEV")
         config.demo = demo ?? (settings.string("CONCORD_DEMO") == nil ? nil : settings.flag("CONCORD_DEMO"))
         try limits.apply(to: &config, settings: settings)
+        try history.apply(to: &config, settings: settings)
         config.pingIntervalMilliseconds = try pingInterval ?? settings.int("CONCORD_PING_INTERVAL").map(UInt64.init) ?? config.pingIntervalMilliseconds
         config.idleTimeoutMilliseconds = try idleTimeout ?? settings.int("CONCORD_IDLE_TIMEOUT").map(UInt64.init) ?? config.idleTimeoutMilliseconds
         config.maxPresenceMembers = try maxPresenceMembers ?? settings.int("CONCORD_MAX_PRESENCE_MEMBERS") ?? config.maxPresenceMembers

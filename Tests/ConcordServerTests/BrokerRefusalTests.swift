@@ -6,13 +6,18 @@ import Testing
 /// A broker that cannot take anything now, as a shared broker can be when its connection is down.
 private final class RefusingBroker: Broker {
     var onEvent: ((PublishedEvent) -> Void)?
-    func subscribe(_ channel: String, done: @escaping (Result<StreamPosition, BrokerFailure>) -> Void) {
+    let usage = BrokerUsage(streams: 0, historyEvents: 0, historyBytes: 0)
+    func subscribe(_ channel: String, since: StreamPosition?, done: @escaping (Result<BrokerSubscription, BrokerFailure>) -> Void) {
         done(.failure(BrokerFailure("the broker is down")))
     }
     func unsubscribe(_ channel: String) {}
-    func publish(_ event: LiveEvent, done: @escaping (Result<StreamPosition, BrokerFailure>) -> Void) {
+    func publish(_ event: LiveEvent, at now: Timestamp, done: @escaping (Result<StreamPosition, BrokerFailure>) -> Void) {
         done(.failure(BrokerFailure("the broker is down")))
     }
+    func history(_ channel: String, since: StreamPosition?, limit: Int, done: @escaping (Result<HistoryPage, BrokerFailure>) -> Void) {
+        done(.failure(BrokerFailure("the broker is down")))
+    }
+    func sweep(now: Timestamp) {}
 }
 
 /// What clients and backends are told when the broker refuses: `unavailable`, and nothing kept.
@@ -20,7 +25,7 @@ private final class RefusingBroker: Broker {
 struct BrokerRefusalTests {
     @Test func aRefusedSubscribeOrPublishIsUnavailableAndKeepsNothing() throws {
         let server = try TestServer {
-            $0.makeBroker = { _ in RefusingBroker() }
+            $0.makeBroker = { RefusingBroker() }
             $0.clientPublish = [ChannelPattern("chat/*")]
         }
         defer { server.stop() }
@@ -44,6 +49,9 @@ struct BrokerRefusalTests {
         let error = http.json["error"] as? [String: Any]
         #expect(error?["code"] as? String == "unavailable")
         #expect(error?["message"] as? String == "0 of 2 events were published: the broker is down")
+        let history = try TestHTTP.request(port: server.port, "GET", "/v1/history?channel=a", headers: ["Authorization": "Bearer test-key"])
+        #expect(history.status == 503)
+        #expect((history.json["error"] as? [String: Any])?["message"] as? String == "cannot read history now: the broker is down")
         #expect(try TestHTTP.request(port: server.port, "GET", "/metrics").text.contains("concord_subscriptions 0"))
     }
 }
