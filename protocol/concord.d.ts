@@ -206,6 +206,9 @@ export interface ClientEvents {
 export interface EventInfo {
   channel: string;
   offset: number;
+  /** True for an event missed while disconnected and replayed on recovery (it comes before any
+   *  live event of the restored subscription). */
+  replayed?: true;
 }
 
 /** Told each time the server confirms a subscription (first time and after every reconnect). */
@@ -214,11 +217,19 @@ export interface SubscribedInfo {
   channel: string;
   /** The channel's last offset when subscribing: later events arrive. */
   offset: number;
+  /** Names the channel's stream; offsets of another epoch are not comparable. */
   epoch: string;
   /** True when this confirms a subscription restored after a reconnect. */
   resumed: boolean;
-  /** True when events may have been missed while disconnected (refetch to be safe). */
+  /** True when a restored subscription could not get every event it missed: refetch. */
   gap: boolean;
+  /** For a restored subscription that asked: whether every missed event is replayed. */
+  recovered?: boolean;
+  /** When recovered: how many missed events follow, each with `info.replayed` set. */
+  replayed?: number;
+  /** When a restored subscription has a gap, why: "epoch_changed", "history_too_short",
+   *  "gap_too_long", "position_ahead", or "not_asked" (it had no position to ask from). */
+  reason?: "epoch_changed" | "history_too_short" | "gap_too_long" | "position_ahead" | "not_asked";
 }
 
 export interface SubscribeOptions {

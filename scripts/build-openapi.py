@@ -88,7 +88,22 @@ PATHS = {
         "security": BEARER,
         "requestBody": {"required": True, "content": {"application/json": {"schema": ref("publish-request")}}},
         "responses": {"200": json_body("publish-response", "Published: each event's channel and offset, in request order."),
-                      **errors(400, 401, 413, 415)},
+                      **errors(400, 401, 413, 415, 503)},
+    }},
+    "/v1/history": {"get": {
+        "operationId": "history", "summary": "A channel's kept history: the events a reconnecting subscriber could recover, oldest first.",
+        "security": BEARER,
+        "parameters": [
+            {"name": "channel", "in": "query", "required": True, "schema": {"type": "string"}, "description": "The channel."},
+            {"name": "since", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+             "description": "Only events after this offset (with `epoch`)."},
+            {"name": "epoch", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The epoch `since` belongs to; another epoch answers every kept event with `complete: false`."},
+            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+             "description": "At most this many events (never more than 1,000)."},
+        ],
+        "responses": {"200": json_body("history-response", "The kept events and the channel's position now."),
+                      **errors(400, 401, 503)},
     }},
     "/v1/presence/{channel}": {
         "parameters": [CHANNEL_PATH],
@@ -160,7 +175,7 @@ ERROR_MEANINGS = {
     415: "The body is not `application/json`.",
     426: "The upgrade asked for a WebSocket version other than 13.",
     429: "Too many connections from this address or of this user.",
-    503: "The server is at its connection limit, or the record store is unavailable.",
+    503: "The server is at its connection limit, or the record store or the broker is unavailable.",
 }
 
 

@@ -14,6 +14,7 @@ import {
   recordStates,
   sleep,
   startServer,
+  trackedWebSocket,
   upgradeRequest,
   waitFor,
   writeTempFile,
@@ -218,17 +219,6 @@ const sign = (claims, options) => mintToken(SECRET, { exp: epochSeconds(3600), .
 const wsPath = (token) => `/v1/ws?token=${encodeURIComponent(token)}`;
 
 /** A WebSocket class that remembers its sockets, to tell whether the client opened a new one. */
-function trackedWebSocket() {
-  const sockets = [];
-  class Tracked extends WebSocket {
-    constructor(url) {
-      super(url);
-      sockets.push(this);
-    }
-  }
-  return { sockets, WebSocket: Tracked };
-}
-
 /** Records every state change with its close info and time. */
 function recordStateInfo(client) {
   const events = [];

@@ -222,25 +222,78 @@ test("states, reconnect and re-subscribe; pending requests reject with disconnec
   assert.equal(second.closedByClient, 1000);
 });
 
-test("onSubscribed reports a gap after a reconnect when the channel moved on or the epoch changed", async () => {
+test("a restored subscription asks for what it missed, gets the replay first, and reports a gap only when recovery fails", async () => {
   const { client, socket } = fakeClient();
   const infos = [];
-  client.subscribe({ channel: "c", callback() {}, onSubscribed: (i) => infos.push(i) });
+  const received = [];
+  client.subscribe({ channel: "c", callback: (event, info) => received.push([event.type, info.offset, info.replayed ?? false]), onSubscribed: (i) => infos.push(i) });
+  const reply = (fields) => {
+    const frame = socket().lastSent("subscribe");
+    socket().push({ op: "subscribed", id: frame.id, sub: frame.sub, channel: "c", ...fields });
+    return frame;
+  };
+  const reconnect = async (n) => {
+    socket().drop();
+    await waitFor(() => FakeSocket.all.length === n, 1000, "reconnect");
+    socket().welcome();
+  };
+  socket().welcome();
+  assert.equal(reply({ offset: 3, epoch: "e1" }).since, undefined, "a first subscribe names no position");
+  socket().push({ op: "event", channel: "c", offset: 4, event: { channel: "c", type: "updated", payload: {} } });
+
+  await reconnect(2);
+  assert.deepEqual(reply({ offset: 4, epoch: "e1", recovered: true, replayed: 0 }).since, { offset: 4, epoch: "e1" });
+
+  await reconnect(3);
+  assert.deepEqual(reply({ offset: 7, epoch: "e1", recovered: true, replayed: 2 }).since, { offset: 4, epoch: "e1" });
+  for (const offset of [5, 7]) {
+    socket().push({ op: "event", sub: "s1", channel: "c", offset, event: { channel: "c", type: "created", payload: {} } });
+  }
+  socket().push({ op: "event", channel: "c", offset: 8, event: { channel: "c", type: "updated", payload: {} } });
+  // A replay naming another subscription is not this one's.
+  socket().push({ op: "event", sub: "s9", channel: "c", offset: 8, event: { channel: "c", type: "deleted", payload: {} } });
+
+  await reconnect(4);
+  assert.deepEqual(reply({ offset: 9, epoch: "e2", recovered: false, reason: "epoch_changed" }).since, { offset: 8, epoch: "e1" });
+  assert.deepEqual(
+    infos.map((i) => [i.resumed, i.gap, i.recovered, i.replayed, i.reason]),
+    [[false, false, undefined, undefined, undefined], [true, false, true, 0, undefined], [true, false, true, 2, undefined], [true, true, false, undefined, "epoch_changed"]],
+  );
+  assert.deepEqual(received, [["updated", 4, false], ["created", 5, true], ["created", 7, true], ["updated", 8, false]]);
+
+  // Lost before the replay was all in: the next attempt asks from the last replayed event.
+  await reconnect(5);
+  reply({ offset: 12, epoch: "e2", recovered: true, replayed: 2 });
+  socket().push({ op: "event", sub: "s1", channel: "c", offset: 10, event: { channel: "c", type: "created", payload: {} } });
+  await reconnect(6);
+  assert.deepEqual(reply({ offset: 12, epoch: "e2", recovered: true, replayed: 1 }).since, { offset: 10, epoch: "e2" });
+  client.close();
+});
+
+test("liveProvider turns a failed recovery into one refetch event on the subscription's callback", async () => {
+  const { client, socket } = fakeClient();
+  const events = [];
+  liveProvider(client).subscribe({ channel: "resources/posts", types: ["*"], params: { ids: ["1"] }, callback: (e) => events.push(e) });
   socket().welcome();
   socket().confirmSubscribes(3, "e1");
   socket().drop();
   await waitFor(() => FakeSocket.all.length === 2, 1000, "reconnect");
   socket().welcome();
-  socket().confirmSubscribes(3, "e1");
+  const frame = socket().lastSent("subscribe");
+  socket().push({ op: "subscribed", id: frame.id, sub: frame.sub, channel: frame.channel, offset: 400, epoch: "e1", recovered: false, reason: "history_too_short" });
+  assert.equal(events.length, 1);
+  assert.equal(events[0].type, "*");
+  assert.equal(events[0].channel, "resources/posts");
+  assert.deepEqual(events[0].payload, {});
+  assert.ok(events[0].date instanceof Date);
+  assert.deepEqual(events[0].meta, { concord: { refetch: true, reason: "history_too_short" } });
+  // A recovery that worked is no change at all.
   socket().drop();
   await waitFor(() => FakeSocket.all.length === 3, 1000, "reconnect");
   socket().welcome();
-  socket().confirmSubscribes(4, "e1");
-  socket().drop();
-  await waitFor(() => FakeSocket.all.length === 4, 1000, "reconnect");
-  socket().welcome({ epoch: "e2" });
-  socket().confirmSubscribes(4, "e2");
-  assert.deepEqual(infos.map((i) => [i.resumed, i.gap]), [[false, false], [true, false], [true, true], [true, true]]);
+  const again = socket().lastSent("subscribe");
+  socket().push({ op: "subscribed", id: again.id, sub: again.sub, channel: again.channel, offset: 400, epoch: "e1", recovered: true, replayed: 0 });
+  assert.equal(events.length, 1);
   client.close();
 });
 

@@ -357,3 +357,28 @@ export async function upgradeRequest(server, path = "/v1/ws", headers = {}, time
     req.end();
   });
 }
+
+/**
+ * A WebSocket class that records every socket the client opens. While `hold()` is in force, new
+ * sockets go to a closed port instead, as when the network is down; `release()` ends that.
+ */
+export function trackedWebSocket() {
+  const sockets = [];
+  let held = false;
+  class Tracked extends WebSocket {
+    constructor(url) {
+      super(held ? "ws://127.0.0.1:9/v1/ws" : url);
+      sockets.push(this);
+    }
+  }
+  return {
+    sockets,
+    WebSocket: Tracked,
+    hold() {
+      held = true;
+    },
+    release() {
+      held = false;
+    },
+  };
+}

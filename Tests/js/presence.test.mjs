@@ -189,6 +189,8 @@ test("HTTP: POST makes a user present for ttlMs, GET lists, ?count=1 and ?limit,
   await waitFor(() => !presence.members().some((m) => m.user === "dave"), 3000, "dave's TTL to lapse");
   const elapsed = Date.now() - postedAt;
   assert.ok(elapsed >= 300 && elapsed < 2000, `dave left after ${elapsed} ms`);
+  // The watcher is another connection: its copy of the leave may still be on the way.
+  await waitFor(() => events().filter((e) => e.member.user === "dave").length === 2, 3000, "the watcher's leave");
   assert.deepEqual(events().filter((e) => e.member.user === "dave").map((e) => e.action), ["join", "leave"]);
   assert.equal(presence.total, 1);
 

@@ -88,6 +88,7 @@ REQUEST_SCHEMAS = {
 RESPONSE_SCHEMAS = {
     "GET /healthz": "healthz-response.json",
     "POST /v1/publish": "publish-response.json",
+    "GET /v1/history": "history-response.json",
     "GET /v1/presence/{channel}": "presence-list-response.json",
     "GET /v1/presence/{channel}?count=1": "presence-count-response.json",
     "POST /v1/presence/{channel}": "presence-post-response.json",
@@ -107,7 +108,7 @@ STATUS_RESPONSE_SCHEMAS = {
 TOKEN_SCHEMAS = {"token-claims.json"}
 # Shapes nested in frames and bodies, never sent alone.
 SHARED_SHAPES = {
-    "presence-member.json", "typist.json",
+    "presence-member.json", "typist.json", "stream-position.json",
     "version-vector.json", "dot.json", "field-change.json", "commit-fields.json",
 }
 
@@ -604,6 +605,9 @@ def classify(example: Example) -> str | None:
             return "commit-fields.json"
         if isinstance(value, dict) and value and all(type(v) in (int, float) for v in value.values()):
             return "version-vector.json"
+    if isinstance(value, dict) and set(value) == {"offset", "epoch"}:
+        # README, "subscribe" and "Recovery": the position a restored subscription names in `since`.
+        return "stream-position.json"
     if isinstance(value, dict) and {"sub", "exp"} <= value.keys():
         # README, "Tokens": the claims a backend puts in a connection token.
         return "token-claims.json"
@@ -818,6 +822,9 @@ VALID: list[tuple[str, str, Any]] = [
     ("subscribe: Refine params beyond ids", "subscribe.json",
      with_(SUBSCRIBE, params={"ids": [1], "id": 1, "subscriptionType": "useOne", "resource": "posts"})),
     ("subscribe: unknown field ignored", "subscribe.json", with_(SUBSCRIBE, future={"x": 1})),
+    ("subscribe: restored with since", "subscribe.json", with_(SUBSCRIBE, since={"offset": 41, "epoch": "k3j9x0a1"})),
+    ("stream position: README", "stream-position.json", {"offset": 41, "epoch": "k3j9x0a1"}),
+    ("stream position: offset 0, 64-byte epoch", "stream-position.json", {"offset": 0, "epoch": "e" * 64}),
     ("unsubscribe: README", "unsubscribe.json", UNSUBSCRIBE),
     ("unsubscribe: numeric sub, no id", "unsubscribe.json", {"op": "unsubscribe", "sub": 7}),
     ("publish: README", "publish.json", PUBLISH),
@@ -830,10 +837,13 @@ VALID: list[tuple[str, str, Any]] = [
     ("welcome: added field and limit", "welcome.json", with_(WELCOME, extra=1, limits__maxIds=1000)),
     ("subscribed: README", "subscribed.json", SUBSCRIBED),
     ("subscribed: offset 0, no id", "subscribed.json", with_(SUBSCRIBED, offset=0, id=DELETE)),
+    ("subscribed: recovered", "subscribed.json", with_(SUBSCRIBED, recovered=True, replayed=2)),
+    ("subscribed: not recovered", "subscribed.json", with_(SUBSCRIBED, recovered=False, reason="history_too_short")),
     ("unsubscribed: README", "unsubscribed.json", UNSUBSCRIBED),
     ("published: README", "published.json", PUBLISHED),
     ("pong: README", "pong.json", PONG),
     ("event: README", "event.json", EVENT_FRAME),
+    ("event: replayed for one subscription", "event.json", with_(EVENT_FRAME, sub="s1")),
     ("error: README", "error.json", ERROR),
     ("error: without id", "error.json", with_(ERROR, id=DELETE, code="invalid_json")),
     ("server frame: event", "server-frame.json", EVENT_FRAME),
@@ -850,6 +860,9 @@ VALID: list[tuple[str, str, Any]] = [
     ("publish response: empty batch", "publish-response.json", {"results": []}),
     ("error response", "error-response.json", ERROR_RESPONSE),
     ("healthz response", "healthz-response.json", HEALTHZ),
+    ("history response: all kept", "history-response.json", {"channel": "resources/posts", "epoch": "k3j9x0a1", "offset": 42, "events": [EVENT_FRAME]}),
+    ("history response: since, nothing kept", "history-response.json",
+     {"channel": "resources/posts", "epoch": "k3j9x0a1", "offset": 0, "complete": True, "events": []}),
     # presence and typing: shared shapes
     ("member: README", "presence-member.json", MEMBER),
     ("member: 0 connections (as in a leave event)", "presence-member.json", with_(MEMBER, connections=0)),
@@ -1049,6 +1062,15 @@ INVALID: list[tuple[str, str, Any]] = [
     ("event: not an object", "live-event.json", ["resources/posts", "updated"]),
     # subscribe
     ("subscribe: missing sub", "subscribe.json", with_(SUBSCRIBE, sub=DELETE)),
+    ("subscribe: since without epoch", "subscribe.json", with_(SUBSCRIBE, since={"offset": 1})),
+    ("subscribe: since with a negative offset", "subscribe.json", with_(SUBSCRIBE, since={"offset": -1, "epoch": "e"})),
+    ("subscribe: since with an empty epoch", "subscribe.json", with_(SUBSCRIBE, since={"offset": 1, "epoch": ""})),
+    ("subscribe: since with a 65-byte epoch", "subscribe.json", with_(SUBSCRIBE, since={"offset": 1, "epoch": "e" * 65})),
+    ("subscribe: since is a string", "subscribe.json", with_(SUBSCRIBE, since="41")),
+    ("stream position: fractional offset", "stream-position.json", {"offset": 1.5, "epoch": "e"}),
+    ("stream position: numeric epoch", "stream-position.json", {"offset": 1, "epoch": 7}),
+    ("subscribed: an unknown reason", "subscribed.json", with_(SUBSCRIBED, recovered=False, reason="lost")),
+    ("subscribed: a negative replayed", "subscribed.json", with_(SUBSCRIBED, recovered=True, replayed=-1)),
     ("subscribe: empty sub", "subscribe.json", with_(SUBSCRIBE, sub="")),
     ("subscribe: 65-char sub", "subscribe.json", with_(SUBSCRIBE, sub="s" * 65)),
     ("subscribe: boolean sub", "subscribe.json", with_(SUBSCRIBE, sub=True)),
@@ -1129,6 +1151,9 @@ INVALID: list[tuple[str, str, Any]] = [
     ("error response: missing message", "error-response.json", with_(ERROR_RESPONSE, error__message=DELETE)),
     ("error response: flat", "error-response.json", {"code": "unauthorized", "message": "missing or invalid API key"}),
     ("healthz: other status", "healthz-response.json", with_(HEALTHZ, status="down")),
+    ("history response: missing events", "history-response.json", {"channel": "c", "epoch": "e", "offset": 1}),
+    ("history response: an event that is not a frame", "history-response.json",
+     {"channel": "c", "epoch": "e", "offset": 1, "events": [{"channel": "c", "type": "t"}]}),
     ("healthz: negative connections", "healthz-response.json", with_(HEALTHZ, connections=-1)),
     ("healthz: missing epoch", "healthz-response.json", with_(HEALTHZ, epoch=DELETE)),
     # presence and typing: shared shapes

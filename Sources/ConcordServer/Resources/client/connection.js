@@ -539,9 +539,6 @@ export class ConcordClient {
       get generation() {
         return client.#generation;
       },
-      get epoch() {
-        return client.welcome?.epoch;
-      },
     };
   }
 

@@ -45,7 +45,6 @@ export class Subscriptions {
   #records = new Map(); // sub -> record, in subscription order
   #byHandle = new WeakMap(); // Subscription -> record
   #nextSub = 1;
-  #seen = new Map(); // channel -> {epoch, offset}: the newest offset known, to tell a resume with a gap
 
   constructor(ctx) {
     this.#ctx = ctx;
@@ -68,6 +67,11 @@ export class Subscriptions {
       error: undefined,
       sentIn: 0, // the session the last subscribe frame went out on
       everActive: false,
+      // The channel position this subscription has seen everything up to ({offset, epoch}), sent as
+      // `since` when it is restored after a reconnect, so the server replays what it missed.
+      position: null,
+      replayLeft: 0, // replayed events still to come after a `subscribed` that recovered
+      replayEnd: null, // the position once they are in
       ready: null,
       settleReady: null,
     };
@@ -122,21 +126,41 @@ export class Subscriptions {
   }
 
   onPush(frame) {
-    const { channel, offset, event } = frame;
+    const { channel, offset, event, sub } = frame;
     if (typeof channel !== "string" || event === null || typeof event !== "object") return;
-    this.#remember(channel, this.#ctx.epoch, offset);
-    // The server sends an event once per connection even when several subscriptions admit it:
-    // hand it to each local subscription whose filter admits it.
     const live = toLiveEvent(event, channel);
     const info = { channel, offset };
+    if (sub !== undefined) {
+      // A replayed event: missed by this one subscription while it was away, for it alone.
+      const record = this.#records.get(sub);
+      if (!record || record.channel !== channel || record.status !== "active") return;
+      this.#replayed(record, offset);
+      this.#deliver(record, live, { ...info, replayed: true });
+      return;
+    }
+    // The server sends a live event once per connection even when several subscriptions admit it:
+    // hand it to each local subscription whose filter admits it.
     for (const record of [...this.#records.values()]) {
       // Re-checked per record: an earlier callback may have unsubscribed this one.
-      if (record.channel !== channel || record.status !== "active" || !admits(record, live)) continue;
-      try {
-        record.callback(live, info);
-      } catch (error) {
-        this.#ctx.report(error);
-      }
+      if (record.channel !== channel || record.status !== "active") continue;
+      if (record.replayLeft === 0 && record.position && typeof offset === "number") record.position.offset = offset;
+      if (admits(record, live)) this.#deliver(record, live, info);
+    }
+  }
+
+  #deliver(record, live, info) {
+    try {
+      record.callback(live, info);
+    } catch (error) {
+      this.#ctx.report(error);
+    }
+  }
+
+  #replayed(record, offset) {
+    if (typeof offset === "number" && record.position) record.position.offset = offset;
+    if (record.replayLeft > 0 && --record.replayLeft === 0) {
+      record.position = record.replayEnd;
+      record.replayEnd = null;
     }
   }
 
@@ -148,6 +172,8 @@ export class Subscriptions {
     const frame = { op: "subscribe", sub: record.sub, channel: record.channel, types: serverTypes(record.types) };
     const ids = serverIds(record.params);
     if (ids !== undefined) frame.params = { ids };
+    // Restored after a reconnect: ask for what was missed since the last event seen.
+    if (record.everActive && record.position) frame.since = { ...record.position };
     // No timeout: only a dead connection keeps the reply away, and that ends the session anyway.
     this.#ctx.command(frame, {
       timeoutMs: 0,
@@ -158,15 +184,25 @@ export class Subscriptions {
 
   #onSubscribed(record, generation, reply) {
     if (record.status !== "subscribing" || record.sentIn !== generation) return; // ended meanwhile
-    const previous = this.#seen.get(record.channel);
     const resumed = record.everActive;
-    // After a reconnect events may have been missed: the numbering restarted (new epoch) or the
-    // channel moved on. Apps can refetch when `gap` is true.
-    const gap = resumed && (!previous || previous.epoch !== reply.epoch || reply.offset > previous.offset);
-    this.#remember(record.channel, reply.epoch, reply.offset);
+    const recovered = reply.recovered === true;
+    const now = { offset: reply.offset, epoch: reply.epoch };
+    if (recovered && reply.replayed > 0) {
+      // The missed events follow this reply; the position moves past them as they come.
+      record.replayLeft = reply.replayed;
+      record.replayEnd = now;
+    } else {
+      record.replayLeft = 0;
+      record.position = now;
+    }
     record.status = "active";
     record.everActive = true;
+    // Restored after a reconnect without every missed event: the app must refetch.
+    const gap = resumed && !recovered;
     const info = { sub: record.sub, channel: record.channel, offset: reply.offset, epoch: reply.epoch, resumed, gap };
+    if (reply.recovered !== undefined) info.recovered = recovered;
+    if (recovered) info.replayed = reply.replayed ?? 0;
+    else if (resumed) info.reason = reply.reason ?? "not_asked";
     record.settleReady?.(null, info);
     if (record.onSubscribed) {
       try {
@@ -186,11 +222,6 @@ export class Subscriptions {
     this.#ctx.report(error);
   }
 
-  #remember(channel, epoch, offset) {
-    if (typeof offset !== "number") return;
-    const known = this.#seen.get(channel);
-    if (!known || known.epoch !== epoch || offset > known.offset) this.#seen.set(channel, { epoch, offset });
-  }
 }
 
 // The types to ask the server for; every type when there are more than it accepts.

@@ -1,0 +1,94 @@
+// Recovery after a reconnect against the real server: the events a subscription missed while its
+// connection was down arrive once, in order, before live ones; when they cannot, Refine's callback
+// gets one refetch event. Never a silent gap.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createClient, liveProvider } from "../../protocol/concord.js";
+import { startServer, publishOk, waitFor, FAST_RECONNECT, trackedWebSocket, httpJson } from "./helpers.mjs";
+
+let server;
+const clients = [];
+
+before(async () => {
+  server = await startServer();
+});
+
+after(async () => {
+  for (const client of clients) client.close();
+  await server?.stop();
+});
+
+function newClient(options = {}) {
+  const client = createClient(server.wsUrl, { reconnect: FAST_RECONNECT, ...options });
+  clients.push(client);
+  return client;
+}
+
+const post = (channel, type, id) => publishOk(server, { channel, type, payload: { ids: [id] } });
+
+test("events missed while the network was down reach Refine's callback once, in order, before live ones", async () => {
+  const network = trackedWebSocket();
+  const client = newClient({ WebSocket: network.WebSocket });
+  const received = [];
+  const handle = liveProvider(client).subscribe({
+    channel: "resources/recover",
+    types: ["*"],
+    params: { ids: ["1", "2"] },
+    callback: (event) => received.push(`${event.type}:${event.payload.ids?.join(",") ?? "-"}`),
+  });
+  await handle.ready;
+  await post("resources/recover", "updated", 1);
+  await waitFor(() => received.length === 1, 3000, "the first event");
+
+  // The network goes: the socket closes and reconnects fail until it is back.
+  network.hold();
+  network.sockets.at(-1).close();
+  await waitFor(() => client.state !== "connected", 3000, "the client to notice");
+  await post("resources/recover", "updated", 2);
+  await post("resources/recover", "updated", 3); // not admitted by the filter
+  await post("resources/recover", "deleted", 1);
+  network.release();
+  await waitFor(() => received.length === 3, 5000, "the missed events");
+  await post("resources/recover", "created", 2);
+  await waitFor(() => received.length === 4, 3000, "the live event");
+  assert.deepEqual(received, ["updated:1", "updated:2", "deleted:1", "created:2"]);
+});
+
+test("a subscription that missed more than the history keeps gets one refetch event", async () => {
+  const network = trackedWebSocket();
+  const client = newClient({ WebSocket: network.WebSocket });
+  const received = [];
+  const infos = [];
+  const handle = client.subscribe({
+    channel: "resources/flood",
+    callback: (event) => received.push(event.type),
+    onSubscribed: (info) => infos.push(info),
+  });
+  const refine = [];
+  const refineHandle = liveProvider(client).subscribe({ channel: "resources/flood", types: ["*"], callback: (event) => refine.push(event) });
+  await Promise.all([handle.ready, refineHandle.ready]);
+  network.hold();
+  network.sockets.at(-1).close();
+  await waitFor(() => client.state !== "connected", 3000, "the client to notice");
+  // More than the 300 events a channel keeps by default.
+  const events = Array.from({ length: 301 }, (_, i) => ({ channel: "resources/flood", type: "updated", payload: { ids: [i] } }));
+  const published = await httpJson(server, "POST", "/v1/publish", { body: events });
+  assert.equal(published.status, 200);
+  network.release();
+  await waitFor(() => infos.length === 2, 5000, "resubscribed");
+  assert.deepEqual([infos[1].resumed, infos[1].gap, infos[1].recovered, infos[1].reason], [true, true, false, "history_too_short"]);
+  assert.deepEqual(received, [], "no partial replay");
+  await waitFor(() => refine.length === 1, 3000, "the refetch event");
+  assert.equal(refine[0].type, "*");
+  assert.deepEqual(refine[0].meta, { concord: { refetch: true, reason: "history_too_short" } });
+});
+
+test("GET /v1/history answers a channel's kept events to a backend", async () => {
+  await post("resources/audit", "created", 7);
+  await post("resources/audit", "updated", 7);
+  const all = await httpJson(server, "GET", "/v1/history?channel=resources/audit");
+  assert.equal(all.status, 200, all.text);
+  assert.deepEqual(all.body.events.map((e) => [e.offset, e.event.type]), [[1, "created"], [2, "updated"]]);
+  const after = await httpJson(server, "GET", `/v1/history?channel=resources/audit&since=1&epoch=${all.body.epoch}`);
+  assert.deepEqual([after.body.complete, after.body.events.map((e) => e.offset)], [true, [2]]);
+});
