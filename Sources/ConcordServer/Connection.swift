@@ -16,7 +16,7 @@ final class Connection: Hashable, TCPStreamDelegate {
     let number: UInt64
     /// The protocol session this connection carries: who it is, its subscriptions, limits and
     /// buckets. Backends name it by `session.id`.
-    let session: Session
+    var session: Session
     var phase = Phase.http
     /// Only while speaking HTTP; released on upgrade so an idle WebSocket holds no parser.
     var httpParser: HTTPRequestParser?

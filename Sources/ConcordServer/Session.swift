@@ -2,8 +2,9 @@ import ConcordCore
 
 /// What one client's session holds beyond its socket: who it is and what it may do, its rate
 /// buckets, and everything it subscribes to, watches or edits, counted here against the one
-/// subscription limit. Backends never see this object, only its `id`.
-final class Session {
+/// subscription limit. Backends never see it, only its `id`. A value kept inline in its
+/// `Connection`: no object of its own, so an idle connection costs no more for it.
+struct Session {
     let id: SessionID
     /// Who this is and what they may do; set at the upgrade, replaced by a token refresh.
     var principal = Principal.anonymous
@@ -21,9 +22,9 @@ final class Session {
 
     /// `--max-subscriptions`: channel subscriptions, presence and typing watches and editing
     /// sessions count together against it.
-    let maxSubscriptions: Int
+    let maxSubscriptions: Int32
     /// Channel subscriptions; the hub's registry keeps their names and filters.
-    private(set) var channelSubscriptions = 0
+    private(set) var channelSubscriptions: Int32 = 0
     /// Channels whose presence and typing this session watches.
     private(set) var presenceWatches: Set<String> = []
     private(set) var typingWatches: Set<String> = []
@@ -35,15 +36,15 @@ final class Session {
 
     init(id: SessionID, maxSubscriptions: Int) {
         self.id = id
-        self.maxSubscriptions = maxSubscriptions
+        self.maxSubscriptions = Int32(clamping: maxSubscriptions)
     }
 
     /// Everything that counts against the limit.
-    var subscriptionCount: Int { channelSubscriptions + presenceWatches.count + typingWatches.count + editing.count }
+    var subscriptionCount: Int { Int(channelSubscriptions) + presenceWatches.count + typingWatches.count + editing.count }
 
     /// Room for one more subscription, watch or editing session, or `too_many_subscriptions`.
     func checkRoom() throws(ProtocolError) {
-        guard subscriptionCount < maxSubscriptions else {
+        guard subscriptionCount < Int(maxSubscriptions) else {
             throw ProtocolError(.tooManySubscriptions, "at most \(maxSubscriptions) subscriptions per connection")
         }
     }
@@ -51,10 +52,10 @@ final class Session {
     // MARK: Channels
 
     /// How many channel subscriptions the registry may still take for this session.
-    var channelRoom: Int { maxSubscriptions - (subscriptionCount - channelSubscriptions) }
+    var channelRoom: Int { Int(maxSubscriptions) - (subscriptionCount - Int(channelSubscriptions)) }
 
-    func channelSubscribed() { channelSubscriptions += 1 }
-    func channelUnsubscribed() { channelSubscriptions -= 1 }
+    mutating func channelSubscribed() { channelSubscriptions += 1 }
+    mutating func channelUnsubscribed() { channelSubscriptions -= 1 }
 
     // MARK: Watches
 
@@ -62,7 +63,7 @@ final class Session {
         case presence, typing
     }
 
-    func watch(_ kind: Watch, _ channel: String) throws(ProtocolError) {
+    mutating func watch(_ kind: Watch, _ channel: String) throws(ProtocolError) {
         guard !watches(kind).contains(channel) else {
             throw ProtocolError(.duplicateSubscription, "already watching \(channel)")
         }
@@ -73,7 +74,7 @@ final class Session {
         }
     }
 
-    func unwatch(_ kind: Watch, _ channel: String) throws(ProtocolError) {
+    mutating func unwatch(_ kind: Watch, _ channel: String) throws(ProtocolError) {
         let removed: String?
         switch kind {
         case .presence: removed = presenceWatches.remove(channel)
@@ -92,14 +93,14 @@ final class Session {
     // MARK: Editing
 
     /// Declares an edit; a record already edited takes no more room.
-    func startEditing(_ key: RecordKey) throws(ProtocolError) {
+    mutating func startEditing(_ key: RecordKey) throws(ProtocolError) {
         guard !editing.contains(key) else { return }
         try checkRoom()
         editing.insert(key)
     }
 
     /// Ends an edit; false when the session was not editing the record.
-    func stopEditing(_ key: RecordKey) -> Bool {
+    mutating func stopEditing(_ key: RecordKey) -> Bool {
         editing.remove(key) != nil
     }
 }
