@@ -88,6 +88,8 @@ public protocol Broker: AnyObject {
     func sweep(now: Timestamp)
     /// What this node holds in memory for history, for `/metrics`.
     var usage: BrokerUsage { get }
+    /// The server stops: write what must outlive it (a durable history), release connections.
+    func close()
 }
 
 /// What a broker holds in this process.
@@ -116,19 +118,33 @@ public final class MemoryBroker: Broker {
     /// at the next sweep (their epoch goes with them: a client that comes back refetches).
     public let maxIdleStreams: Int
     private let makeEpoch: () -> String
+    private let journal: any HistoryJournal
     private var streams: [String: ChannelStream] = [:]
     private var subscribed: Set<String> = []
-    /// Streams that hold history, for the sweep.
-    private var withHistory: Set<String> = []
+    /// Streams that hold history, for the sweep, with the oldest offset the journal still has.
+    private var withHistory: [String: UInt64] = [:]
 
+    /// With a `journal`, starts from the streams it kept (see `HistoryJournal`).
     public init(
         policy: HistoryPolicy = HistoryPolicy(), maxRecovery: Int = 1000, maxIdleStreams: Int = 100_000,
-        makeEpoch: @escaping () -> String = MemoryBroker.randomEpoch
-    ) {
+        journal: any HistoryJournal = NoHistoryJournal(), makeEpoch: @escaping () -> String = MemoryBroker.randomEpoch
+    ) throws {
         self.policy = policy
         self.maxRecovery = maxRecovery
         self.maxIdleStreams = maxIdleStreams
         self.makeEpoch = makeEpoch
+        self.journal = journal
+        streams = try journal.load()
+        for (channel, stream) in streams {
+            usage.historyEvents += stream.count
+            usage.historyBytes += stream.bytes
+            if stream.count > 0 { withHistory[channel] = stream.firstKept }
+        }
+        usage.streams = streams.count
+    }
+
+    public func close() {
+        journal.close()
     }
 
     /// Eight random letters and digits.
@@ -151,7 +167,12 @@ public final class MemoryBroker: Broker {
         let limits = policy.limits(for: event.channel)
         // In place: the stream is not copied per publish.
         let published = changing(event.channel) { $0.append(event, at: now, limits: limits) }
-        if limits.maxEvents > 0 { withHistory.insert(event.channel) }
+        if let frame = published.frame {
+            if withHistory[event.channel] == nil { withHistory[event.channel] = published.position.offset }
+            journal.appended(
+                event.channel, epoch: published.position.epoch,
+                HistoryEntry(offset: published.position.offset, at: now, type: event.type, ids: event.ids, frame: frame))
+        }
         done(.success(published.position))
         if subscribed.contains(event.channel) { onEvent?(published) }
     }
@@ -180,7 +201,11 @@ public final class MemoryBroker: Broker {
 
     /// Changes a channel's stream in place (starting it on first use), keeping `usage` true.
     private func changing<T>(_ channel: String, _ change: (inout ChannelStream) -> T) -> T {
-        if streams[channel] == nil { streams[channel] = ChannelStream(epoch: makeEpoch()) }
+        if streams[channel] == nil {
+            let stream = ChannelStream(epoch: makeEpoch())
+            streams[channel] = stream
+            journal.started(channel, epoch: stream.epoch)
+        }
         let before = (streams[channel]!.count, streams[channel]!.bytes)
         let result = change(&streams[channel]!)
         usage.historyEvents += streams[channel]!.count - before.0
@@ -191,20 +216,19 @@ public final class MemoryBroker: Broker {
 
     /// Drops history past its age in every channel, and forgets idle streams past `maxIdleStreams`.
     public func sweep(now: Timestamp) {
-        for channel in withHistory {
+        for (channel, journaled) in withHistory {
             let limits = policy.limits(for: channel)
-            if changing(
-                channel,
-                {
-                    $0.trim(now: now, limits: limits); return $0.count
-                }) == 0
-            {
-                withHistory.remove(channel)
+            let (count, firstKept) = changing(channel) { stream in
+                stream.trim(now: now, limits: limits)
+                return (stream.count, stream.firstKept)
             }
+            if firstKept > journaled { journal.trimmed(channel, before: firstKept) }
+            withHistory[channel] = count == 0 ? nil : firstKept
         }
         if streams.count > maxIdleStreams {
             for (channel, stream) in streams where stream.count == 0 && !subscribed.contains(channel) {
                 streams[channel] = nil
+                journal.forgot(channel)
                 if streams.count <= maxIdleStreams / 2 { break }
             }
             usage.streams = streams.count

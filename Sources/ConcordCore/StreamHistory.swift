@@ -105,6 +105,17 @@ public struct HistoryEntry: Sendable {
         self.frame = frame
     }
 
+    /// An entry read back from a journal: the filter fields come from the frame itself. Nil when
+    /// the bytes are not an event push.
+    public init?(frame: [UInt8], at: Timestamp) {
+        guard case .object(let push)? = JSONParsing.object(from: frame).map(JSONValue.object),
+            case .int(let offset)? = push["offset"], offset > 0,
+            case .object(let body)? = push["event"],
+            let event = try? LiveEvent(json: body, now: at)
+        else { return nil }
+        self.init(offset: UInt64(offset), at: at, type: event.type, ids: event.ids, frame: frame)
+    }
+
     public init(_ published: PublishedEvent, at: Timestamp) {
         self.init(
             offset: published.position.offset, at: at, type: published.event.type, ids: published.event.ids,
@@ -152,12 +163,21 @@ public struct ChannelStream: Sendable {
         return published
     }
 
-    /// Adds an event kept elsewhere (durable history read at start); offsets must come in order.
-    public mutating func restore(_ entry: HistoryEntry) {
-        precondition(entry.offset > lastOffset, "history restored out of order")
-        lastOffset = entry.offset
-        keep(entry)
+    /// A stream read back from a journal: its epoch, last offset, and the events it kept. Only the
+    /// run of consecutive offsets that ends at `lastOffset` is kept (what a journal holds is).
+    public init(epoch: String, lastOffset: UInt64, kept: [HistoryEntry]) {
+        self.init(epoch: epoch, lastOffset: lastOffset)
+        var expected = lastOffset
+        var start = kept.count
+        while start > 0, kept[start - 1].offset == expected, expected > 0 {
+            start -= 1
+            expected -= 1
+        }
+        for entry in kept[start...] { keep(entry) }
     }
+
+    /// The offset of the oldest kept event, or the next one when none is kept.
+    public var firstKept: UInt64 { head < entries.count ? entries[head].offset : lastOffset + 1 }
 
     private mutating func keep(_ entry: HistoryEntry) {
         entries.append(entry)

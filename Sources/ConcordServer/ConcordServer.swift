@@ -68,10 +68,12 @@ public final class ConcordServer {
         hub = Hub(metrics: metrics)
         deadlines = DeadlineScheduler(loop: loop, clock: clock)
         liveness = LivenessMonitor(configuration: configuration, metrics: metrics, logger: logger)
-        broker = configuration.makeBroker?() ?? MemoryBroker(policy: configuration.history, maxRecovery: configuration.maxRecovery)
         clientScript = ClientScript.load()
         auth = try AuthFeature(configuration: configuration, logger: logger)
         let store = try configuration.makeRecordStore()
+        broker =
+            try configuration.makeBroker?()
+            ?? MemoryBroker(policy: configuration.history, maxRecovery: configuration.maxRecovery, journal: configuration.makeHistoryJournal())
         records = try RecordService(
             store: store, loop: loop, logger: logger,
             capacity: configuration.recordCacheSize, maxActors: configuration.maxRecordActors)
@@ -170,6 +172,7 @@ public final class ConcordServer {
     /// Runs the loop until `shutdown()` completes, then releases the loop and the record store.
     public func run() {
         loop.run()
+        broker.close()
         records.close()
         loop.close()
     }

@@ -127,6 +127,13 @@ public struct ServerConfiguration: @unchecked Sendable {
         return keys
     }
 
+    /// Where channel streams outlive the process: the data directory, or nowhere with `--memory`.
+    /// Opened after the record store, which locks the directory.
+    func makeHistoryJournal() throws -> any HistoryJournal {
+        guard let dataDirectory, !echoOnly else { return NoHistoryJournal() }
+        return try SQLiteHistoryJournal(directory: dataDirectory)
+    }
+
     /// The configured record store: SQLite in the data directory, or memory.
     func makeRecordStore() throws -> any RecordStore {
         guard let dataDirectory, !echoOnly else { return MemoryRecordStore() }

@@ -1,5 +1,11 @@
 import CLibUV
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Owns a libuv loop, the read buffer all its streams share, and the end-of-turn write flush.
 ///
 /// Everything here runs on the loop's thread; only `LoopAsync.send` may be called from elsewhere.
@@ -24,6 +30,9 @@ public final class EventLoop {
     private var idleActive = false
 
     public init() throws(UVError) {
+        // A peer that goes away while a write is in flight makes write(2) fail with EPIPE, which
+        // libuv reports per stream; the signal that comes with it would end the whole process.
+        signal(SIGPIPE, SIG_IGN)
         raw = .allocate(capacity: 1)
         try UVError.check(uv_loop_init(raw))
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)

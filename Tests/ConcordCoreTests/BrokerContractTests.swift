@@ -17,7 +17,7 @@ struct BrokerContractTests {
     }
 
     static let factories: [Factory] = [
-        Factory(name: "memory") { MemoryBroker(policy: $0, maxRecovery: $1) }
+        Factory(name: "memory") { try! MemoryBroker(policy: $0, maxRecovery: $1) }
     ]
 
     static let start = Timestamp(milliseconds: 1_800_000_000_000)

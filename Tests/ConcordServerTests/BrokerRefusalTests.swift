@@ -18,6 +18,7 @@ private final class RefusingBroker: Broker {
         done(.failure(BrokerFailure("the broker is down")))
     }
     func sweep(now: Timestamp) {}
+    func close() {}
 }
 
 /// What clients and backends are told when the broker refuses: `unavailable`, and nothing kept.

@@ -154,4 +154,54 @@ struct RecoveryIntegrationTests {
             port: server.port, "POST", "/v1/history?channel=a", headers: auth.merging(["Content-Type": "application/json"]) { $1 }, body: "{}")
         #expect(post.status == 405)
     }
+
+    // MARK: Across a restart, with a data directory
+
+    func subscribe(port: Int, since: (Int, String)? = nil) throws -> (TestWebSocket, [String: Any]) {
+        let ws = try TestWebSocket(port: port)
+        _ = try ws.expect(op: "welcome")
+        return (ws, try subscribe(ws, since: since))
+    }
+
+    func publish(port: Int, _ id: Int) throws {
+        let response = try TestHTTP.publish(port: port, #"{"channel":"resources/posts","type":"updated","payload":{"ids":[\#(id)]}}"#)
+        #expect(response.status == 200)
+    }
+
+    @Test func aGracefulRestartKeepsStreamsSoClientsRecoverAcrossIt() throws {
+        let directory = try TestDirectory.make("history")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var server = try ServerProcess(dataDirectory: directory)
+        let (first, start) = try subscribe(port: server.port)
+        try publish(port: server.port, 1)
+        #expect(try event(first).offset == 1)
+        let epoch = try #require(start["epoch"] as? String)
+        server.stop()  // SIGTERM: the journal is closed cleanly
+        server = try ServerProcess(dataDirectory: directory)
+        defer { server.kill9() }
+        // Published while the client was away, after the restart.
+        try publish(port: server.port, 2)
+        let (back, reply) = try subscribe(port: server.port, since: (1, epoch))
+        #expect(reply["recovered"] as? Bool == true)
+        #expect(reply["epoch"] as? String == epoch && reply["offset"] as? Int == 2)
+        #expect(try event(back) == (2, "2", "s1"))
+    }
+
+    @Test func afterAKillClientsAreToldToRefetchNeverLeftWithASilentGap() throws {
+        let directory = try TestDirectory.make("history")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var server = try ServerProcess(dataDirectory: directory)
+        let (first, start) = try subscribe(port: server.port)
+        try publish(port: server.port, 1)
+        #expect(try event(first).offset == 1)
+        let epoch = try #require(start["epoch"] as? String)
+        server.kill9()  // events may have been numbered and delivered without reaching the disk
+        server = try ServerProcess(dataDirectory: directory)
+        defer { server.kill9() }
+        try publish(port: server.port, 2)
+        let (_, reply) = try subscribe(port: server.port, since: (1, epoch))
+        #expect(reply["recovered"] as? Bool == false)
+        #expect(reply["reason"] as? String == "epoch_changed")
+        #expect(reply["epoch"] as? String != epoch)
+    }
 }
