@@ -241,6 +241,10 @@ export interface SubscribeOptions {
   /** Called with each admitted event, in offset order. */
   callback: (event: LiveEvent, info: EventInfo) => void;
   onSubscribed?: (info: SubscribedInfo) => void;
+  /** At most one event per this many ms (10 to 60000): the server sends the first at once and
+   *  merges what comes during the window into one event per type (ids united,
+   *  `meta.concord.coalesced` = how many). */
+  coalesce?: number;
 }
 
 export type SubscriptionStatus = "pending" | "subscribing" | "active" | "failed" | "closed";
@@ -696,8 +700,15 @@ export interface RecordStaleFrame {
 
 export declare function createClient(url: string | URL, options?: ClientOptions): ConcordClient;
 
-/** Refine's LiveProvider backed by `client`. */
-export declare function liveProvider(client: ConcordClient): LiveProvider;
+export interface LiveProviderOptions {
+  /** At most one event per this many ms on every subscription (10 to 60000), the events between
+   *  merged by the server; a hook's `meta: { concord: { coalesce } }` overrides it. */
+  coalesce?: number;
+}
+
+/** Refine's LiveProvider backed by `client`. After a reconnect whose missed events cannot all be
+ *  replayed, a subscription's callback gets one event of type "*" with `meta.concord.refetch`. */
+export declare function liveProvider(client: ConcordClient, options?: LiveProviderOptions): LiveProvider;
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers

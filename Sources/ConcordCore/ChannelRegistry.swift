@@ -95,6 +95,21 @@ public struct ChannelRegistry<Subscriber: Hashable> {
         return channels
     }
 
+    /// The channel of a subscriber's subscription by that name, or nil when it has none.
+    public func channel(of subscriber: Subscriber, name: String) -> String? {
+        bySubscriber[subscriber]?[name]
+    }
+
+    /// Calls `deliver` once per admitting subscription (not per subscriber), with its name.
+    public func forEachSubscription(admitting event: LiveEvent, _ deliver: (Subscriber, String) -> Void) {
+        guard let state = channels[event.channel] else { return }
+        for member in state.members {
+            for subscription in member.subscriptions where subscription.filter.admits(event) {
+                deliver(member.subscriber, subscription.name)
+            }
+        }
+    }
+
     /// Calls `deliver` once for every subscriber with at least one subscription admitting the event,
     /// in no particular order.
     public func forEachRecipient(of event: LiveEvent, _ deliver: (Subscriber) -> Void) {

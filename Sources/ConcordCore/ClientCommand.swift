@@ -31,7 +31,12 @@ public enum ClientCommand: Equatable, Sendable {
         public var idCount = 0
         /// The position the client last saw on the channel: recover what came after it.
         public var since: StreamPosition?
+        /// At most one delivery per this many milliseconds, the events between merged (`Coalescer`).
+        public var coalesce: Int64?
     }
+
+    /// The shortest and longest coalescing windows a subscription may ask for.
+    public static let coalesceRange: ClosedRange<Int64> = 10...60_000
 
     public static let maxTypes = 64
     /// The most ids a subscription can carry at all; the server's `--max-subscription-ids` (1,000 by
@@ -150,7 +155,17 @@ public enum ClientCommand: Equatable, Sendable {
         }
         return Subscribe(
             sub: sub, channel: channel, filter: SubscriptionFilter(types: types, ids: ids), idCount: idCount ?? ids?.count ?? 0,
-            since: try position(object["since"], "since"))
+            since: try position(object["since"], "since"), coalesce: try coalesceWindow(object["coalesce"]))
+    }
+
+    static func coalesceWindow(_ value: JSONValue?) throws(ProtocolError) -> Int64? {
+        switch value {
+        case nil, .null?: return nil
+        case .int(let milliseconds)? where coalesceRange.contains(milliseconds): return milliseconds
+        default:
+            throw ProtocolError(
+                .invalidFrame, "\"coalesce\" must be milliseconds from \(coalesceRange.lowerBound) to \(coalesceRange.upperBound)")
+        }
     }
 
     static let maxEpochBytes = 64

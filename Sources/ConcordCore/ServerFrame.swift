@@ -20,7 +20,7 @@ public enum ServerFrame {
     /// The reply to `subscribe`; with `since`, `recovered` says whether the missed events follow
     /// (`replayed` of them, each an `event` push naming this `sub`), and when not, why.
     public static func subscribed(
-        id: JSONValue?, sub: JSONValue, channel: String, position: StreamPosition, recovery: Recovery? = nil
+        id: JSONValue?, sub: JSONValue, channel: String, position: StreamPosition, recovery: Recovery? = nil, replayed: Int? = nil
     ) -> [UInt8] {
         var w = reply("subscribed", id: id)
         w.key("sub"); w.value(sub)
@@ -32,7 +32,7 @@ public enum ServerFrame {
             break
         case .recovered(let events)?:
             w.raw(",\"recovered\":true")
-            w.key("replayed"); w.int(Int64(events.count))
+            w.key("replayed"); w.int(Int64(replayed ?? events.count))
         case .failed(let failure)?:
             w.raw(",\"recovered\":false")
             w.key("reason"); w.string(failure.rawValue)

@@ -116,6 +116,12 @@ public struct HistoryEntry: Sendable {
         self.init(offset: UInt64(offset), at: at, type: event.type, ids: event.ids, frame: frame)
     }
 
+    /// The event as published, read back from the frame (for merging a replay).
+    public var event: LiveEvent? {
+        guard case .object(let body)? = JSONParsing.object(from: frame)?["event"] else { return nil }
+        return try? LiveEvent(json: body, now: at)
+    }
+
     public init(_ published: PublishedEvent, at: Timestamp) {
         self.init(
             offset: published.position.offset, at: at, type: published.event.type, ids: published.event.ids,

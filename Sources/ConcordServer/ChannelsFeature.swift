@@ -21,25 +21,41 @@ final class ChannelsFeature {
             server.metrics.hit(.subscriptionIDs)
             throw ProtocolError(.invalidFrame, "at most \(configuration.maxSubscriptionIDs) ids per subscription")
         }
-        try hub.subscribe(
-            connection, name: command.sub.idString!, channel: command.channel,
-            filter: command.filter, limit: connection.session.channelRoom)
+        if hub.hasSubscription(connection, name: command.sub.idString!) {
+            throw ProtocolError(.duplicateSubscription, "subscription \"\(command.sub.idString!)\" already exists")
+        }
+        try connection.session.checkRoom()
+        try hub.subscribe(connection, sub: command.sub, channel: command.channel, filter: command.filter, coalesce: command.coalesce)
         connection.session.channelSubscribed()
         broker.subscribe(command.channel, since: command.since) { [unowned self] result in
             switch result {
             case .success(let subscription):
                 let recovery = subscription.recovery.map { Self.filtered($0, command.filter) }
+                // A coalescing subscription gets what it missed merged, one event per type.
+                var replay: [[UInt8]] = []
+                if case .recovered(let events)? = recovery {
+                    if command.coalesce != nil {
+                        let merged = Coalescer<Int>.merge(events.compactMap { entry in entry.event.map { ($0, entry.offset) } })
+                        replay = merged.map { ServerFrame.event($0.event, offset: $0.offset) }
+                    } else {
+                        replay = events.map(\.frame)
+                    }
+                }
                 connection.sendText(
                     ServerFrame.subscribed(
-                        id: id, sub: command.sub, channel: command.channel, position: subscription.position, recovery: recovery))
+                        id: id, sub: command.sub, channel: command.channel, position: subscription.position, recovery: recovery,
+                        replayed: replay.count))
                 // What was missed goes out before any live event: the broker answers before it
                 // delivers anything published after the position it reports.
-                if case .recovered(let events)? = recovery {
-                    for entry in events { connection.sendText(ServerFrame.replayed(entry.frame, sub: command.sub)) }
+                for frame in replay { connection.sendText(ServerFrame.replayed(frame, sub: command.sub)) }
+                switch recovery {
+                case .recovered(let events)?:
                     server.metrics.recoveries.increment()
                     server.metrics.eventsReplayed.increment(by: Int64(events.count))
-                } else if recovery != nil {
+                case .failed?:
                     server.metrics.recoveriesFailed.increment()
+                case nil:
+                    break
                 }
             case .failure(let failure):
                 // Refused: the subscription is not kept, so the client may try again under its name.

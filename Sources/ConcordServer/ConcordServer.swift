@@ -65,7 +65,8 @@ public final class ConcordServer {
         loop = try EventLoop()
         clock = configuration.clock ?? SystemClock(loop: loop)
         epoch = Self.makeEpoch()
-        hub = Hub(metrics: metrics)
+        let clock = self.clock
+        hub = Hub(metrics: metrics, ticks: { clock.monotonicMilliseconds() })
         deadlines = DeadlineScheduler(loop: loop, clock: clock)
         liveness = LivenessMonitor(configuration: configuration, metrics: metrics, logger: logger)
         clientScript = ClientScript.load()
@@ -92,6 +93,7 @@ public final class ConcordServer {
         deadlines.add(next: { [unowned self] in auth.nextTokenCheck() }) { [unowned self] now in auth.tokenChecksDue(now: now) }
         deadlines.add(next: { [unowned self] in presence.nextDeadline }) { [unowned self] now in presence.tick(now: now) }
         deadlines.add(next: { [unowned self] in typing.nextDeadline }) { [unowned self] now in typing.tick(now: now) }
+        deadlines.add(next: { [unowned self] in hub.nextCoalescingDeadline }) { [unowned self] now in hub.coalescingDue(now: now) }
         // History past its age is dropped every few seconds (and past its size at each publish).
         var nextSweep = ticks + Self.historySweepMilliseconds
         deadlines.add(next: { nextSweep }) { [unowned self] now in

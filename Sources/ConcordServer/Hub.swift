@@ -8,24 +8,74 @@ import ConcordUV
 final class Hub {
     /// This node's subscriptions, indexed for delivery.
     private(set) var registry = ChannelRegistry<Connection>()
+    /// Subscriptions that asked for coalescing: kept apart, so the live fan-out loop never looks
+    /// at them; their events go through the coalescer.
+    private(set) var coalescing = ChannelRegistry<Connection>()
+    private var coalescer = Coalescer<CoalescingKey>()
+    /// Each coalescing subscription's window, and its name as the client wrote it (echoed in `sub`).
+    private var windows: [CoalescingKey: (milliseconds: Int64, sub: JSONValue)] = [:]
+    private var coalescingNames: [Connection: Set<String>] = [:]
     private var presenceWatchers: [String: Set<Connection>] = [:]
     private var typingWatchers: [String: Set<Connection>] = [:]
     private let metrics: ServerMetrics
+    /// The loop's milliseconds, for coalescing windows.
+    private let ticks: () -> Int64
 
-    init(metrics: ServerMetrics) {
+    struct CoalescingKey: Hashable {
+        let connection: Connection
+        let sub: String
+    }
+
+    init(metrics: ServerMetrics, ticks: @escaping () -> Int64) {
         self.metrics = metrics
+        self.ticks = ticks
     }
 
     // MARK: Subscriptions and watches
 
-    func subscribe(_ connection: Connection, name: String, channel: String, filter: SubscriptionFilter, limit: Int) throws(ProtocolError) {
-        try registry.subscribe(connection, name: name, channel: channel, filter: filter, limit: limit)
+    var subscriptionCount: Int { registry.subscriptionCount + coalescing.subscriptionCount }
+    var activeChannelCount: Int { registry.activeChannelCount + coalescing.activeChannelCount }
+
+    /// Whether the connection has a subscription by this name, coalescing or not.
+    func hasSubscription(_ connection: Connection, name: String) -> Bool {
+        registry.channel(of: connection, name: name) != nil || coalescing.channel(of: connection, name: name) != nil
+    }
+
+    /// Adds a subscription; with `coalesce`, its events come at most once per that many ms.
+    func subscribe(_ connection: Connection, sub: JSONValue, channel: String, filter: SubscriptionFilter, coalesce: Int64?) throws(ProtocolError) {
+        let name = sub.idString!
+        guard !hasSubscription(connection, name: name) else {
+            throw ProtocolError(.duplicateSubscription, "subscription \"\(name)\" already exists")
+        }
+        guard let coalesce else {
+            return try registry.subscribe(connection, name: name, channel: channel, filter: filter, limit: .max)
+        }
+        try coalescing.subscribe(connection, name: name, channel: channel, filter: filter, limit: .max)
+        windows[CoalescingKey(connection: connection, sub: name)] = (coalesce, sub)
+        coalescingNames[connection, default: []].insert(name)
     }
 
     /// Removes one subscription; returns its channel, and whether anyone here still subscribes there.
     func unsubscribe(_ connection: Connection, name: String) throws(ProtocolError) -> (channel: String, stillSubscribed: Bool) {
-        let channel = try registry.unsubscribe(connection, name: name)
-        return (channel, registry.hasSubscribers(channel))
+        let channel: String
+        if coalescing.channel(of: connection, name: name) != nil {
+            channel = try coalescing.unsubscribe(connection, name: name)
+            endCoalescing(CoalescingKey(connection: connection, sub: name))
+        } else {
+            channel = try registry.unsubscribe(connection, name: name)
+        }
+        return (channel, hasSubscribers(channel))
+    }
+
+    private func hasSubscribers(_ channel: String) -> Bool {
+        registry.hasSubscribers(channel) || coalescing.hasSubscribers(channel)
+    }
+
+    private func endCoalescing(_ key: CoalescingKey) {
+        coalescer.remove(key)
+        windows[key] = nil
+        coalescingNames[key.connection]?.remove(key.sub)
+        if coalescingNames[key.connection]?.isEmpty == true { coalescingNames[key.connection] = nil }
     }
 
     func watchPresence(_ channel: String, _ connection: Connection) { presenceWatchers[channel, default: []].insert(connection) }
@@ -37,7 +87,9 @@ final class Hub {
     func removeAll(_ connection: Connection) -> [String] {
         for channel in connection.session.watches(.presence) { Self.remove(connection, channel, from: &presenceWatchers) }
         for channel in connection.session.watches(.typing) { Self.remove(connection, channel, from: &typingWatchers) }
-        return registry.removeAll(of: connection).filter { !registry.hasSubscribers($0) }
+        for name in coalescingNames[connection] ?? [] { endCoalescing(CoalescingKey(connection: connection, sub: name)) }
+        let channels = registry.removeAll(of: connection).union(coalescing.removeAll(of: connection))
+        return channels.filter { !hasSubscribers($0) }
     }
 
     private static func remove(_ connection: Connection, _ channel: String, from watchers: inout [String: Set<Connection>]) {
@@ -56,6 +108,38 @@ final class Hub {
             if connection.deliver(frame!) { delivered += 1 }
         }
         if delivered > 0 { metrics.messagesOut.increment(by: delivered) }
+        if coalescing.hasSubscribers(published.event.channel) { coalesce(published) }
+    }
+
+    // MARK: Coalescing
+
+    /// Offers an event to every coalescing subscription it is for: the first of a window goes out at once.
+    private func coalesce(_ published: PublishedEvent) {
+        let now = ticks()
+        coalescing.forEachSubscription(admitting: published.event) { connection, name in
+            let key = CoalescingKey(connection: connection, sub: name)
+            guard let window = windows[key],
+                let delivery = coalescer.offer(
+                    published.event, offset: published.position.offset, to: key, windowMilliseconds: window.milliseconds, now: now)
+            else { return }
+            send([delivery], to: key)
+        }
+    }
+
+    var nextCoalescingDeadline: Int64? { coalescer.nextDeadline() }
+
+    /// Sends what the windows ended by `now` kept.
+    func coalescingDue(now: Int64) {
+        for (key, deliveries) in coalescer.due(now: now) { send(deliveries, to: key) }
+    }
+
+    /// Events for one subscription alone: each names it (`sub`).
+    private func send(_ deliveries: [Coalescer<CoalescingKey>.Delivery], to key: CoalescingKey) {
+        guard let sub = windows[key]?.sub else { return }
+        for delivery in deliveries {
+            let frame = ServerFrame.replayed(ServerFrame.event(delivery.event, offset: delivery.offset), sub: sub)
+            if key.connection.deliver(Connection.frame(.text, frame)) { metrics.messagesOut.increment() }
+        }
     }
 
     /// A presence change, to the channel's presence watchers.

@@ -36,8 +36,8 @@ enum ServerEndpoints {
     private static func metrics(_ server: ConcordServer) -> HTTPResponse {
         let metrics = server.metrics
         metrics.connections.set(Int64(server.connections.webSocketCount))
-        metrics.subscriptions.set(Int64(server.hub.registry.subscriptionCount))
-        metrics.channels.set(Int64(server.hub.registry.activeChannelCount))
+        metrics.subscriptions.set(Int64(server.hub.subscriptionCount))
+        metrics.channels.set(Int64(server.hub.activeChannelCount))
         metrics.presenceMembers.set(Int64(server.presence.memberCount))
         metrics.typists.set(Int64(server.typing.count))
         let usage = server.broker.usage

@@ -430,3 +430,25 @@ test("frames over maxMessageBytes are refused locally instead of getting the soc
   assert.equal(socket().sent.length, 0);
   client.close();
 });
+
+test("liveProvider asks for coalescing from the hook's meta or its default; such a subscription takes only events named for it", async () => {
+  const { client, socket } = fakeClient();
+  const provider = liveProvider(client, { coalesce: 500 });
+  const listEvents = [];
+  const oneEvents = [];
+  provider.subscribe({ channel: "c", types: ["*"], callback: (e) => listEvents.push(e.type) });
+  provider.subscribe({ channel: "c", types: ["*"], params: { ids: ["1"] }, meta: { concord: { coalesce: 200 } }, callback: (e) => oneEvents.push(e.type) });
+  client.subscribe({ channel: "c", callback: () => {} });
+  socket().welcome();
+  const sent = socket().sent.filter((f) => f.op === "subscribe");
+  assert.deepEqual(sent.map((f) => f.coalesce), [500, 200, undefined]);
+  assert.throws(() => client.subscribe({ channel: "c", callback() {}, coalesce: 5 }), TypeError);
+  socket().confirmSubscribes(0, "e1");
+  // A live event is for the plain subscription only; a coalesced one names its subscription.
+  socket().push({ op: "event", channel: "c", offset: 1, event: { channel: "c", type: "updated", payload: { ids: ["1"] } } });
+  socket().push({ op: "event", sub: sent[0].sub, channel: "c", offset: 1, event: { channel: "c", type: "updated", payload: { ids: ["1"] } } });
+  socket().push({ op: "event", sub: sent[1].sub, channel: "c", offset: 9, event: { channel: "c", type: "deleted", payload: { ids: ["1"] }, meta: { concord: { coalesced: 8 } } } });
+  assert.deepEqual(listEvents, ["updated"]);
+  assert.deepEqual(oneEvents, ["deleted"]);
+  client.close();
+});

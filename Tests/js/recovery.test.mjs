@@ -92,3 +92,22 @@ test("GET /v1/history answers a channel's kept events to a backend", async () =>
   const after = await httpJson(server, "GET", `/v1/history?channel=resources/audit&since=1&epoch=${all.body.epoch}`);
   assert.deepEqual([after.body.complete, after.body.events.map((e) => e.offset)], [true, [2]]);
 });
+
+test("a burst of 1,000 events reaches a coalescing Refine subscription as a few merged events", async () => {
+  const client = newClient();
+  const received = [];
+  const handle = liveProvider(client, { coalesce: 200 }).subscribe({
+    channel: "resources/import",
+    types: ["*"],
+    callback: (event) => received.push(event),
+  });
+  await handle.ready;
+  const events = Array.from({ length: 1000 }, (_, i) => ({ channel: "resources/import", type: "created", payload: { ids: [i] } }));
+  assert.equal((await httpJson(server, "POST", "/v1/publish", { body: events })).status, 200);
+  const stands = () => received.reduce((n, e) => n + (e.meta?.concord?.coalesced ?? 1), 0);
+  await waitFor(() => stands() === 1000, 5000, "every event accounted for");
+  assert.ok(received.length <= 3, `${received.length} callbacks for 1,000 events`);
+  const merged = received.find((e) => e.meta?.concord?.coalesced > 1);
+  assert.equal(merged.type, "created");
+  assert.equal(merged.payload.ids.length, merged.meta.concord.coalesced, "every id of the merged events");
+});

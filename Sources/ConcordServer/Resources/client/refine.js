@@ -16,14 +16,17 @@ import { REPORT } from "./errors.js";
  * behind: a refusal (e.g. `forbidden` where browsers may not publish) goes to the client's error
  * listeners, or console.warn when there are none.
  */
-export function liveProvider(client) {
+export function liveProvider(client, options = {}) {
   return {
-    subscribe({ channel, types, params, callback }) {
+    subscribe({ channel, types, params, callback, meta }) {
+      // Coalescing: the hook's meta ({ concord: { coalesce: 500 } }), else the provider's default.
+      const coalesce = meta?.concord?.coalesce ?? params?.meta?.concord?.coalesce ?? options.coalesce;
       return client.subscribe({
         channel,
         types: types ?? ["*"],
         params,
         callback,
+        coalesce,
         onSubscribed: (info) => {
           if (info.gap) callback(refetchEvent(channel, info));
         },

@@ -51,8 +51,11 @@ export class Subscriptions {
   }
 
   add(options) {
-    const { channel, types = ["*"], params, callback, onSubscribed } = options ?? {};
+    const { channel, types = ["*"], params, callback, onSubscribed, coalesce } = options ?? {};
     if (typeof channel !== "string") throw new TypeError("subscribe needs a channel string");
+    if (coalesce !== undefined && !(Number.isInteger(coalesce) && coalesce >= 10 && coalesce <= 60_000)) {
+      throw new TypeError("coalesce must be milliseconds from 10 to 60000");
+    }
     if (typeof callback !== "function") throw new TypeError("subscribe needs a callback function");
     if (!Array.isArray(types)) throw new TypeError("types must be an array of strings");
     const record = {
@@ -63,6 +66,7 @@ export class Subscriptions {
       params,
       callback,
       onSubscribed,
+      coalesce, // at most one event per this many ms, merged by the server; they come for this sub alone
       status: "pending",
       error: undefined,
       sentIn: 0, // the session the last subscribe frame went out on
@@ -131,18 +135,20 @@ export class Subscriptions {
     const live = toLiveEvent(event, channel);
     const info = { channel, offset };
     if (sub !== undefined) {
-      // A replayed event: missed by this one subscription while it was away, for it alone.
-      const record = this.#records.get(sub);
+      // For one subscription alone: an event it missed while away (replayed after its
+      // `subscribed`), or a coalescing subscription's event.
+      const record = this.#records.get(String(sub));
       if (!record || record.channel !== channel || record.status !== "active") return;
+      const replayed = record.replayLeft > 0;
       this.#replayed(record, offset);
-      this.#deliver(record, live, { ...info, replayed: true });
+      this.#deliver(record, live, replayed ? { ...info, replayed: true } : info);
       return;
     }
     // The server sends a live event once per connection even when several subscriptions admit it:
     // hand it to each local subscription whose filter admits it.
     for (const record of [...this.#records.values()]) {
       // Re-checked per record: an earlier callback may have unsubscribed this one.
-      if (record.channel !== channel || record.status !== "active") continue;
+      if (record.channel !== channel || record.status !== "active" || record.coalesce !== undefined) continue;
       if (record.replayLeft === 0 && record.position && typeof offset === "number") record.position.offset = offset;
       if (admits(record, live)) this.#deliver(record, live, info);
     }
@@ -172,6 +178,7 @@ export class Subscriptions {
     const frame = { op: "subscribe", sub: record.sub, channel: record.channel, types: serverTypes(record.types) };
     const ids = serverIds(record.params);
     if (ids !== undefined) frame.params = { ids };
+    if (record.coalesce !== undefined) frame.coalesce = record.coalesce;
     // Restored after a reconnect: ask for what was missed since the last event seen.
     if (record.everActive && record.position) frame.since = { ...record.position };
     // No timeout: only a dead connection keeps the reply away, and that ends the session anyway.
