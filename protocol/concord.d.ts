@@ -286,6 +286,14 @@ export interface TokenExpiringFrame {
   expiresAt: number;
 }
 
+/** Pushed when the server shuts down gracefully, right before it closes the connection with 4012:
+ *  the client waits `afterMs` (spread over the server's --drain-window) instead of its backoff, then
+ *  reconnects and recovers its subscriptions. */
+export interface ReconnectFrame {
+  op: "reconnect";
+  afterMs: number;
+}
+
 /** Client to server: replaces the connection's token (same `sub`; its caps apply to later commands). */
 export interface AuthFrame {
   op: "auth";

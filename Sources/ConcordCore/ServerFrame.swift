@@ -41,6 +41,15 @@ public enum ServerFrame {
         return w.bytes
     }
 
+    /// Sent before a close with 4012 when the server shuts down: when to come back.
+    public static func reconnect(afterMilliseconds: Int64) -> [UInt8] {
+        var w = JSONWriter()
+        w.raw("{\"op\":\"reconnect\"")
+        w.key("afterMs"); w.int(afterMilliseconds)
+        w.raw("}")
+        return w.bytes
+    }
+
     /// A replayed event for one subscription: the stored `event` push with `"sub"` added after `op`.
     public static func replayed(_ frame: [UInt8], sub: JSONValue) -> [UInt8] {
         let opPrefix = Array(#"{"op":"event""#.utf8)

@@ -4,6 +4,7 @@ import ConcordCore
 import ConcordUV
 import Foundation
 import Logging
+import Synchronization
 
 /// The Concord server: one libuv loop thread owning every connection, subscription and counter.
 public final class ConcordServer {
@@ -47,7 +48,9 @@ public final class ConcordServer {
     private var listener: TCPListener?
     private var forceStopTimer: LoopTimer?
     private var signals: [LoopSignal] = []
-    private var stopAsync: LoopAsync?
+    /// Wakes the loop to shut down; guarded, since `requestStop` may come from any thread at any
+    /// time, also after the loop closed the handle.
+    private let stopAsync = Mutex<LoopAsync?>(nil)
     /// What other threads ask of the loop (`checkDeadlines`, `countConnections`).
     private var requests: LoopMailbox<LoopRequest>?
 
@@ -140,7 +143,8 @@ public final class ConcordServer {
         try listener.listen { [unowned self] stream in self.accept(stream) }
         self.listener = listener
         try deadlines.start()
-        stopAsync = try LoopAsync(loop: loop) { [unowned self] in self.shutdown() }
+        let async = try LoopAsync(loop: loop) { [unowned self] in self.shutdown() }
+        stopAsync.withLock { $0 = async }
         requests = try LoopMailbox(loop: loop) { [unowned self] (requests: [LoopRequest]) in
             for request in requests {
                 switch request {
@@ -194,22 +198,31 @@ public final class ConcordServer {
 
     /// Thread-safe request to shut down; `run()` returns once connections have closed.
     public func requestStop() {
-        stopAsync?.send()
+        stopAsync.withLock { $0?.send() }
     }
 
-    /// Stops accepting, closes every WebSocket with 1001, and lets the loop end once they are gone.
+    /// Stops accepting, tells every WebSocket when to reconnect and closes it with 4012, and lets the
+    /// loop end once they are gone.
     func shutdown() {
         guard !shuttingDown else { return }
         shuttingDown = true
         listener?.close()
         deadlines.stop()
-        stopAsync?.close()
+        stopAsync.withLock { async in
+            async?.close()
+            async = nil
+        }
         requests?.close()
         signals.forEach { $0.close() }
         signals = []
+        // Drain: every client is told when to come back, spread over the drain window, and closed
+        // with 4012 (service restart); its subscriptions recover from history when it returns. (1012, the registered code
+        // for a restart, is refused as invalid by strict WebSocket clients, ours included.)
         for connection in connections.all.values {
             if connection.phase == .webSocket {
-                connection.sendClose(code: 1001, reason: "server shutting down")
+                let after = configuration.drainWindowMilliseconds > 0 ? Int64.random(in: 0...configuration.drainWindowMilliseconds) : 0
+                connection.sendText(ServerFrame.reconnect(afterMilliseconds: after))
+                connection.sendClose(code: 4012, reason: "server restarting")
             } else {
                 connection.stream.close()
             }
@@ -288,9 +301,10 @@ public final class ConcordServer {
         channels.connectionClosed(connection)
         guard connection.isWebSocket else { return }
         recordCommands.connectionClosed(connection, lastOfUser: userConnectionsLeft == 0)
-        if connection.vanished {
+        if connection.vanished || shuttingDown {
             // A client whose network blinked reconnects and re-enters within the idle deadline; until
             // then its presence stays, so the others see no leave and join, only a lasting absence.
+            // So does one told to reconnect by a draining server (elsewhere, or after the restart).
             presence.expire(.session(connection.session.id), at: ticks + Int64(configuration.idleTimeoutMilliseconds))
         } else {
             presence.removeAll(.session(connection.session.id)) { _ in }

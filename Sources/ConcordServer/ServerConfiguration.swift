@@ -94,6 +94,9 @@ public struct ServerConfiguration: @unchecked Sendable {
     /// The most missed events one subscription recovers; past it the client refetches
     /// (`--max-recovery`).
     public var maxRecovery = 1000
+    /// On SIGTERM, clients are told to come back after a random delay up to this many milliseconds,
+    /// so that they do not all return at once (`--drain-window`).
+    public var drainWindowMilliseconds: Int64 = 5_000
     /// The most events one `GET /v1/history` answers.
     public static let maxHistoryPage = 1000
     /// Echo mode answers every WebSocket message with itself: only for the conformance suite.

@@ -13,6 +13,9 @@ struct HistoryOptions: ParsableArguments {
     @Option(help: "Most missed events one subscription recovers; past it the client refetches (env CONCORD_MAX_RECOVERY).")
     var maxRecovery: Int?
 
+    @Option(help: "Milliseconds over which clients told to reconnect on SIGTERM spread their return (env CONCORD_DRAIN_WINDOW).")
+    var drainWindow: Int?
+
     func apply(to config: inout ServerConfiguration, settings: Settings) throws {
         let rules = history.isEmpty ? settings.list("CONCORD_HISTORY") : history
         config.history.rules = try rules.map { text in
@@ -23,5 +26,8 @@ struct HistoryOptions: ParsableArguments {
         }
         config.maxRecovery = try maxRecovery ?? settings.int("CONCORD_MAX_RECOVERY") ?? config.maxRecovery
         guard config.maxRecovery >= 0 else { throw ValidationError("max recovery must be 0 or more") }
+        let drain = try drainWindow ?? settings.int("CONCORD_DRAIN_WINDOW") ?? Int(config.drainWindowMilliseconds)
+        guard (0...600_000).contains(drain) else { throw ValidationError("drain window must be 0 to 600000 ms") }
+        config.drainWindowMilliseconds = Int64(drain)
     }
 }

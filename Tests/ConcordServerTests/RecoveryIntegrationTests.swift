@@ -155,6 +155,21 @@ struct RecoveryIntegrationTests {
         #expect(post.status == 405)
     }
 
+    @Test func onShutdownEveryClientIsToldWhenToComeBackThenClosedWith4012() throws {
+        let server = try TestServer { $0.drainWindowMilliseconds = 800 }
+        defer { server.stop() }
+        let clients = try (0..<20).map { _ in try client(server) }
+        server.requestStop()
+        var hints: [Int] = []
+        for ws in clients {
+            let hint = try ws.expect(op: "reconnect")
+            hints.append(try #require(hint["afterMs"] as? Int))
+            #expect(try ws.expectClose() == 4012)
+        }
+        #expect(hints.allSatisfy { (0...800).contains($0) })
+        #expect(Set(hints).count > 1, "spread over the window: \(hints)")
+    }
+
     // MARK: Across a restart, with a data directory
 
     func subscribe(port: Int, since: (Int, String)? = nil) throws -> (TestWebSocket, [String: Any]) {

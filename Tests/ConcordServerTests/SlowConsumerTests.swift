@@ -58,11 +58,12 @@ struct SlowConsumerTests {
         #expect(metrics.contains("concord_slow_consumers_total 0"))
     }
 
-    @Test func gracefulShutdownSendsGoingAway() throws {
+    @Test func gracefulShutdownSaysWhenToComeBack() throws {
         let server = try TestServer()
         let ws = try TestWebSocket(port: server.port)
         _ = try ws.expect(op: "welcome")
         server.stop()
-        #expect(try ws.expectClose() == 1001)
+        _ = try ws.expect(op: "reconnect")
+        #expect(try ws.expectClose() == 4012)
     }
 }

@@ -67,6 +67,11 @@ final class TestServer: @unchecked Sendable {
         while openConnections() != count, Date() < deadline {}
     }
 
+    /// Asks the server to shut down (as SIGTERM does) without waiting for it.
+    func requestStop() {
+        server.requestStop()
+    }
+
     /// Stops the server and waits until its loop has ended.
     func stop() {
         server.requestStop()

@@ -22,6 +22,8 @@ export const DEFAULT_ARGS = [
   "--api-key", API_KEY,
   "--client-publish", "resources/*",
   "--client-publish", "chat/*",
+  // A restarted test server tells its clients to come back within 100 ms, not 5 s.
+  "--drain-window", "100",
 ];
 
 /** Short, jitter-free reconnects so tests take milliseconds, not seconds. */
@@ -35,7 +37,9 @@ export async function startServer({ port = 0, args = [], timeoutMs = 15_000 } = 
   if (!existsSync(concordBin)) {
     throw new Error(`concord binary not found at ${concordBin} (build it, or set CONCORD_BIN)`);
   }
-  const child = spawn(concordBin, ["serve", "--port", String(port), ...DEFAULT_ARGS, ...args], {
+  // A server given a data directory keeps its records and history there, not in memory only.
+  const base = args.includes("--data-dir") ? DEFAULT_ARGS.filter((arg) => arg !== "--memory") : DEFAULT_ARGS;
+  const child = spawn(concordBin, ["serve", "--port", String(port), ...base, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

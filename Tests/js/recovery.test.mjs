@@ -3,6 +3,9 @@
 // gets one refetch event. Never a silent gap.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createClient, liveProvider } from "../../protocol/concord.js";
 import { startServer, publishOk, waitFor, FAST_RECONNECT, trackedWebSocket, httpJson } from "./helpers.mjs";
 
@@ -111,3 +114,57 @@ test("a burst of 1,000 events reaches a coalescing Refine subscription as a few 
   assert.equal(merged.type, "created");
   assert.equal(merged.payload.ids.length, merged.meta.concord.coalesced, "every id of the merged events");
 });
+
+test("a graceful restart: 1,000 clients are told when to come back, return, and recover from the durable history", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "concord-drain-"));
+  let drained = await startServer({ args: ["--data-dir", dir, "--drain-window", "500", "--max-connections-per-ip", "0"] });
+  const clients = [];
+  const received = [];
+  const closes = [];
+  try {
+    for (let i = 0; i < 1000; i++) {
+      const client = createClient(drained.wsUrl, { reconnect: FAST_RECONNECT });
+      clients.push(client);
+      received.push([]);
+      client.on("state", (state, info) => {
+        if (state === "disconnected" && closes[i] === undefined) closes[i] = info?.code;
+      });
+      liveProvider(client).subscribe({ channel: "resources/drain", types: ["*"], callback: (event) => received[i].push(event) });
+    }
+    await waitFor(() => clients.every((c) => c.state === "connected"), 20_000, "1,000 clients connected");
+    await publishTo(drained, "updated", 1);
+    await waitFor(() => received.every((r) => r.length === 1), 10_000, "the first event everywhere");
+
+    const port = drained.port;
+    const status = await drained.stop();
+    assert.equal(status.code, 0, "a graceful exit");
+    await waitFor(() => closes.filter((code) => code !== undefined).length === 1000, 5_000, "every client closed");
+    assert.deepEqual([...new Set(closes)], [4012], "closed with 4012, server restarting");
+    drained = await startOnPort(port, ["--data-dir", dir, "--drain-window", "500", "--max-connections-per-ip", "0"]);
+    await publishTo(drained, "updated", 2);
+    await waitFor(() => received.every((r) => r.length === 2), 20_000, "every client recovered the event published while it was away");
+    assert.ok(received.every((r) => r[1].type === "updated" && r[1].payload.ids[0] === 2), "the missed event, not a refetch signal");
+  } finally {
+    for (const client of clients) client.close();
+    await drained.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function publishTo(target, type, id) {
+  const response = await httpJson(target, "POST", "/v1/publish", { body: { channel: "resources/drain", type, payload: { ids: [id] } } });
+  assert.equal(response.status, 200, response.text);
+}
+
+// The old process may take a moment to release the port.
+async function startOnPort(port, args) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return await startServer({ port, args });
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -33,6 +33,7 @@ export class ConcordClient {
   #conn = null; // the current socket: {ws, detach}
   #generation = 0; // counts sessions (welcomes); marks what was sent on which session
   #attempt = 0; // failed attempts since the last welcome, for backoff
+  #reconnectHint = null; // ms the server asked us to wait before coming back (`reconnect` push)
   #reconnectTimer = null;
   #heartbeatTimer = null;
   #removeOnlineListener = null;
@@ -301,6 +302,12 @@ export class ConcordClient {
     }
     if (entry) return this.#settle(entry, null, frame);
     if (frame.op === "token.expiring") return this.#onTokenExpiring(frame);
+    if (frame.op === "reconnect") {
+      // The server is going away (a restart, a deploy): come back after its hint, not at once
+      // with everyone else, and not after a backoff that grew for no fault of ours.
+      if (Number.isInteger(frame.afterMs) && frame.afterMs >= 0) this.#reconnectHint = frame.afterMs;
+      return;
+    }
     // Unknown pushes are ignored: v1 may add ops and fields (README, "Versioning").
     this.#routes.get(frame.op)?.onPush(frame);
   }
@@ -406,7 +413,9 @@ export class ConcordClient {
 
   #scheduleReconnect() {
     if (this.#closed || this.#reconnect === false || this.#reconnectTimer !== null) return;
-    const delay = backoffDelay(this.#attempt++, this.#reconnect);
+    const hint = this.#reconnectHint;
+    this.#reconnectHint = null;
+    const delay = hint ?? backoffDelay(this.#attempt++, this.#reconnect);
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
   }
 
