@@ -90,6 +90,23 @@ PATHS = {
         "responses": {"200": json_body("publish-response", "Published: each event's channel and offset, in request order."),
                       **errors(400, 401, 413, 415, 503)},
     }},
+    "/v1/sse": {"get": {
+        "operationId": "eventStream",
+        "summary": "One subscription over Server-Sent Events: each event's id is its stream position, so Last-Event-ID recovers what a reconnecting browser missed.",
+        "parameters": [
+            {"name": "channel", "in": "query", "required": True, "schema": {"type": "string"}, "description": "The channel."},
+            {"name": "types", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Comma-separated event types; default every type."},
+            {"name": "ids", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Comma-separated ids to filter on."},
+            {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}, "description": "The connection's JWT."},
+            {"name": "lastEventId", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "A position (EPOCH:OFFSET) to recover from on the first connect; the Last-Event-ID header wins."},
+            {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "Sent by the browser when it reconnects: the last event's id, EPOCH:OFFSET."},
+        ],
+        "responses": {"200": {"description": "The stream: the position, then each admitted event (id EPOCH:OFFSET, data a LiveEvent), and a comment every ping interval.",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                      **errors(400, 401, 403, 429, 503)},
+    }},
     "/v1/history": {"get": {
         "operationId": "history", "summary": "A channel's kept history: the events a reconnecting subscriber could recover, oldest first.",
         "security": BEARER,

@@ -21,6 +21,9 @@ public struct Liveness: Sendable {
         /// Reading HTTP requests; the one being read must be whole by the deadline, when there is one.
         case http(requestDeadline: Int64?)
         case webSocket
+        /// A Server-Sent Events stream: the client never writes, so silence says nothing; it gets
+        /// a heartbeat every ping interval, and a dead peer shows when writes back up.
+        case eventStream
         /// Closing: it had until the check that comes now to finish.
         case closing
     }
@@ -53,6 +56,8 @@ public struct Liveness: Sendable {
             if let deadline, now >= deadline { return .drop(.requestTimeout) }
             if silence >= idleTimeout { return .drop(.idle) }
             return .wait(until: min(lastActivity + idleTimeout, deadline ?? .max))
+        case .eventStream:
+            return .ping(thenCheckAt: now + pingInterval)
         case .webSocket:
             if silence >= idleTimeout { return .drop(.idle) }
             if silence >= pingInterval { return .ping(thenCheckAt: min(lastActivity + idleTimeout, now + pingInterval)) }

@@ -41,6 +41,35 @@ public enum ServerFrame {
         return w.bytes
     }
 
+    // MARK: Server-Sent Events
+
+    /// One event of a Server-Sent Events stream: its `id` is its stream position (`EPOCH:OFFSET`,
+    /// which the browser sends back as Last-Event-ID when it reconnects) and its data the LiveEvent.
+    public static func sseEvent(_ body: [String: JSONValue], position: StreamPosition) -> [UInt8] {
+        var w = JSONWriter(reservingCapacity: 512)
+        w.raw("id: "); w.rawBytes(sseID(position)); w.raw("\ndata: ")
+        w.value(.object(body))
+        w.raw("\n\n")
+        return w.bytes
+    }
+
+    /// An event stream's position alone: the browser keeps it as the last event id, dispatches nothing.
+    public static func ssePosition(_ position: StreamPosition) -> [UInt8] {
+        Array("id: ".utf8) + sseID(position) + Array("\n\n".utf8)
+    }
+
+    static func sseID(_ position: StreamPosition) -> [UInt8] {
+        Array("\(position.epoch):\(position.offset)".utf8)
+    }
+
+    /// A position as `ssePosition` writes it, read back from Last-Event-ID; nil when it is not one.
+    public static func ssePosition(parsing text: String) -> StreamPosition? {
+        guard let colon = text.lastIndex(of: ":"), let offset = UInt64(text[text.index(after: colon)...]) else { return nil }
+        let epoch = String(text[..<colon])
+        guard !epoch.isEmpty, epoch.utf8.count <= ClientCommand.maxEpochBytes else { return nil }
+        return StreamPosition(offset: offset, epoch: epoch)
+    }
+
     /// Sent before a close with 4012 when the server shuts down: when to come back.
     public static func reconnect(afterMilliseconds: Int64) -> [UInt8] {
         var w = JSONWriter()

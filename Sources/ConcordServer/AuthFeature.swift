@@ -161,16 +161,19 @@ final class AuthFeature {
     }
 
     private func tokenDeadlineDue(_ connection: Connection) {
-        guard connection.phase == .webSocket, var lifetime = tokenLifetimes[ObjectIdentifier(connection)] else { return }
+        let stream = connection.phase == .eventStream
+        guard connection.phase == .webSocket || stream, var lifetime = tokenLifetimes[ObjectIdentifier(connection)] else { return }
         let action = lifetime.check(now: now())
         tokenLifetimes[ObjectIdentifier(connection)] = lifetime
         switch action {
         case .expire:
             metrics.tokenExpiries.increment()
             logger.debug("closing c\(connection.number): token expired")
-            connection.sendClose(code: 4001, reason: "token expired")
+            // An event stream has no close frame and cannot refresh its token: it ends, and
+            // EventSource reconnects with the URL's token, which the upgrade checks again.
+            if stream { connection.beginClosing() } else { connection.sendClose(code: 4001, reason: "token expired") }
         case .notice(let next):
-            connection.sendText(ServerFrame.tokenExpiring(expiresAt: lifetime.expiresAt))
+            if !stream { connection.sendText(ServerFrame.tokenExpiring(expiresAt: lifetime.expiresAt)) }
             scheduleTokenCheck(connection, at: next)
         case .wait(let until):
             scheduleTokenCheck(connection, at: until)

@@ -33,6 +33,8 @@ public final class ConcordServer {
         configuration.echoOnly ? EchoApplication() : CommandRouter(server: self)
     /// `subscribe`, `unsubscribe`, `publish`, and every publisher's way to the broker.
     private(set) lazy var channels = ChannelsFeature(server: self)
+    /// `GET /v1/sse`: subscriptions over Server-Sent Events.
+    private(set) lazy var eventStreams = EventStreamFeature(server: self)
     /// The `record.*` commands, editing sessions and commits.
     private(set) lazy var recordCommands = RecordsFeature(server: self)
     /// Presence and typing commands.
@@ -125,6 +127,7 @@ public final class ConcordServer {
         let presenceHTTP = PresenceHTTP(server: self)
         router.add(.prefix(PresenceHTTP.prefix)) { request, answer in presenceHTTP.respond(to: request, answer: answer) }
         router.add(.exact("/v1/publish")) { [unowned self] request, answer in channels.publishOverHTTP(request, answer: answer) }
+        router.addStream("/v1/sse") { [unowned self] request, connection in eventStreams.open(request, on: connection) }
         router.add(.exact("/v1/history")) { [unowned self] request, answer in channels.historyOverHTTP(request, answer: answer) }
         ServerEndpoints.register(in: router, server: self)
     }
@@ -219,10 +222,14 @@ public final class ConcordServer {
         // with 4012 (service restart); its subscriptions recover from history when it returns. (1012, the registered code
         // for a restart, is refused as invalid by strict WebSocket clients, ours included.)
         for connection in connections.all.values {
+            let after = configuration.drainWindowMilliseconds > 0 ? Int64.random(in: 0...configuration.drainWindowMilliseconds) : 0
             if connection.phase == .webSocket {
-                let after = configuration.drainWindowMilliseconds > 0 ? Int64.random(in: 0...configuration.drainWindowMilliseconds) : 0
                 connection.sendText(ServerFrame.reconnect(afterMilliseconds: after))
                 connection.sendClose(code: 4012, reason: "server restarting")
+            } else if connection.phase == .eventStream {
+                // EventSource waits `retry` before it reconnects (with Last-Event-ID).
+                connection.stream.send(SharedBytes(Array("retry: \(max(after, 1))\n\n".utf8)))
+                connection.beginClosing()
             } else {
                 connection.stream.close()
             }
@@ -277,6 +284,15 @@ public final class ConcordServer {
         connections.upgraded(connection)
         scheduleLivenessCheck(connection, at: ticks + Int64(configuration.pingIntervalMilliseconds))
         application.opened(connection)
+    }
+
+    /// An event stream started on a connection: it counts as a session, gets heartbeats, and its
+    /// token's expiry ends it.
+    func streamOpened(_ connection: Connection) {
+        connection.isWebSocket = true
+        connections.upgraded(connection)
+        scheduleLivenessCheck(connection, at: ticks + Int64(configuration.pingIntervalMilliseconds))
+        auth.scheduleTokenDeadline(connection)
     }
 
     func scheduleLivenessCheck(_ connection: Connection, at deadline: Int64) {

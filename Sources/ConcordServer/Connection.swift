@@ -7,6 +7,8 @@ final class Connection: Hashable, TCPStreamDelegate {
     enum Phase {
         case http
         case webSocket
+        /// A Server-Sent Events stream (`GET /v1/sse`): the response never ends; input is ignored.
+        case eventStream
         /// A close frame was sent or the connection is being dropped; input is ignored.
         case closing
     }
@@ -65,13 +67,13 @@ final class Connection: Hashable, TCPStreamDelegate {
         switch phase {
         case .http: readHTTP(bytes)
         case .webSocket: readWebSocket(bytes)
-        case .closing: break
+        case .eventStream, .closing: break
         }
     }
 
     func streamDidEnd(_ stream: TCPStream, error: UVError) {
         // The socket ended without a close handshake: perhaps a client about to reconnect.
-        if phase == .webSocket { vanished = true }
+        if phase == .webSocket || phase == .eventStream { vanished = true }
         stream.close()
     }
 
@@ -101,6 +103,11 @@ final class Connection: Hashable, TCPStreamDelegate {
                     return
                 }
                 server.metrics.httpRequests.increment()
+                // A stream that never ends (Server-Sent Events) takes the connection over.
+                if let open = server.router.stream(for: request) {
+                    if let refusal = open(request, self) { write(refusal, keepAlive: false) }
+                    return
+                }
                 awaitingResponse = true
                 server.router.respond(to: request) { [weak self] response in self?.answered(response, keepAlive: request.keepAlive) }
                 if awaitingResponse {
@@ -248,9 +255,10 @@ final class Connection: Hashable, TCPStreamDelegate {
         beginClosing(graceMilliseconds: graceMilliseconds)
     }
 
-    /// Delivers a shared frame unless the connection is too far behind, which closes it with 4008.
+    /// Delivers a shared frame unless the connection is too far behind, which closes it with 4008
+    /// (an event stream, which has no close frame, is closed).
     func deliver(_ frame: SharedBytes) -> Bool {
-        guard phase == .webSocket else { return false }
+        guard phase == .webSocket || phase == .eventStream else { return false }
         // The hot path reads the bound from this object, not through `server` (an unowned reference
         // costs a retain and a release on every access).
         if stream.queuedBytes + frame.count > maxQueueBytes { stream.flushNow() }
@@ -261,6 +269,10 @@ final class Connection: Hashable, TCPStreamDelegate {
             // It reaches the reader after what the kernel already holds, so a reader that paused
             // learns why once it reads again: the close waits for it up to the idle timeout.
             stream.discardQueued()
+            if phase == .eventStream {
+                beginClosing()
+                return false
+            }
             sendClose(
                 code: 4008, reason: "outbound queue over \(maxQueueBytes) bytes",
                 graceMilliseconds: server.configuration.idleTimeoutMilliseconds)
@@ -275,11 +287,20 @@ final class Connection: Hashable, TCPStreamDelegate {
         switch phase {
         case .http: return .http(requestDeadline: requestDeadline)
         case .webSocket: return .webSocket
+        case .eventStream: return .eventStream
         case .closing: return .closing
         }
     }
 
-    private func beginClosing(graceMilliseconds: UInt64 = 2_000) {
+    /// Takes the connection over for a Server-Sent Events stream, once its response head is written.
+    func startEventStream(principal: Principal) {
+        httpParser = nil
+        bufferedInput = []
+        phase = .eventStream
+        session.principal = principal
+    }
+
+    func beginClosing(graceMilliseconds: UInt64 = 2_000) {
         phase = .closing
         closingSince = server.ticks
         server.closingStarted(self, graceMilliseconds: graceMilliseconds)

@@ -26,7 +26,20 @@ final class HTTPRouter {
         }
     }
 
+    /// Opens a stream on the connection, or answers why not (the connection then closes).
+    typealias StreamHandler = (HTTPRequest, Connection) -> HTTPResponse?
+
     private var routes: [(path: Path, handler: Handler)] = []
+    private var streams: [String: StreamHandler] = [:]
+
+    /// A path whose response never ends (Server-Sent Events): its handler takes the connection.
+    func addStream(_ path: String, _ handler: @escaping StreamHandler) {
+        streams[path] = handler
+    }
+
+    func stream(for request: HTTPRequest) -> StreamHandler? {
+        streams[request.path]
+    }
 
     func add(_ path: Path, _ handler: @escaping Handler) {
         routes.append((path, handler))

@@ -15,6 +15,8 @@ final class Hub {
     /// Each coalescing subscription's window, and its name as the client wrote it (echoed in `sub`).
     private var windows: [CoalescingKey: (milliseconds: Int64, sub: JSONValue)] = [:]
     private var coalescingNames: [Connection: Set<String>] = [:]
+    /// Server-Sent Events streams: one subscription each, framed as SSE, not WebSocket.
+    private(set) var eventStreams = ChannelRegistry<Connection>()
     private var presenceWatchers: [String: Set<Connection>] = [:]
     private var typingWatchers: [String: Set<Connection>] = [:]
     private let metrics: ServerMetrics
@@ -33,8 +35,13 @@ final class Hub {
 
     // MARK: Subscriptions and watches
 
-    var subscriptionCount: Int { registry.subscriptionCount + coalescing.subscriptionCount }
-    var activeChannelCount: Int { registry.activeChannelCount + coalescing.activeChannelCount }
+    var subscriptionCount: Int { registry.subscriptionCount + coalescing.subscriptionCount + eventStreams.subscriptionCount }
+    var activeChannelCount: Int { registry.activeChannelCount + coalescing.activeChannelCount + eventStreams.activeChannelCount }
+
+    /// An event stream's one subscription.
+    func subscribeStream(_ connection: Connection, channel: String, filter: SubscriptionFilter) throws(ProtocolError) {
+        try eventStreams.subscribe(connection, name: "sse", channel: channel, filter: filter, limit: 1)
+    }
 
     /// Whether the connection has a subscription by this name, coalescing or not.
     func hasSubscription(_ connection: Connection, name: String) -> Bool {
@@ -68,7 +75,7 @@ final class Hub {
     }
 
     private func hasSubscribers(_ channel: String) -> Bool {
-        registry.hasSubscribers(channel) || coalescing.hasSubscribers(channel)
+        registry.hasSubscribers(channel) || coalescing.hasSubscribers(channel) || eventStreams.hasSubscribers(channel)
     }
 
     private func endCoalescing(_ key: CoalescingKey) {
@@ -89,6 +96,7 @@ final class Hub {
         for channel in connection.session.watches(.typing) { Self.remove(connection, channel, from: &typingWatchers) }
         for name in coalescingNames[connection] ?? [] { endCoalescing(CoalescingKey(connection: connection, sub: name)) }
         let channels = registry.removeAll(of: connection).union(coalescing.removeAll(of: connection))
+            .union(eventStreams.removeAll(of: connection))
         return channels.filter { !hasSubscribers($0) }
     }
 
@@ -109,6 +117,18 @@ final class Hub {
         }
         if delivered > 0 { metrics.messagesOut.increment(by: delivered) }
         if coalescing.hasSubscribers(published.event.channel) { coalesce(published) }
+        if eventStreams.hasSubscribers(published.event.channel) { stream(published) }
+    }
+
+    /// To every event stream that admits the event, framed once as SSE.
+    private func stream(_ published: PublishedEvent) {
+        var frame: SharedBytes?
+        var sent: Int64 = 0
+        eventStreams.forEachRecipient(of: published.event) { connection in
+            if frame == nil { frame = SharedBytes(ServerFrame.sseEvent(published.event.body, position: published.position)) }
+            if connection.deliver(frame!) { sent += 1 }
+        }
+        metrics.messagesOut.increment(by: sent)
     }
 
     // MARK: Coalescing

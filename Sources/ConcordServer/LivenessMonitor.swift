@@ -1,4 +1,5 @@
 import ConcordCore
+import ConcordUV
 import Logging
 
 /// Each connection's next liveness check (ping, drop, or end a stuck close), in one queue behind
@@ -8,6 +9,8 @@ final class LivenessMonitor {
     private var checks = ExpiryQueue<Connection>()
     private let rules: Liveness
     private let pingFrame = Connection.frame(.ping, [])
+    /// An event stream's heartbeat: a comment line, which EventSource ignores.
+    private let heartbeat = SharedBytes(Array(": ping\n\n".utf8))
     private let metrics: ServerMetrics
     private let logger: Logger
 
@@ -38,7 +41,7 @@ final class LivenessMonitor {
         case .wait(let until):
             checks.schedule(connection, at: until)
         case .ping(let next):
-            connection.stream.send(pingFrame)
+            connection.stream.send(connection.phase == .eventStream ? heartbeat : pingFrame)
             checks.schedule(connection, at: next)
         case .drop(let reason):
             switch reason {

@@ -153,6 +153,8 @@ REQUESTS = [
     ("POST", "/v1/publish", b'{"pad":"' + b"x" * 5000 + b'"}', {"Content-Type": "application/json"}, API_KEY, 413),
     ("GET", "/v1/publish", None, None, API_KEY, 405),
     ("GET", "/v1/history?channel=resources/posts", None, None, API_KEY, 200),
+    ("GET", "/v1/sse", None, None, None, 400),
+    ("GET", "/v1/sse?channel=resources/posts&lastEventId=nonsense", None, None, None, 400),
     ("GET", "/v1/history?channel=resources/posts&since=0&epoch=elsewhere&limit=1", None, None, API_KEY, 200),
     ("GET", "/v1/history?channel=resources/posts&since=1", None, None, API_KEY, 400),
     ("GET", "/v1/history?channel=resources/posts", None, None, None, 401),
