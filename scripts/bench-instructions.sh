@@ -8,7 +8,8 @@
 #
 # One fan-out run of 1,000 subscribers with E events and one with 2E; the difference divided by the
 # extra deliveries leaves out start-up and connection set-up. Environment: SUBSCRIBERS (1000),
-# EVENTS (200), SCRATCH (.build), GENERATOR (a built concord-bench to use instead of building one).
+# EVENTS (200), SCRATCH (.build), GENERATOR (a built concord-bench to use instead of building one),
+# SERVER_ARGS (extra flags for every server, e.g. "--history *=0" to measure without history).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUBSCRIBERS=${SUBSCRIBERS:-1000}
@@ -32,9 +33,11 @@ ulimit -n "$(ulimit -Hn)"
 count() {
     local binary="$1" events="$2" out="$work/callgrind.$RANDOM" log="$work/server.log" port
     : > "$log"
+    set -f # SERVER_ARGS splits into words, never globs ("*=0")
     valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" serve --port 0 --memory --api-key bench-key \
-        --log-level warning --max-connections 20000 --max-connections-per-ip 0 >"$log" 2>&1 &
+        --log-level warning --max-connections 20000 --max-connections-per-ip 0 ${SERVER_ARGS:-} >"$log" 2>&1 &
     local pid=$!
+    set +f
     for _ in $(seq 300); do
         port=$(sed -n 's|^concord listening on http://[^ ]*:\([0-9][0-9]*\).*|\1|p' "$log" | head -n 1)
         [ -n "$port" ] && break

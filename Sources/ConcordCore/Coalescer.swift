@@ -18,10 +18,17 @@ public struct Coalescer<Key: Hashable> {
         public var merged: Int
     }
 
+    /// One subscription's open window: the events it kept, in order, merged only when it ends
+    /// (an offer is an append), and a signature of their offsets: windows that kept the same events
+    /// (the subscribers of one burst, mostly) share one merge.
     private struct Window {
         var windowMilliseconds: Int64
-        var ends: Int64
-        /// Kept events by type, in the order the types first came.
+        var pending: [(event: LiveEvent, offset: UInt64)] = []
+        var signature: UInt64 = 0
+    }
+
+    /// Events merged by type, in the order the types first came.
+    private struct Merge {
         var types: [String] = []
         var kept: [String: Kept] = [:]
     }
@@ -46,15 +53,19 @@ public struct Coalescer<Key: Hashable> {
 
     /// An event for a coalescing subscription: what to send at once (the event itself, when no
     /// window is open), or nil when it is kept for the window's end.
-    public mutating func offer(_ event: LiveEvent, offset: UInt64, to key: Key, windowMilliseconds: Int64, now: Int64) -> Delivery? {
-        guard var window = windows[key] else {
-            windows[key] = Window(windowMilliseconds: windowMilliseconds, ends: now + windowMilliseconds)
-            deadlines.schedule(key, at: now + windowMilliseconds)
-            return Delivery(channel: event.channel, offset: offset, event: event, merged: 1)
+    public mutating func offer(
+        _ event: LiveEvent, offset: UInt64, to key: Key, windowMilliseconds: @autoclosure () -> Int64, now: Int64
+    ) -> Delivery? {
+        // One lookup, and in place: a copy of the window would copy everything it keeps.
+        if let index = windows.index(forKey: key) {
+            windows.values[index].pending.append((event, offset))
+            windows.values[index].signature = (windows.values[index].signature ^ offset) &* 0x9E37_79B9_7F4A_7C15 &+ 1
+            return nil
         }
-        Self.keep(event, offset: offset, in: &window)
-        windows[key] = window
-        return nil
+        let milliseconds = windowMilliseconds()
+        windows[key] = Window(windowMilliseconds: milliseconds)
+        deadlines.schedule(key, at: now + milliseconds)
+        return Delivery(channel: event.channel, offset: offset, event: event, merged: 1)
     }
 
     /// The earliest time a window ends.
@@ -64,14 +75,22 @@ public struct Coalescer<Key: Hashable> {
     /// that kept nothing, which closes; the others open the next window).
     public mutating func due(now: Int64) -> [(Key, [Delivery])] {
         var out: [(Key, [Delivery])] = []
+        var merged: [UInt64: (first: UInt64, count: Int, deliveries: [Delivery])] = [:]
         for key in deadlines.popExpired(now: now) {
             guard let window = windows[key] else { continue }
-            guard !window.types.isEmpty else {
+            guard let first = window.pending.first else {
                 windows[key] = nil
                 continue
             }
-            out.append((key, Self.deliveries(window)))
-            windows[key] = Window(windowMilliseconds: window.windowMilliseconds, ends: now + window.windowMilliseconds)
+            let deliveries: [Delivery]
+            if let shared = merged[window.signature], shared.first == first.offset, shared.count == window.pending.count {
+                deliveries = shared.deliveries
+            } else {
+                deliveries = Self.merge(window.pending)
+                merged[window.signature] = (first.offset, window.pending.count, deliveries)
+            }
+            out.append((key, deliveries))
+            windows[key] = Window(windowMilliseconds: window.windowMilliseconds)
             deadlines.schedule(key, at: now + window.windowMilliseconds)
         }
         return out
@@ -79,9 +98,9 @@ public struct Coalescer<Key: Hashable> {
 
     /// Merges events at once (a replay to a coalescing subscription): one per type, as a window's end would.
     public static func merge(_ events: [(event: LiveEvent, offset: UInt64)]) -> [Delivery] {
-        var window = Window(windowMilliseconds: 0, ends: 0)
-        for (event, offset) in events { keep(event, offset: offset, in: &window) }
-        return deliveries(window)
+        var merge = Merge()
+        for (event, offset) in events { keep(event, offset: offset, in: &merge) }
+        return deliveries(merge)
     }
 
     /// Forgets a subscription that ended.
@@ -90,13 +109,18 @@ public struct Coalescer<Key: Hashable> {
         deadlines.cancel(key)
     }
 
-    private static func keep(_ event: LiveEvent, offset: UInt64, in window: inout Window) {
-        guard var kept = window.kept[event.type] else {
+    private static func keep(_ event: LiveEvent, offset: UInt64, in window: inout Merge) {
+        guard window.kept[event.type] != nil else {
             window.types.append(event.type)
             window.kept[event.type] = Kept(
                 first: event, ids: event.ids, seen: Set(event.ids ?? []), lastOffset: offset, lastDate: event.body["date"])
             return
         }
+        // In place, for the same reason: the ids and the set of them grow with every event.
+        Self.add(event, offset: offset, to: &window.kept[event.type]!)
+    }
+
+    private static func add(_ event: LiveEvent, offset: UInt64, to kept: inout Kept) {
         kept.count += 1
         if let eventIDs = event.ids, kept.ids != nil {
             for id in eventIDs where kept.seen.insert(id).inserted { kept.ids!.append(id) }
@@ -106,10 +130,9 @@ public struct Coalescer<Key: Hashable> {
         }
         kept.lastOffset = offset
         kept.lastDate = event.body["date"]
-        window.kept[event.type] = kept
     }
 
-    private static func deliveries(_ window: Window) -> [Delivery] {
+    private static func deliveries(_ window: Merge) -> [Delivery] {
         let lastOffset = window.kept.values.map(\.lastOffset).max() ?? 0
         return window.types.map { type in
             let kept = window.kept[type]!

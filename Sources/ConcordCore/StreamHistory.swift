@@ -128,9 +128,12 @@ public struct HistoryEntry: Sendable {
             frame: published.frame ?? ServerFrame.event(published.event, offset: published.position.offset))
     }
 
-    /// What keeping it costs, roughly: its frame, its type and ids, and the entry itself.
+    /// What keeping it costs, roughly: the entry in its array, its frame's buffer, and its ids (each
+    /// buffer with its header and allocation; strings of up to 15 bytes live inline).
     public var bytes: Int {
-        frame.count + type.utf8.count + (ids?.reduce(0) { $0 + $1.utf8.count + 16 } ?? 0) + 64
+        func text(_ string: String) -> Int { string.utf8.count > 15 ? string.utf8.count + 48 : 0 }
+        let idBytes = ids.map { list in 48 + list.reduce(0) { $0 + 16 + text($1) } } ?? 0
+        return MemoryLayout<HistoryEntry>.stride + 48 + frame.count + text(type) + idBytes
     }
 }
 

@@ -138,9 +138,11 @@ final class Hub {
         let now = ticks()
         coalescing.forEachSubscription(admitting: published.event) { connection, name in
             let key = CoalescingKey(connection: connection, sub: name)
-            guard let window = windows[key],
+            // The window's length is looked up only when one opens: in a burst, an offer is an append.
+            guard
                 let delivery = coalescer.offer(
-                    published.event, offset: published.position.offset, to: key, windowMilliseconds: window.milliseconds, now: now)
+                    published.event, offset: published.position.offset, to: key,
+                    windowMilliseconds: windows[key]?.milliseconds ?? 1_000, now: now)
             else { return }
             send([delivery], to: key)
         }
