@@ -10,7 +10,7 @@
 //             event after recovery (p50, p99).
 // coalescing  1,000 subscribers, a 1,000-event burst, with and without `coalesce: 200`: deliveries
 //             and server CPU.
-// history     1,000 subscribers, 200 events, with history (the default) and without
+// history     1,000 subscribers, EVENTS events (1,000), with history (the default) and without
 //             (`--history '*=0'`): server CPU per delivery.
 // memory      300 events of about 200 bytes in each of 1,000 channels: history bytes per channel
 //             (`concord_history_bytes`) and the server's resident memory per channel.
@@ -25,6 +25,7 @@ if (!binary) {
 const scenarios = wanted.length ? wanted : ["history", "coalescing", "memory", "storm"];
 const CLIENTS = Number(process.env.CLIENTS ?? 5000);
 const MISSED = Number(process.env.MISSED ?? 100);
+const EVENTS = Number(process.env.EVENTS ?? 1000);
 const API_KEY = "bench-key";
 const SERVER_PIN = process.env.SERVER_PIN ? process.env.SERVER_PIN.split(" ") : [];
 
@@ -215,14 +216,14 @@ async function fanout(args) {
   let received = 0;
   const sockets = await inBatches(1000, 500, () => connect(server, { channel, onEvent: () => (received += 1) }));
   const cpuBefore = server.cpu();
-  for (let i = 0; i < 200; i += 20) {
+  for (let i = 0; i < EVENTS; i += 20) {
     await publish(server, events(channel, 20, i));
     await until(() => received === 1000 * (i + 20), 60_000, "the batch everywhere");
   }
   const cpu = server.cpu() - cpuBefore;
   for (const ws of sockets) ws.close();
   server.stop();
-  return (cpu * 1e6) / (1000 * 200);
+  return (cpu * 1e6) / (1000 * EVENTS);
 }
 
 async function history() {
@@ -234,7 +235,7 @@ async function history() {
     off.push(await fanout(["--history", "*=0"]));
   }
   const median = (values) => percentile(values, 50);
-  console.log(`history: 1,000 subscribers, 200 events, ${rounds} rounds alternating, server CPU per delivery (median)`);
+  console.log(`history: 1,000 subscribers, ${EVENTS} events, ${rounds} rounds alternating, server CPU per delivery (median)`);
   console.log(`  history on (300 events, 5 min) ${median(on).toFixed(2)} µs  (${on.map((v) => v.toFixed(2)).join(", ")})`);
   console.log(`  history off (--history '*=0')  ${median(off).toFixed(2)} µs  (${off.map((v) => v.toFixed(2)).join(", ")})`);
   console.log(`  on / off                       ${(median(on) / median(off)).toFixed(3)}`);

@@ -11,7 +11,9 @@ import os
 import pathlib
 import re
 import signal
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -31,8 +33,11 @@ CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
 ARTIFACTS = ROOT / "artifacts" / "browser"
 
 TYPING_TTL = 1.5  # seconds; --typing-ttl below
+# A data directory, so that a restart keeps the posts and the channels' history: pages recover
+# what they missed instead of reloading everything (test_a_restart_leaves_no_stale_list).
+DATA_DIR = tempfile.mkdtemp(prefix="concord-browser-")
 SERVER_ARGS = [
-    "serve", "--dev", "--memory", "--host", "127.0.0.1",
+    "serve", "--dev", "--data-dir", DATA_DIR, "--host", "127.0.0.1", "--drain-window", "300",
     "--ping-interval", "300", "--idle-timeout", "1000", "--typing-ttl", str(int(TYPING_TTL * 1000)),
 ]
 # Generous: the suite must pass on a 2-core machine that is busy with other work.
@@ -263,6 +268,7 @@ def server():
     yield concord
     concord.stop()
     concord.log.close()
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

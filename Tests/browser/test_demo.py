@@ -4,6 +4,7 @@ under artifacts/browser/. Tests create their own posts, so they do not depend on
 offline test restarts the server and so runs last (pytest keeps the file's order).
 """
 
+import urllib.request
 import time
 
 from conftest import TYPING_TTL, WAIT
@@ -234,7 +235,7 @@ def test_edits_of_different_fields_merge(server, browser):
 
 
 def test_offline_indicator_while_the_server_is_down(server, browser):
-    # Runs last: the server restarts (in memory: the seeded posts come back as they were).
+    # Runs after the others but one: the server restarts (its data directory keeps the posts).
     alice = browser("alice").open_post("1")
     bob = browser("bob").open_post("1")
     bob.wait_until(lambda: bob.viewers() == {"alice": 1, "bob": 1}, "alice is not shown")
@@ -256,3 +257,40 @@ def test_offline_indicator_while_the_server_is_down(server, browser):
     alice.wait_until(lambda: alice.viewers() == {"alice": 1, "bob": 1}, "presence not restored after the restart")
     alice.screenshot("2-back-online")
     bob.screenshot("2-back-online")
+
+
+def test_a_restart_leaves_no_stale_list(server, browser):
+    # Runs last. Alice's list is open; the server restarts; bob, back first, creates a post while
+    # alice's page is still away. When it returns, it recovers the event it missed from the
+    # channel's history (kept in the data directory across the restart): her list shows the post
+    # without a reload, and nothing is shown twice.
+    alice = browser("alice").open()
+    bob = browser("bob").open()
+    alice.wait_until(lambda: "1" in alice.list_titles(), "the list is empty")
+    before = len(alice.list_titles())
+
+    server.stop()
+    alice.wait_text("offline", "You are offline")
+    # Alice's network stays down (the browser's own offline mode) until bob's post is made.
+    alice.driver.execute_cdp_cmd("Network.enable", {})
+    network = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    alice.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, **network})
+    server.start()
+    bob.wait_hidden("offline", timeout=WAIT + 15)
+    bob.type_into("new-post-title", "Made during the restart")
+    bob.click("new-post-create")
+    bob.wait_until(lambda: "Made during the restart" in bob.list_titles().values(), "bob's post was not created")
+    assert "Made during the restart" not in alice.list_titles().values()
+    alice.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, **network})
+
+    alice.wait_hidden("offline", timeout=WAIT + 15)
+    alice.wait_until(lambda: "Made during the restart" in alice.list_titles().values(), "alice's list stayed stale")
+    assert len(alice.list_titles()) == before + 1
+    # Through recovery, not a reload: the restarted server replayed, and told nobody to refetch.
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        metrics = dict(line.rsplit(" ", 1) for line in response.read().decode().splitlines() if line and not line.startswith("#"))
+    assert float(metrics["concord_recoveries_total"]) >= 2, metrics["concord_recoveries_total"]
+    assert float(metrics["concord_recoveries_failed_total"]) == 0
+    assert float(metrics["concord_events_replayed_total"]) >= 1
+    alice.screenshot("1-recovered")
+

@@ -81,13 +81,14 @@ function start() {
   client.subscribe({
     channel: POSTS,
     callback: (event) => onPostEvent(event),
-    // After a reconnect events may have been missed (or the server restarted): read the list again.
-    onSubscribed: (info) => info.resumed && refreshPosts({ afterReconnect: true }),
+    // After a reconnect the missed events are replayed; only when they cannot be (the server lost
+    // them) is the list read again.
+    onSubscribed: (info) => info.gap && refreshPosts({ afterReconnect: true }),
   });
   client.subscribe({
     channel: COMMENTS,
     callback: (event) => current && String(event.payload.post) === current.id && loadComments(current),
-    onSubscribed: (info) => info.resumed && current && loadComments(current),
+    onSubscribed: (info) => info.gap && current && loadComments(current),
   });
 
   renderMe();
