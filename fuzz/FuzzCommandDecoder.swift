@@ -23,7 +23,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
             _ = SubscriptionFilter(types: ["*"], ids: ["1"]).admits(event)
         case .subscribe(let subscribe):
-            _ = ServerFrame.subscribed(id: id, sub: subscribe.sub, channel: subscribe.channel, offset: 0, epoch: "e")
+            let position = StreamPosition(offset: 0, epoch: "e")
+            _ = ServerFrame.subscribed(id: id, sub: subscribe.sub, channel: subscribe.channel, position: position)
+            if let since = subscribe.since {
+                // A recovery from the client's position on an empty stream: all or nothing, never a crash.
+                _ = ChannelStream(epoch: "e").recover(since: since, maxEvents: 1000)
+                _ = ServerFrame.subscribed(
+                    id: id, sub: subscribe.sub, channel: subscribe.channel, position: position, recovery: .failed(.epochChanged))
+            }
+            // The sub as it goes back in every event for this subscription alone.
+            let frame = ServerFrame.replayed(
+                ServerFrame.event(try LiveEvent(json: ["channel": .string("c"), "type": .string("t")], now: Timestamp(milliseconds: 0)), offset: 1),
+                sub: subscribe.sub)
+            guard case .object(let parsed)? = JSONParsing.value(from: frame), parsed["sub"] == subscribe.sub else {
+                fatalError("a replayed frame does not carry its sub")
+            }
         case .presenceEnter(let channel, let info), .presenceUpdate(let channel, let info):
             let member = PresenceMember(user: "u", info: info, connections: 1)
             _ = ServerFrame.presenceEvent(.join(channel: channel, member: member))

@@ -81,14 +81,16 @@ public enum ServerFrame {
 
     /// A replayed event for one subscription: the stored `event` push with `"sub"` added after `op`.
     public static func replayed(_ frame: [UInt8], sub: JSONValue) -> [UInt8] {
-        let opPrefix = Array(#"{"op":"event""#.utf8)
-        precondition(frame.starts(with: opPrefix), "not an event frame")
+        precondition(frame.starts(with: eventPrefix), "not an event frame")
         var w = JSONWriter(reservingCapacity: frame.count + 32)
-        w.rawBytes(opPrefix)
+        w.rawBytes(eventPrefix)
         w.key("sub"); w.value(sub)
-        w.rawBytes(frame[opPrefix.count...])
+        w.rawBytes(frame[eventPrefix.count...])
         return w.bytes
     }
+
+    /// How every `event` frame begins.
+    public static let eventPrefix = Array(#"{"op":"event""#.utf8)
 
     public static func unsubscribed(id: JSONValue?, sub: JSONValue) -> [UInt8] {
         var w = reply("unsubscribed", id: id)

@@ -108,7 +108,9 @@ public struct HistoryEntry: Sendable {
     /// An entry read back from a journal: the filter fields come from the frame itself. Nil when
     /// the bytes are not an event push.
     public init?(frame: [UInt8], at: Timestamp) {
-        guard case .object(let push)? = JSONParsing.object(from: frame).map(JSONValue.object),
+        // As `ServerFrame.event` writes it, which `ServerFrame.replayed` relies on.
+        guard frame.starts(with: ServerFrame.eventPrefix),
+            case .object(let push)? = JSONParsing.object(from: frame).map(JSONValue.object),
             case .int(let offset)? = push["offset"], offset > 0,
             case .object(let body)? = push["event"],
             let event = try? LiveEvent(json: body, now: at)
