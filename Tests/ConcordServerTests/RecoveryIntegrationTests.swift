@@ -183,7 +183,9 @@ struct RecoveryIntegrationTests {
         #expect(response.status == 200)
     }
 
-    @Test func aGracefulRestartKeepsStreamsSoClientsRecoverAcrossIt() throws {
+    /// A server on a data directory, stopped by `stop` after a client saw event 1, then started
+    /// again and given event 2; answers the reply to a subscribe from offset 1 and what followed.
+    func restart(_ stop: (ServerProcess) -> Void) throws -> (reply: [String: Any], epoch: String, back: TestWebSocket) {
         let directory = try TestDirectory.make("history")
         defer { try? FileManager.default.removeItem(at: directory) }
         var server = try ServerProcess(dataDirectory: directory)
@@ -191,30 +193,25 @@ struct RecoveryIntegrationTests {
         try publish(port: server.port, 1)
         #expect(try event(first).offset == 1)
         let epoch = try #require(start["epoch"] as? String)
-        server.stop()  // SIGTERM: the journal is closed cleanly
+        stop(server)
         server = try ServerProcess(dataDirectory: directory)
         defer { server.kill9() }
         // Published while the client was away, after the restart.
         try publish(port: server.port, 2)
         let (back, reply) = try subscribe(port: server.port, since: (1, epoch))
+        return (reply, epoch, back)
+    }
+
+    @Test func aGracefulRestartKeepsStreamsSoClientsRecoverAcrossIt() throws {
+        let (reply, epoch, back) = try restart { $0.stop() }  // SIGTERM: the journal is closed cleanly
         #expect(reply["recovered"] as? Bool == true)
         #expect(reply["epoch"] as? String == epoch && reply["offset"] as? Int == 2)
         #expect(try event(back) == (2, "2", "s1"))
     }
 
     @Test func afterAKillClientsAreToldToRefetchNeverLeftWithASilentGap() throws {
-        let directory = try TestDirectory.make("history")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var server = try ServerProcess(dataDirectory: directory)
-        let (first, start) = try subscribe(port: server.port)
-        try publish(port: server.port, 1)
-        #expect(try event(first).offset == 1)
-        let epoch = try #require(start["epoch"] as? String)
-        server.kill9()  // events may have been numbered and delivered without reaching the disk
-        server = try ServerProcess(dataDirectory: directory)
-        defer { server.kill9() }
-        try publish(port: server.port, 2)
-        let (_, reply) = try subscribe(port: server.port, since: (1, epoch))
+        // kill -9: events may have been numbered and delivered without reaching the disk.
+        let (reply, epoch, _) = try restart { $0.kill9() }
         #expect(reply["recovered"] as? Bool == false)
         #expect(reply["reason"] as? String == "epoch_changed")
         #expect(reply["epoch"] as? String != epoch)

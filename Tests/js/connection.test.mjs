@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient, liveProvider } from "../../protocol/concord.js";
-import { startServer, publishOk, waitFor, FAST_RECONNECT, recordStates, recordErrors } from "./helpers.mjs";
+import { startServer, startOnPort, publishOk, waitFor, FAST_RECONNECT, recordStates, recordErrors } from "./helpers.mjs";
 
 let server;
 const clients = [];
@@ -130,16 +130,3 @@ test("reconnects after the server restarts on the same port and restores subscri
   assert.equal(received[1].type, "deleted");
   assert.ok(received[1].date instanceof Date);
 });
-
-// The old process may take a moment to release the port.
-async function startOnPort(port) {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    try {
-      return await startServer({ port });
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}

@@ -386,3 +386,16 @@ export function trackedWebSocket() {
     },
   };
 }
+
+/** Starts a server on `port` again, waiting for the old process to release it. */
+export async function startOnPort(port, args = []) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return await startServer({ port, args });
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -1,33 +1,19 @@
 // Recovery after a reconnect against the real server: the events a subscription missed while its
 // connection was down arrive once, in order, before live ones; when they cannot, Refine's callback
 // gets one refetch event. Never a silent gap.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, liveProvider } from "../../protocol/concord.js";
-import { startServer, publishOk, waitFor, FAST_RECONNECT, trackedWebSocket, httpJson } from "./helpers.mjs";
+import { devServerFixture, startServer, startOnPort, publishOk, waitFor, FAST_RECONNECT, trackedWebSocket, httpJson } from "./helpers.mjs";
 
-let server;
-const clients = [];
+// A server of this file's own (not in development mode), and clients that close with it.
+const fixture = devServerFixture([]);
+const newClient = (options = {}) => fixture.newClient(undefined, undefined, options);
 
-before(async () => {
-  server = await startServer();
-});
-
-after(async () => {
-  for (const client of clients) client.close();
-  await server?.stop();
-});
-
-function newClient(options = {}) {
-  const client = createClient(server.wsUrl, { reconnect: FAST_RECONNECT, ...options });
-  clients.push(client);
-  return client;
-}
-
-const post = (channel, type, id) => publishOk(server, { channel, type, payload: { ids: [id] } });
+const post = (channel, type, id) => publishOk(fixture.server, { channel, type, payload: { ids: [id] } });
 
 test("events missed while the network was down reach Refine's callback once, in order, before live ones", async () => {
   const network = trackedWebSocket();
@@ -75,7 +61,7 @@ test("a subscription that missed more than the history keeps gets one refetch ev
   await waitFor(() => client.state !== "connected", 3000, "the client to notice");
   // More than the 300 events a channel keeps by default.
   const events = Array.from({ length: 301 }, (_, i) => ({ channel: "resources/flood", type: "updated", payload: { ids: [i] } }));
-  const published = await httpJson(server, "POST", "/v1/publish", { body: events });
+  const published = await httpJson(fixture.server, "POST", "/v1/publish", { body: events });
   assert.equal(published.status, 200);
   network.release();
   await waitFor(() => infos.length === 2, 5000, "resubscribed");
@@ -89,10 +75,10 @@ test("a subscription that missed more than the history keeps gets one refetch ev
 test("GET /v1/history answers a channel's kept events to a backend", async () => {
   await post("resources/audit", "created", 7);
   await post("resources/audit", "updated", 7);
-  const all = await httpJson(server, "GET", "/v1/history?channel=resources/audit");
+  const all = await httpJson(fixture.server, "GET", "/v1/history?channel=resources/audit");
   assert.equal(all.status, 200, all.text);
   assert.deepEqual(all.body.events.map((e) => [e.offset, e.event.type]), [[1, "created"], [2, "updated"]]);
-  const after = await httpJson(server, "GET", `/v1/history?channel=resources/audit&since=1&epoch=${all.body.epoch}`);
+  const after = await httpJson(fixture.server, "GET", `/v1/history?channel=resources/audit&since=1&epoch=${all.body.epoch}`);
   assert.deepEqual([after.body.complete, after.body.events.map((e) => e.offset)], [true, [2]]);
 });
 
@@ -106,7 +92,7 @@ test("a burst of 1,000 events reaches a coalescing Refine subscription as a few 
   });
   await handle.ready;
   const events = Array.from({ length: 1000 }, (_, i) => ({ channel: "resources/import", type: "created", payload: { ids: [i] } }));
-  assert.equal((await httpJson(server, "POST", "/v1/publish", { body: events })).status, 200);
+  assert.equal((await httpJson(fixture.server, "POST", "/v1/publish", { body: events })).status, 200);
   const stands = () => received.reduce((n, e) => n + (e.meta?.concord?.coalesced ?? 1), 0);
   await waitFor(() => stands() === 1000, 5000, "every event accounted for");
   assert.ok(received.length <= 3, `${received.length} callbacks for 1,000 events`);
@@ -154,17 +140,4 @@ test("a graceful restart: 1,000 clients are told when to come back, return, and 
 async function publishTo(target, type, id) {
   const response = await httpJson(target, "POST", "/v1/publish", { body: { channel: "resources/drain", type, payload: { ids: [id] } } });
   assert.equal(response.status, 200, response.text);
-}
-
-// The old process may take a moment to release the port.
-async function startOnPort(port, args) {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    try {
-      return await startServer({ port, args });
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
