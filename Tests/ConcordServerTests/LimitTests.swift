@@ -234,39 +234,49 @@ struct LimitTests {
 
     /// Timeouts run on a clock the test moves: each test steps to just before the deadline (the
     /// connection stays) and onto it (it goes), with no waiting on real time.
-    @Test func aTrickledRequestIsClosedAtTheHandshakeTimeout() throws {
-        let clock = ManualClock()
-        let server = try TestServer {
+    /// A server whose requests must be whole within 300 ms, on `clock`.
+    func handshakeServer(_ clock: ManualClock) throws -> TestServer {
+        try TestServer {
             $0.handshakeTimeoutMilliseconds = 300
             $0.clock = clock
         }
+    }
+
+    /// Steps to `remaining - 1` ms (the connection stays), then onto the deadline: it is closed
+    /// without a response (protocol/README.md: "the connection is closed without a response", even
+    /// mid-request), and the limit counts one hit.
+    fileprivate func expectClosedAtTheDeadline(
+        _ raw: RawTCP, _ server: TestServer, _ clock: ManualClock, remaining: Int64, before: MetricsScrape
+    ) throws {
+        server.advance(clock, by: remaining - 1)
+        #expect(!raw.read(timeout: 0.05).closed, "open 1 ms before the deadline")
+        server.advance(clock, by: 1)
+        let answer = raw.read(timeout: 5)
+        #expect(answer.closed, "the server closed the connection at the deadline")
+        #expect(answer.bytes.isEmpty, "unexpected answer: \(String(decoding: answer.bytes, as: UTF8.self))")
+        try expectHits(server, "handshake_timeout", 1, since: before)
+    }
+
+    @Test func aTrickledRequestIsClosedAtTheHandshakeTimeout() throws {
+        let clock = ManualClock()
+        let server = try handshakeServer(clock)
         defer { server.stop() }
         let before = try scrapeAtZero(server)
         server.waitForConnections(0)
         let raw = try RawTCP(port: server.port)
         try raw.send(Array("GET /hea".utf8))
         server.waitForConnections(1)  // accepted: the request's deadline counts from here
-        // A byte every 100 ms: activity, but the request never completes, so the deadline stays.
+        // A byte every 40 ms: activity, but the request never completes, so the deadline stays.
         for byte in Array("lthz HT".utf8) {
             try raw.send([byte])
             server.advance(clock, by: 40)
         }
-        server.advance(clock, by: 299 - 7 * 40)
-        #expect(!raw.read(timeout: 0.05).closed, "open 1 ms before the deadline")
-        server.advance(clock, by: 1)
-        let answer = raw.read(timeout: 5)
-        #expect(answer.closed, "the server closed the trickling connection at the deadline")
-        // protocol/README.md: "the connection is closed without a response", even mid-request.
-        #expect(answer.bytes.isEmpty, "unexpected answer: \(String(decoding: answer.bytes, as: UTF8.self))")
-        try expectHits(server, "handshake_timeout", 1, since: before)
+        try expectClosedAtTheDeadline(raw, server, clock, remaining: 300 - 7 * 40, before: before)
     }
 
     @Test func aTrickledSecondRequestOnAKeepAliveConnectionHasADeadlineToo() throws {
         let clock = ManualClock()
-        let server = try TestServer {
-            $0.handshakeTimeoutMilliseconds = 300
-            $0.clock = clock
-        }
+        let server = try handshakeServer(clock)
         defer { server.stop() }
         let before = try scrapeAtZero(server)
         let raw = try RawTCP(port: server.port)
@@ -276,13 +286,7 @@ struct LimitTests {
         #expect(!first.closed)
         // The second request's deadline counts from the first response, however long the first took.
         try raw.send(Array("GET /healthz HTTP/1.1\r\nHost: 127".utf8))
-        server.advance(clock, by: 299)
-        #expect(!raw.read(timeout: 0.05).closed, "open 1 ms before the deadline")
-        server.advance(clock, by: 1)
-        let answer = raw.read(timeout: 5)
-        #expect(answer.closed, "the server closed the trickling keep-alive connection at the deadline")
-        #expect(answer.bytes.isEmpty, "unexpected answer: \(String(decoding: answer.bytes, as: UTF8.self))")
-        try expectHits(server, "handshake_timeout", 1, since: before)
+        try expectClosedAtTheDeadline(raw, server, clock, remaining: 300, before: before)
     }
 
     @Test func aConnectionThatNeverAnswersPingsIsDroppedAtTheIdleTimeout() throws {
