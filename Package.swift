@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // hiredis's asynchronous API with its libuv adapter, linked from Debian's libhiredis-dev.
+        .target(name: "CHiredis", linkerSettings: [.linkedLibrary("hiredis")]),
 
         // The only code that touches raw pointers, Unmanaged and libuv handles.
         .target(name: "ConcordUV", dependencies: ["CLibUV"], swiftSettings: loopTargetSettings),
@@ -54,6 +56,9 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+
+        // Redis on Concord's own loop: connections, commands, pub/sub (the only code that touches hiredis).
+        .target(name: "ConcordRedis", dependencies: ["CHiredis", "ConcordUV"]),
 
         // The durable record store: the only code that touches SQLite and its pointers.
         .target(name: "ConcordSQLite", dependencies: ["CSQLite", "ConcordCore"]),
@@ -97,6 +102,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]),
         .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
+        .testTarget(name: "ConcordRedisTests", dependencies: ["ConcordRedis", "ConcordUV"]),
         .testTarget(
             name: "ConcordServerTests",
             dependencies: [

@@ -2,11 +2,11 @@
 # Installs the Debian packages Concord builds against, only those missing. Needs root or sudo.
 set -euo pipefail
 
-packages=(libuv1-dev libhttp-parser-dev libsqlite3-dev pkg-config)
+packages=(libuv1-dev libhttp-parser-dev libsqlite3-dev libhiredis-dev pkg-config)
 # Extra groups: `install-deps.sh test` adds what the test suite needs.
 for group in "$@"; do
   case "$group" in
-    test) packages+=(nodejs python3 python3-pip chromium chromium-driver) ;;
+    test) packages+=(nodejs python3 python3-pip chromium chromium-driver redis-server) ;;
     bench) packages+=(jq bc nginx libnginx-mod-nchan valgrind gcc) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
   esac

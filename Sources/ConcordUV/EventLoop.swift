@@ -11,6 +11,8 @@ import CLibUV
 /// Everything here runs on the loop's thread; only `LoopAsync.send` may be called from elsewhere.
 public final class EventLoop {
     let raw: UnsafeMutablePointer<uv_loop_t>
+    /// The `uv_loop_t *`, for C libraries that attach their own I/O to this loop (hiredis's adapter).
+    public var uvLoop: UnsafeMutableRawPointer { UnsafeMutableRawPointer(raw) }
 
     /// Reads are consumed inside the read callback, so one buffer serves every connection: an idle
     /// connection costs no read buffer at all.
