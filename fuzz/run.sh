@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target over the codec sources.
-#   fuzz/run.sh websocket|http|command|record-state|token|stream-position [SECONDS]    (default 30 seconds)
+#   fuzz/run.sh websocket|http|command|record-state|token|stream-position|redis-address [SECONDS]    (default 30 seconds)
 # Exits non-zero when the fuzzer finds a crash; the crashing input is saved under fuzz/out/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,13 +42,18 @@ case "$target" in
     extra=()
     dict=()
     ;;
+  redis-address)
+    sources=(Sources/ConcordRedis/RedisAddress.swift fuzz/FuzzRedisAddress.swift)
+    extra=()
+    dict=()
+    ;;
   token)
     sources=(Sources/ConcordCore/*.swift fuzz/FuzzToken.swift)
     extra=()
     dict=(-dict=fuzz/token.dict)
     ;;
   *)
-    echo "usage: fuzz/run.sh websocket|http|command|record-state|token|stream-position [SECONDS]" >&2
+    echo "usage: fuzz/run.sh websocket|http|command|record-state|token|stream-position|redis-address [SECONDS]" >&2
     exit 2
     ;;
 esac

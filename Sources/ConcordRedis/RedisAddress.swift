@@ -1,0 +1,131 @@
+/// Where Redis is, as `--redis` names it: `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=PREFIX]`.
+/// The password may be percent-encoded; the prefix (default `concord`) starts every key and channel
+/// name, so that several deployments can share one Redis.
+public struct RedisAddress: Equatable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var user: String?
+    public var password: String?
+    public var database: Int
+    public var prefix: String
+
+    public static let defaultPort = 6379
+    public static let defaultPrefix = "concord"
+
+    public init(host: String, port: Int = defaultPort, user: String? = nil, password: String? = nil, database: Int = 0, prefix: String = defaultPrefix) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.prefix = prefix
+    }
+
+    /// Reads a `redis://` URL, or says what is wrong with it.
+    public static func parse(_ text: String) -> Result<RedisAddress, ParseError> {
+        guard text.hasPrefix("redis://") else { return .failure(ParseError("must start with redis://")) }
+        var rest = Substring(text.dropFirst("redis://".count))
+        var address = RedisAddress(host: "")
+
+        if let question = rest.firstIndex(of: "?") {
+            let query = rest[rest.index(after: question)...]
+            rest = rest[..<question]
+            for pair in query.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2, parts[0] == "prefix" else { return .failure(ParseError("unknown parameter \(pair.prefix(40))")) }
+                let prefix = String(parts[1])
+                guard !prefix.isEmpty, prefix.utf8.count <= 64,
+                    prefix.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "{") && $0 != UInt8(ascii: "}") })
+                else { return .failure(ParseError("prefix must be 1 to 64 printable ASCII characters without braces")) }
+                address.prefix = prefix
+            }
+        }
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            let parts = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return .failure(ParseError("credentials must be USER:PASSWORD or :PASSWORD")) }
+            guard let user = percentDecoded(parts[0]), let password = percentDecoded(parts[1]) else {
+                return .failure(ParseError("credentials are not valid percent-encoded UTF-8"))
+            }
+            address.user = user.isEmpty ? nil : user
+            address.password = password.isEmpty ? nil : password
+        }
+        if let slash = rest.firstIndex(of: "/") {
+            let database = rest[rest.index(after: slash)...]
+            rest = rest[..<slash]
+            if !database.isEmpty {
+                guard let number = Int(database), (0...15).contains(number) else {
+                    return .failure(ParseError("the database must be a number from 0 to 15"))
+                }
+                address.database = number
+            }
+        }
+        var host = rest
+        if rest.hasPrefix("[") {
+            // [IPv6]:PORT
+            guard let close = rest.firstIndex(of: "]") else { return .failure(ParseError("an IPv6 host needs its closing ]")) }
+            host = rest[rest.index(after: rest.startIndex)..<close]
+            let after = rest[rest.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let port = Int(after.dropFirst()), (1...65_535).contains(port) else {
+                    return .failure(ParseError("the port must be a number from 1 to 65535"))
+                }
+                address.port = port
+            }
+        } else if let colon = rest.lastIndex(of: ":") {
+            host = rest[..<colon]
+            guard let port = Int(rest[rest.index(after: colon)...]), (1...65_535).contains(port) else {
+                return .failure(ParseError("the port must be a number from 1 to 65535"))
+            }
+            address.port = port
+        }
+        guard !host.isEmpty, host.utf8.count <= 253, host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            return .failure(ParseError("the host is missing or not a host name or address"))
+        }
+        address.host = String(host)
+        return .success(address)
+    }
+
+    public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The address without the password, for logs.
+    public var description: String {
+        let credentials = password == nil ? (user.map { "\($0)@" } ?? "") : "\(user ?? ""):***@"
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        return "redis://\(credentials)\(host):\(port)/\(database)" + (prefix == Self.defaultPrefix ? "" : "?prefix=\(prefix)")
+    }
+
+    private static func percentDecoded(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var i = text.utf8.startIndex
+        let utf8 = text.utf8
+        while i < utf8.endIndex {
+            let byte = utf8[i]
+            if byte == UInt8(ascii: "%") {
+                let first = utf8.index(after: i)
+                guard first < utf8.endIndex, utf8.index(after: first) < utf8.endIndex,
+                    let high = hex(utf8[first]), let low = hex(utf8[utf8.index(after: first)])
+                else { return nil }
+                bytes.append(high << 4 | low)
+                i = utf8.index(first, offsetBy: 2)
+            } else {
+                bytes.append(byte)
+                i = utf8.index(after: i)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hex(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
