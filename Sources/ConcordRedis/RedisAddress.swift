@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where Redis is, as `--redis` names it: `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=PREFIX]`.
 /// The password may be percent-encoded; the prefix (default `concord`) starts every key and channel
 /// name, so that several deployments can share one Redis.
@@ -99,33 +101,8 @@ public struct RedisAddress: Equatable, Sendable, CustomStringConvertible {
         return "redis://\(credentials)\(host):\(port)/\(database)" + (prefix == Self.defaultPrefix ? "" : "?prefix=\(prefix)")
     }
 
+    /// Foundation's percent-decoding; nil for an invalid escape or bytes that are not UTF-8.
     private static func percentDecoded(_ text: Substring) -> String? {
-        var bytes: [UInt8] = []
-        var i = text.utf8.startIndex
-        let utf8 = text.utf8
-        while i < utf8.endIndex {
-            let byte = utf8[i]
-            if byte == UInt8(ascii: "%") {
-                let first = utf8.index(after: i)
-                guard first < utf8.endIndex, utf8.index(after: first) < utf8.endIndex,
-                    let high = hex(utf8[first]), let low = hex(utf8[utf8.index(after: first)])
-                else { return nil }
-                bytes.append(high << 4 | low)
-                i = utf8.index(first, offsetBy: 2)
-            } else {
-                bytes.append(byte)
-                i = utf8.index(after: i)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        text.contains("%") ? String(text).removingPercentEncoding : String(text)
     }
 }
