@@ -25,9 +25,20 @@ public final class RedisConnection {
     public typealias Done = (Result<RedisReply, Failure>) -> Void
 
     /// A command waiting for its reply: handed to hiredis as privdata, retained until the reply.
+    /// It holds the connection's `Drop` rather than the connection: hiredis may call back after
+    /// the connection object is gone (a context freed from inside a callback is freed later).
     private final class Pending {
         let done: Done
-        init(done: @escaping Done) { self.done = done }
+        let drop: Drop
+        init(done: @escaping Done, drop: Drop) {
+            self.done = done
+            self.drop = drop
+        }
+    }
+
+    /// Why the connection was dropped, for the callbacks hiredis then calls with NULL.
+    private final class Drop {
+        var failure: Failure?
     }
 
     public let mode: Mode
@@ -41,8 +52,8 @@ public final class RedisConnection {
     private var sentAt: [Int64] = []
     private var sentHead = 0
     private var timer: LoopTimer?
-    /// Why the connection is being dropped, for the callbacks hiredis then calls with NULL.
-    private var dropping: Failure?
+    private let dropReason = Drop()
+    private var dropping: Failure? { dropReason.failure }
     private var connectDone: ((Result<Void, Failure>) -> Void)?
 
     /// The connection went (Redis closed it, the network failed, a timeout): it is not reused.
@@ -145,8 +156,17 @@ public final class RedisConnection {
     /// Sends a command (its arguments as bytes); `done` gets the reply, or why there is none.
     public func send(_ arguments: [[UInt8]], done: @escaping Done) {
         guard mode == .commands else { return done(.failure(Failure("a pub/sub connection takes no commands"))) }
+        command(arguments, done: done)
+    }
+
+    /// A command on either kind of connection, before a pub/sub one subscribes (AUTH).
+    func handshakeCommand(_ arguments: [String], done: @escaping Done) {
+        command(arguments.map { Array($0.utf8) }, done: done)
+    }
+
+    private func command(_ arguments: [[UInt8]], done: @escaping Done) {
         guard let context, isConnected else { return done(.failure(dropping ?? Failure("not connected to Redis"))) }
-        let pending = Unmanaged.passRetained(Pending(done: done)).toOpaque()
+        let pending = Unmanaged.passRetained(Pending(done: done, drop: dropReason)).toOpaque()
         let status = Self.withArgv(arguments) { argc, argv, lengths in
             redisAsyncCommandArgv(
                 context,
@@ -158,7 +178,7 @@ public final class RedisConnection {
                     if let reply {
                         pending.done(.success(RedisReply(reply.assumingMemoryBound(to: redisReply.self))))
                     } else {
-                        pending.done(.failure(owner?.dropping ?? Failure("the connection to Redis was lost")))
+                        pending.done(.failure(pending.drop.failure ?? Failure("the connection to Redis was lost")))
                     }
                 }, pending, argc, argv, lengths)
         }
@@ -218,7 +238,10 @@ public final class RedisConnection {
 
     private func drop(_ failure: Failure) {
         guard let context else { return }
-        dropping = failure
+        dropReason.failure = failure
+        // From here hiredis must not reach this object: it may be freed before hiredis frees the
+        // context (which happens later when this runs inside one of its callbacks).
+        context.pointee.data = nil
         redisAsyncFree(context)
         self.context = nil
         isConnected = false

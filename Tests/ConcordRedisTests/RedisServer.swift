@@ -9,8 +9,10 @@ final class RedisServer {
     let port: Int
     private let process = Process()
 
-    init(arguments: [String] = []) throws {
-        port = try Self.freePort()
+    /// Starts Redis on `port` (a free one when nil: give the same port to restart it).
+    init(port requested: Int? = nil, arguments: [String] = []) throws {
+        let port = try requested ?? Self.freePort()
+        self.port = port
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + arguments
         process.standardOutput = FileHandle.nullDevice
