@@ -201,16 +201,21 @@ public final class MemoryBroker: Broker {
 
     /// Changes a channel's stream in place (starting it on first use), keeping `usage` true.
     private func changing<T>(_ channel: String, _ change: (inout ChannelStream) -> T) -> T {
-        if streams[channel] == nil {
+        // One hash of the channel per call: every later access goes through the index.
+        let index: Dictionary<String, ChannelStream>.Index
+        if let found = streams.index(forKey: channel) {
+            index = found
+        } else {
             let stream = ChannelStream(epoch: makeEpoch())
             streams[channel] = stream
             journal.started(channel, epoch: stream.epoch)
+            usage.streams = streams.count
+            index = streams.index(forKey: channel)!
         }
-        let before = (streams[channel]!.count, streams[channel]!.bytes)
-        let result = change(&streams[channel]!)
-        usage.historyEvents += streams[channel]!.count - before.0
-        usage.historyBytes += streams[channel]!.bytes - before.1
-        usage.streams = streams.count
+        let before = (streams.values[index].count, streams.values[index].bytes)
+        let result = change(&streams.values[index])
+        usage.historyEvents += streams.values[index].count - before.0
+        usage.historyBytes += streams.values[index].bytes - before.1
         return result
     }
 

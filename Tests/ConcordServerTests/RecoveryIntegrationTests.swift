@@ -155,6 +155,20 @@ struct RecoveryIntegrationTests {
         #expect(post.status == 405)
     }
 
+    @Test func aHistoryPageHoldsAtMost1000Events() throws {
+        let server = try TestServer { $0.history.rules = [.init(ChannelPattern("*"), HistoryLimits(maxEvents: 2_000, maxAgeMilliseconds: 60_000))] }
+        defer { server.stop() }
+        let batch = "[" + (0..<1_000).map { _ in #"{"channel":"big","type":"t"}"# }.joined(separator: ",") + "]"
+        for _ in 0..<2 { #expect(try TestHTTP.publish(port: server.port, batch).status == 200) }
+        let auth = ["Authorization": "Bearer test-key"]
+        for query in ["", "&limit=5000"] {
+            let page = try TestHTTP.request(port: server.port, "GET", "/v1/history?channel=big" + query, headers: auth)
+            let offsets = (page.json["events"] as? [[String: Any]])?.map { $0["offset"] as! Int }
+            #expect(offsets == Array(1...1_000), "limit \(query)")
+            #expect(page.json["offset"] as? Int == 2_000)
+        }
+    }
+
     @Test func onShutdownEveryClientIsToldWhenToComeBackThenClosedWith4012() throws {
         let server = try TestServer { $0.drainWindowMilliseconds = 800 }
         defer { server.stop() }
