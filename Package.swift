@@ -58,7 +58,13 @@ let package = Package(
             ]),
 
         // Redis on Concord's own loop: connections, commands, pub/sub (the only code that touches hiredis).
-        .target(name: "ConcordRedis", dependencies: ["CHiredis", "ConcordUV"]),
+        // The Redis backends (broker, presence, typing, records) build on it.
+        .target(
+            name: "ConcordRedis",
+            dependencies: [
+                "CHiredis", "ConcordUV", "ConcordCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
 
         // The durable record store: the only code that touches SQLite and its pointers.
         .target(name: "ConcordSQLite", dependencies: ["CSQLite", "ConcordCore"]),
@@ -102,7 +108,9 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]),
         .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
-        .testTarget(name: "ConcordRedisTests", dependencies: ["ConcordRedis", "ConcordUV"]),
+        // Every backend against its protocol's shared contract suite (memory, SQLite, Redis), and
+        // the Redis connection underneath, with real redis-server processes.
+        .testTarget(name: "ConcordBackendTests", dependencies: ["ConcordRedis", "ConcordUV", "ConcordCore", "ConcordSQLite"]),
         .testTarget(
             name: "ConcordServerTests",
             dependencies: [
