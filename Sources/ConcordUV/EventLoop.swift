@@ -67,6 +67,21 @@ public final class EventLoop {
         uv_stop(raw)
     }
 
+    /// Runs loop turns until `done()` or `timeoutMilliseconds` pass: for start-up steps that
+    /// must finish before the server listens (reaching Redis). Answers whether `done()` held.
+    public func run(until done: () -> Bool, timeoutMilliseconds: UInt64) -> Bool {
+        let deadline = uv_hrtime() / 1_000_000 + timeoutMilliseconds
+        while !done() {
+            guard uv_hrtime() / 1_000_000 < deadline else { return false }
+            // A timer bounds each turn, so that a silent wait still sees the deadline.
+            let tick = try? LoopTimer(loop: self)
+            tick?.start(afterMilliseconds: 10) {}
+            uv_run(raw, UV_RUN_ONCE)
+            tick?.close()
+        }
+        return true
+    }
+
     /// The loop's cached monotonic time in milliseconds, updated once per turn.
     public var now: UInt64 { uv_now(raw) }
 
