@@ -30,6 +30,9 @@ public final class RedisClient {
     public var onState: ((State) -> Void)?
     /// A message on a subscribed channel: its channel and payload.
     public var onMessage: ((String, [UInt8]) -> Void)?
+    /// Redis confirmed a subscription, at first or again after a reconnect: messages published
+    /// on it from here on arrive (those published while it was not in place did not).
+    public var onSubscribed: ((String) -> Void)?
 
     public init(
         loop: EventLoop, address: RedisAddress, timeoutMilliseconds: Int64 = 2_000, backoff: ClosedRange<Int64> = 100...5_000,
@@ -121,6 +124,7 @@ public final class RedisClient {
             }
         }
         pubSub?.onMessage = { [unowned self] channel, payload in onMessage?(channel, payload) }
+        pubSub?.onSubscribed = { [unowned self] channel in if channels.contains(channel) { onSubscribed?(channel) } }
     }
 
     /// AUTH (when the address has a password) and SELECT (when it names a database), in order.

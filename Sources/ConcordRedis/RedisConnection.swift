@@ -60,6 +60,8 @@ public final class RedisConnection {
     public var onDisconnect: ((Failure) -> Void)?
     /// A pub/sub message: its channel and payload.
     public var onMessage: ((String, [UInt8]) -> Void)?
+    /// Redis confirmed a subscription: from here on, every message published on it arrives.
+    public var onSubscribed: ((String) -> Void)?
 
     public private(set) var isConnected = false
 
@@ -221,10 +223,12 @@ public final class RedisConnection {
     }
 
     private func pubSubReply(_ reply: RedisReply) {
-        guard case .array(let parts) = reply, parts.count == 3, parts[0].text == "message", let channel = parts[1].text,
-            case .bulk(let payload) = parts[2]
-        else { return }
-        onMessage?(channel, payload)
+        guard case .array(let parts) = reply, parts.count == 3, let channel = parts[1].text else { return }
+        switch (parts[0].text, parts[2]) {
+        case ("message", .bulk(let payload)): onMessage?(channel, payload)
+        case ("subscribe", _): onSubscribed?(channel)
+        default: break
+        }
     }
 
     // MARK: Closing and timeouts

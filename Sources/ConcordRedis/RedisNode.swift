@@ -13,7 +13,12 @@ public final class RedisNode {
     public let prefix: String
     public let client: RedisClient
     private var gate = AckGate<(channel: String, payload: ArraySlice<UInt8>)>()
-    private var routes: [String: (ArraySlice<UInt8>) -> Void] = [:]
+    private var routes: [String: Route] = [:]
+
+    private struct Route {
+        let message: (ArraySlice<UInt8>) -> Void
+        let subscribed: () -> Void
+    }
     private var stateObservers: [(RedisClient.State) -> Void] = []
 
     public init(loop: EventLoop, address: RedisAddress, timeoutMilliseconds: Int64 = 2_000, id: String = RedisNode.randomID(), now: @escaping () -> Int64) {
@@ -21,6 +26,7 @@ public final class RedisNode {
         prefix = address.prefix
         client = RedisClient(loop: loop, address: address, timeoutMilliseconds: timeoutMilliseconds, now: now)
         client.onMessage = { [unowned self] channel, payload in received(channel, payload) }
+        client.onSubscribed = { [unowned self] channel in routes[channel]?.subscribed() }
         client.onState = { [unowned self] state in
             if case .ready = state {} else { deliver(gate.answerAll()) }
             for observer in stateObservers { observer(state) }
@@ -91,8 +97,10 @@ public final class RedisNode {
     // MARK: Pub/sub
 
     /// Subscribes to a Redis channel; its messages (without their header) reach `handler`.
-    public func listen(_ channel: String, _ handler: @escaping (ArraySlice<UInt8>) -> Void) {
-        routes[channel] = handler
+    /// `subscribed` runs each time Redis confirms the subscription (at first, and after every
+    /// reconnect): messages published before that point may be missing.
+    public func listen(_ channel: String, subscribed: @escaping () -> Void = {}, _ handler: @escaping (ArraySlice<UInt8>) -> Void) {
+        routes[channel] = Route(message: handler, subscribed: subscribed)
         client.subscribe(channel)
     }
 
@@ -110,6 +118,6 @@ public final class RedisNode {
     }
 
     private func deliver(_ messages: [(channel: String, payload: ArraySlice<UInt8>)]) {
-        for message in messages { routes[message.channel]?(message.payload) }
+        for message in messages { routes[message.channel]?.message(message.payload) }
     }
 }
