@@ -52,3 +52,12 @@ public final class MemoryTypingStore: TypingStore {
         registry.expire(now: now).forEach { onChange?($0) }
     }
 }
+
+extension TypingRegistry.Typist {
+    /// A typist as another node reported it (a store in Redis rebuilds it from its message).
+    public init(user: String, scope: String?, name: String?) {
+        self.user = user
+        self.name = name
+        self.scope = scope
+    }
+}
