@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "ConcordServer",
             dependencies: [
-                "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordSQLite",
+                "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordSQLite", "ConcordRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ], resources: [.copy("Resources/concord.js"), .copy("Resources/client"), .copy("Resources/demo")], swiftSettings: loopTargetSettings),
@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "ConcordServerTests",
             dependencies: [
-                "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordUV",
+                "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordUV", "ConcordRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),

@@ -33,6 +33,11 @@ public final class RecordCache {
         var state: RecordState?
         var pins = 0
         var busy = false
+        /// Changes when the state is replaced from outside (`replace`, `update`): writes decided
+        /// before then were decided on a state the cache no longer holds.
+        var generation: UInt64 = 0
+        /// To be dropped as soon as nothing pins it or runs on it: the store may hold another state.
+        var stale = false
         /// Neighbours in recency order (towards the most and the least recent); -1 at the ends.
         var newer = -1
         var older = -1
@@ -51,6 +56,7 @@ public final class RecordCache {
     private var deferred: [RecordKey: [Waiter]] = [:]
     private var newest = -1
     private var oldest = -1
+    private var nextGeneration: UInt64 = 0
 
     /// `read` asks the store for one record; its answer must come back through `loaded`.
     public init(capacity: Int, read: @escaping (RecordKey) -> Void) {
@@ -123,6 +129,7 @@ public final class RecordCache {
             for waiter in waiters { run(waiter, on: slot, alreadyBusy: true) }
             slots[slot].busy = false
             runDeferred(key, slot)
+            if slots[slot].stale && slots[slot].pins == 0 { drop(slot) }
             evictPastCapacity()
         }
     }
@@ -132,7 +139,55 @@ public final class RecordCache {
     public func persisted(_ key: RecordKey) {
         guard let slot = index[key], slots[slot].pins > 0 else { return }
         slots[slot].pins -= 1
+        if slots[slot].pins == 0 && slots[slot].stale { return drop(slot) }
         if slots[slot].pins == 0 && index.count > capacity { evictPastCapacity() }
+    }
+
+    // MARK: A store shared with other nodes
+
+    /// Which state of the record the cache holds: compare it after a write's answer to learn
+    /// whether the cache was replaced since the write was decided. Nil when not cached.
+    public func generation(of key: RecordKey) -> UInt64? {
+        index[key].map { slots[$0].generation }
+    }
+
+    /// The store answered that it holds `state` (a write lost a race): the cache takes it when it
+    /// still holds the generation that write was decided on, even if later writes pin the record
+    /// (they were decided on the same lost state and will lose too). Answers whether it took it.
+    @discardableResult
+    public func replace(_ key: RecordKey, with state: RecordState?, ifGeneration generation: UInt64) -> Bool {
+        guard let slot = index[key], slots[slot].generation == generation, !slots[slot].busy else { return false }
+        nextGeneration += 1
+        slots[slot].state = state
+        slots[slot].generation = nextGeneration
+        slots[slot].stale = false
+        return true
+    }
+
+    /// Another node wrote the record: the cache takes the new state unless a write of this node
+    /// pins the record (that write will learn the store's state from its own answer). Answers
+    /// whether the cache holds the record and took the state.
+    @discardableResult
+    public func update(_ key: RecordKey, to state: RecordState) -> Bool {
+        guard let slot = index[key], slots[slot].pins == 0, !slots[slot].busy else { return false }
+        nextGeneration += 1
+        slots[slot].state = state
+        slots[slot].generation = nextGeneration
+        slots[slot].stale = false
+        return true
+    }
+
+    /// The store may hold another state than the cache (a write failed, changes were missed):
+    /// the record is dropped now, or once no write pins it and no body runs on it.
+    public func forget(_ key: RecordKey) {
+        guard let slot = index[key] else { return }
+        if slots[slot].pins == 0 && !slots[slot].busy { return drop(slot) }
+        slots[slot].stale = true
+    }
+
+    /// `forget` for every cached record.
+    public func forgetAll() {
+        for slot in Array(index.values) { forget(slots[slot].key) }
     }
 
     // MARK: Running bodies
@@ -152,6 +207,7 @@ public final class RecordCache {
         if !alreadyBusy {
             slots[slot].busy = false
             runDeferred(slots[slot].key, slot)
+            if slots[slot].stale && slots[slot].pins == 0 && !slots[slot].busy { drop(slot) }
         }
     }
 
@@ -165,7 +221,8 @@ public final class RecordCache {
 
     private func insert(_ key: RecordKey, _ state: RecordState?) -> Int {
         let slot: Int
-        let fresh = Slot(key: key, state: state)
+        nextGeneration += 1
+        let fresh = Slot(key: key, state: state, generation: nextGeneration)
         if let reused = freeSlots.popLast() {
             slot = reused
             slots[slot] = fresh
@@ -212,12 +269,17 @@ public final class RecordCache {
                 skipped += 1
                 continue
             }
-            unlink(slot)
-            index[slots[slot].key] = nil
-            slots[slot].state = nil
-            freeSlots.append(slot)
+            drop(slot)
             statistics.evictions += 1
         }
+    }
+
+    private func drop(_ slot: Int) {
+        unlink(slot)
+        index[slots[slot].key] = nil
+        slots[slot].state = nil
+        slots[slot].stale = false
+        freeSlots.append(slot)
     }
 }
 

@@ -28,6 +28,13 @@ public enum CommitOutcome: Equatable, Sendable {
         /// Sorted; empty for a whole-record commit or a delete.
         public var fields: [String]
         public var deleted: Bool
+
+        public init(version: VersionVector, dot: Dot, fields: [String], deleted: Bool) {
+            self.version = version
+            self.dot = dot
+            self.fields = fields
+            self.deleted = deleted
+        }
     }
 
     public struct Conflict: Equatable, Sendable {

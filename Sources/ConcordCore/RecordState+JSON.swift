@@ -10,8 +10,9 @@
 // fourth element: a shared `null` (four elements) stays distinct from an unshared value (three).
 
 extension RecordState {
-    /// The stored form as compact JSON. Actors and fields are written in sorted order so that a
-    /// dump of the store reads and diffs well; keys inside shared values keep `JSONWriter`'s order.
+    /// The stored form as compact JSON. Actors, fields and the keys inside shared values are written
+    /// in sorted order: a dump of the store reads and diffs well, and equal states encode to equal
+    /// bytes, which a shared store compares to decide whether it still holds a write's base.
     public var jsonBytes: [UInt8] {
         var w = JSONWriter(reservingCapacity: 96 + fields.count * 48)
         w.raw("{")
@@ -99,9 +100,34 @@ extension RecordState {
         w.int(write.at.milliseconds)
         if let value = write.value {
             w.raw(",")
-            w.value(value)
+            writeSorted(value, to: &w)
         }
         w.raw("]")
+    }
+
+    /// Like `JSONWriter.value`, with object keys in order (a dictionary's own order differs
+    /// between processes).
+    private static func writeSorted(_ value: JSONValue, to w: inout JSONWriter) {
+        switch value {
+        case .array(let elements):
+            w.raw("[")
+            for (i, element) in elements.enumerated() {
+                if i > 0 { w.raw(",") }
+                writeSorted(element, to: &w)
+            }
+            w.raw("]")
+        case .object(let members):
+            w.raw("{")
+            for (i, key) in members.keys.sorted().enumerated() {
+                if i > 0 { w.raw(",") }
+                w.string(key)
+                w.raw(":")
+                writeSorted(members[key]!, to: &w)
+            }
+            w.raw("}")
+        default:
+            w.value(value)
+        }
     }
 }
 

@@ -92,3 +92,16 @@ public struct FieldConflict: Equatable, Sendable {
         value = write.value
     }
 }
+
+extension RecordState {
+    /// The commit that left this state, as `RecordRules` answered it: another node's write carries
+    /// only the state, and its editors' warnings are worked out from it here. The last writer is
+    /// the most recent actor (folding never removes it), and its write's dot marks what it changed.
+    public var lastAccepted: CommitOutcome.Accepted? {
+        guard let actor = actors.last else { return nil }
+        let dot = Dot(actor: actor, counter: version[actor])
+        if tombstone?.dot == dot { return .init(version: version, dot: dot, fields: [], deleted: true) }
+        let changed = fields.filter { $0.value.dot == dot }.map(\.key).sorted()
+        return .init(version: version, dot: dot, fields: wholeWrite?.dot == dot ? [] : changed, deleted: false)
+    }
+}

@@ -50,6 +50,19 @@ public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
         if !writer.enqueue(batch, done: done) { done(SQLiteStoreError.closed) }
     }
 
+    /// The store's side of the protocol: one node owns the directory, so no write loses a race
+    /// and bases are not compared; a failure is lasting (the directory may be broken).
+    public func persist(_ batch: [RecordWrite], done: @escaping @Sendable (Result<[RecordWriteOutcome], RecordStoreFailure>) -> Void) {
+        let count = batch.count
+        persist(batch.map { ($0.key, $0.state) }) { error in
+            if let error {
+                done(.failure(RecordStoreFailure("\(error)", lasting: true)))
+            } else {
+                done(.success(Array(repeating: .stored, count: count)))
+            }
+        }
+    }
+
     public func ids(in channel: String, limit: Int) throws -> [String] {
         try database.ids(in: channel, limit: limit)
     }

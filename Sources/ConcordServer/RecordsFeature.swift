@@ -15,6 +15,12 @@ final class RecordsFeature {
 
     init(server: ConcordServer) {
         self.server = server
+        // Another node's commit warns this node's editors as a local one does; it was published
+        // where it was made. Created with the first record command, before anyone edits here.
+        server.records.onRemoteChange = { [unowned self] change in
+            onAccepted?(change.key, change.state)
+            warnStaleEditors(change.key, change.accepted, change.state)
+        }
     }
 
     private var records: RecordService { server.records }
@@ -104,6 +110,7 @@ final class RecordsFeature {
         case .refused(let error): return ServerFrame.error(id: id, error)
         case .wouldBeAccepted: return ServerFrame.error(id: id, ProtocolError(.internal, "dry runs are an HTTP request"))
         case .unavailable: return ServerFrame.error(id: id, .storeUnavailable)
+        case .contended: return ServerFrame.error(id: id, .recordContended)
         }
     }
 
@@ -115,13 +122,18 @@ final class RecordsFeature {
             guard case .outcome(.accepted(let accepted)) = result, let state else { return }
             onAccepted?(key, state)
             publishCommit(key, accepted)
-            for (session, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
-                guard let editor = server.connections.connection(of: session) else { continue }
-                editor.sendText(
-                    ServerFrame.stale(
-                        key: key, by: accepted.dot.actor, deleted: accepted.deleted,
-                        version: accepted.version, changes: changes))
-            }
+            warnStaleEditors(key, accepted, state)
+        }
+    }
+
+    /// Every editor whose context the commit made stale hears it, with the fields that changed.
+    private func warnStaleEditors(_ key: RecordKey, _ accepted: CommitOutcome.Accepted, _ state: RecordState) {
+        for (session, changes) in editing.staleEditors(of: key, after: accepted, state: state) {
+            guard let editor = server.connections.connection(of: session) else { continue }
+            editor.sendText(
+                ServerFrame.stale(
+                    key: key, by: accepted.dot.actor, deleted: accepted.deleted,
+                    version: accepted.version, changes: changes))
         }
     }
 

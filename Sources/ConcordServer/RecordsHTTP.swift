@@ -59,6 +59,8 @@ final class RecordsHTTP {
                     answer(.error(400, error))
                 case .unavailable:
                     answer(.storeUnavailable)
+                case .contended:
+                    answer(.error(503, .recordContended))
                 }
             }
         } catch let error as ProtocolError {

@@ -46,7 +46,7 @@ final class Completions: @unchecked Sendable {
 }
 
 /// Persists one batch and waits for it.
-func persistAndWait(_ store: any RecordStore, _ batch: [(RecordKey, RecordState)]) -> (any Error)? {
+func persistAndWait(_ store: SQLiteRecordStore, _ batch: [(RecordKey, RecordState)]) -> (any Error)? {
     let completions = Completions()
     store.persist(batch, done: completions.callback(0))
     let results = completions.wait(for: 1)
@@ -58,7 +58,7 @@ func dictionary(_ records: [(RecordKey, RecordState)]) -> [RecordKey: RecordStat
 }
 
 /// Reads `keys` through the store's reader thread and waits for the answer.
-func readAndWait(_ store: any RecordStore, _ keys: [RecordKey]) -> Result<[RecordState?], RecordReadFailure> {
+func readAndWait(_ store: SQLiteRecordStore, _ keys: [RecordKey]) -> Result<[RecordState?], RecordReadFailure> {
     let answered = DispatchSemaphore(value: 0)
     nonisolated(unsafe) var answer: Result<[RecordState?], RecordReadFailure>?
     store.read(keys) { result in
@@ -70,7 +70,7 @@ func readAndWait(_ store: any RecordStore, _ keys: [RecordKey]) -> Result<[Recor
 }
 
 /// The stored states of `keys`, keyed, leaving out records never stored.
-func readStored(_ store: any RecordStore, _ keys: [RecordKey]) throws -> [RecordKey: RecordState] {
+func readStored(_ store: SQLiteRecordStore, _ keys: [RecordKey]) throws -> [RecordKey: RecordState] {
     let states = try readAndWait(store, keys).get()
     return Dictionary(uniqueKeysWithValues: zip(keys, states).compactMap { key, state in state.map { (key, $0) } })
 }

@@ -24,7 +24,7 @@ struct RecordServiceTests {
 
         func fill(_ count: Int) {
             let batch = (0..<count).map { (RecordKey(channel: "resources/posts", id: String($0)), SQLiteFreeState.make($0)) }
-            records.persist(batch) { _ in }
+            records.fill(batch)
         }
 
         func release() { gate.signal() }
@@ -42,8 +42,8 @@ struct RecordServiceTests {
             }.start()
         }
 
-        func persist(_ batch: [(RecordKey, RecordState)], done: @escaping @Sendable ((any Error)?) -> Void) {
-            lock.withLock { written.append(batch.map(\.0)) }
+        func persist(_ batch: [RecordWrite], done: @escaping @Sendable (Result<[RecordWriteOutcome], RecordStoreFailure>) -> Void) {
+            lock.withLock { written.append(batch.map(\.key)) }
             records.persist(batch, done: done)
         }
 
