@@ -22,12 +22,17 @@ public struct PresenceSnapshot: Equatable, Sendable {
 /// The contract every implementation keeps (and `PresenceStoreContractTests` checks, for each one):
 /// - Every call happens on the server's loop thread, and every callback runs there too.
 /// - Each command calls `done` once: success, or the protocol error to answer (`not_present`,
-///   `forbidden` for a session present as another user, `too_many_subscriptions` past `limit`).
+///   `forbidden` for a session present as another user, `too_many_subscriptions` past `limit`,
+///   `unavailable` when a shared backend cannot be reached).
 /// - Every change (join, update, leave), whoever caused it and on whichever node, reaches `onChange`
 ///   once, after the `done` of the command that caused it, in the order the changes happened.
+/// - A snapshot corresponds to one point of the changes this node's `onChange` delivers: it is
+///   answered after every change it reflects has been delivered and before any it does not, so a
+///   watcher registered in its `done` gets the snapshot and then exactly the later changes.
 /// - A holder given a deadline (`expire(_:at:)`) is removed, with its leaves, by the first `tick`
-///   at or after it, unless it leaves or is given another deadline first. `nextDeadline` says when
-///   the next one is due, for the server's timer.
+///   at or after it, unless it leaves or is given another deadline first. `nextDeadline` is never
+///   later than the next one, for the server's timer (a store may ask for ticks of its own, such
+///   as a lease refresh).
 /// - `enter` takes over the holders of the same user and channel that `replacing` selects (the
 ///   lingering presence of a client that reconnected): the member stays, with one update.
 public protocol PresenceStore: AnyObject {
@@ -43,7 +48,8 @@ public protocol PresenceStore: AnyObject {
     /// Keeps the holder's presence until `deadline` (the loop's milliseconds), then removes it.
     func expire(_ holder: PresenceHolder, at deadline: Int64)
     func snapshot(of channel: String, limit: Int, done: @escaping (Result<PresenceSnapshot, ProtocolError>) -> Void)
-    /// Members across every channel, for `/metrics`.
+    /// Members across every channel that this node holds presence for, for `/metrics` (for one
+    /// node, every member).
     var memberCount: Int { get }
     var nextDeadline: Int64? { get }
     func tick(now: Int64)

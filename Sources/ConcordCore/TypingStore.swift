@@ -6,8 +6,11 @@
 /// - Every call happens on the server's loop thread, and every callback runs there too.
 /// - Every change (started, stopped), whoever caused it and on whichever node, reaches `onChange`
 ///   once, in the order the changes happened; a refresh reports nothing.
-/// - A signal not refreshed stops at the first `tick` at or after its TTL; `nextDeadline` says
-///   when the next one is due, for the server's timer. Times are the loop's milliseconds.
+/// - A signal not refreshed stops at the first `tick` at or after its TTL; `nextDeadline` is never
+///   later than the next one, for the server's timer (a store may ask for ticks of its own). Times
+///   are the loop's milliseconds.
+/// - `typing(in:)` answers at one point of the changes this node's `onChange` delivers, so a
+///   watcher registered in its `done` gets the list and then exactly the later changes.
 public protocol TypingStore: AnyObject {
     var onChange: ((TypingRegistry.Change) -> Void)? { get set }
     func signal(_ key: TypingRegistry.Key, name: String?, now: Int64, ttl: Int64)
@@ -15,7 +18,7 @@ public protocol TypingStore: AnyObject {
     /// Stops every signal of the user (its last connection has gone).
     func stopAll(user: String)
     func typing(in channel: String, done: @escaping ([TypingRegistry.Typist]) -> Void)
-    /// Typists across every channel, for `/metrics`.
+    /// Typists whose signals this node receives, across every channel, for `/metrics`.
     var count: Int { get }
     var nextDeadline: Int64? { get }
     func tick(now: Int64)

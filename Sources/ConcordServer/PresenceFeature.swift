@@ -40,12 +40,17 @@ final class PresenceFeature {
             // Watching is reading: those who may subscribe to the channel may see who is there.
             try server.auth.authorize(connection, [.presence, .subscribe], on: channel)
             try connection.session.watch(.presence, channel)
-            hub.watchPresence(channel, connection)
-            presence.snapshot(of: channel, limit: configuration.maxPresenceMembers) { result in
+            // The watcher joins the hub only with the snapshot: the store answers at the point of
+            // its stream of changes the snapshot reflects, so the watcher gets exactly the later ones.
+            presence.snapshot(of: channel, limit: configuration.maxPresenceMembers) { [unowned self] result in
+                // Unwatched (or gone) before the answer: nothing to register or send.
+                guard server.isOpen(connection), connection.session.watches(.presence).contains(channel) else { return }
                 switch result {
                 case .success(let snapshot):
+                    hub.watchPresence(channel, connection)
                     connection.sendText(ServerFrame.presenceSnapshot(id: id, channel: channel, members: snapshot.members, total: snapshot.total))
                 case .failure(let error):
+                    try? connection.session.unwatch(.presence, channel)
                     connection.sendText(ServerFrame.error(id: id, error))
                 }
             }
@@ -70,8 +75,10 @@ final class PresenceFeature {
         case .typingSubscribe(let channel):
             try server.auth.authorize(connection, [.typing, .subscribe], on: channel)
             try connection.session.watch(.typing, channel)
-            hub.watchTyping(channel, connection)
-            typing.typing(in: channel) { typists in
+            // As for presence: the watcher joins the hub with the list of who is typing now.
+            typing.typing(in: channel) { [unowned self] typists in
+                guard server.isOpen(connection), connection.session.watches(.typing).contains(channel) else { return }
+                hub.watchTyping(channel, connection)
                 connection.sendText(ServerFrame.typingSnapshot(id: id, channel: channel, typing: typists))
             }
         case .typingUnsubscribe(let channel):

@@ -78,7 +78,7 @@ final class PresenceHTTP {
         do { info = try ClientCommand.presenceInfo(body, "presence") } catch { return answer(.error(400, error)) }
         let holder = PresenceHolder.backend(channel: channel, user: user)
         presence.enter(holder, user: user, channel: channel, info: info, limit: 1, replacing: { _ in false }) { [unowned self] result in
-            if case .failure(let error) = result { return answer(.error(400, error)) }
+            if case .failure(let error) = result { return answer(.error(error.code == .unavailable ? 503 : 400, error)) }
             presence.expire(holder, at: server.ticks + ttl)
             server.armDeadlines()
             answer(

@@ -1,0 +1,103 @@
+import ConcordCore
+import ConcordRedis
+import ConcordUV
+import Foundation
+
+/// One redis-server for the backend suites that run beside each other, started by the first that
+/// needs it and stopped when the last lets go (so no process outlives the tests). Each test keeps
+/// its keys apart with a prefix of its own.
+enum SharedRedis {
+    private static let lock = NSLock()
+    private static var server: RedisServer?
+    private static var users = 0
+
+    final class Handle {
+        let port: Int
+        init(port: Int) { self.port = port }
+        deinit { SharedRedis.release() }
+    }
+
+    static func acquire() throws -> Handle {
+        try lock.withLock {
+            if server == nil { server = try RedisServer() }
+            users += 1
+            return Handle(port: server!.port)
+        }
+    }
+
+    fileprivate static func release() {
+        lock.withLock {
+            users -= 1
+            if users == 0 {
+                server?.stop()
+                server = nil
+            }
+        }
+    }
+}
+
+/// A loop thread and a manual clock (milliseconds) for store tests, with the Redis nodes a test
+/// made on that loop; `close` closes them and stops the loop.
+final class StoreEnvironment: @unchecked Sendable {
+    let thread: LoopThread
+    private let time = ManualTime()
+    private var nodes: [RedisNode] = []
+    private var handle: SharedRedis.Handle?
+    /// Keys of one test, apart from every other test's on the shared Redis.
+    let prefix = "t\(RedisNode.randomID())"
+
+    init() throws {
+        thread = try LoopThread()
+    }
+
+    /// The manual clock: what `now` closures of the stores read.
+    var now: Int64 { time.value }
+    func setNow(_ value: Int64) { time.value = value }
+    var clock: () -> Int64 { { [time] in time.value } }
+
+    /// A Redis node on the shared redis-server (or on `port`), started and ready.
+    func node(port: Int? = nil, clock: (() -> Int64)? = nil) throws -> RedisNode {
+        var target = port
+        if target == nil {
+            if handle == nil { handle = try SharedRedis.acquire() }
+            target = handle!.port
+        }
+        let address = RedisAddress(host: "127.0.0.1", port: target!, prefix: prefix)
+        let node: RedisNode = try thread.ask { answer in
+            answer(RedisNode(loop: self.thread.loop, address: address, timeoutMilliseconds: 2_000, now: RedisConnectionTests.monotonic))
+        }
+        nodes.append(node)
+        return node
+    }
+
+    /// Starts nodes made with `node` (after their stores listen) and waits until they are ready.
+    func start(_ started: [RedisNode]) throws {
+        try thread.sync { started.forEach { $0.start() } }
+        try waitFor("Redis ready") { (try? self.thread.ask { answer in answer(started.allSatisfy(\.isReady)) }) == true }
+    }
+
+    func waitFor(_ what: String, timeout: Double = 10, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() {
+            guard Date() < deadline else { throw RedisServer.Failure("timed out waiting for \(what)") }
+            usleep(2_000)
+        }
+    }
+
+    func close() {
+        try? thread.sync { [nodes] in nodes.forEach { $0.close() } }
+        thread.stop()
+        nodes = []
+        handle = nil
+    }
+}
+
+/// Milliseconds that a test moves by hand, read from the loop thread.
+final class ManualTime: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Int64 = 0
+    var value: Int64 {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
