@@ -178,7 +178,11 @@ public final class MemoryBroker: Broker {
     }
 
     public func history(_ channel: String, since: StreamPosition?, limit: Int, done: @escaping (Result<HistoryPage, BrokerFailure>) -> Void) {
-        let stream = self.stream(channel)
+        done(.success(Self.page(of: stream(channel), since: since, limit: limit)))
+    }
+
+    /// A page of a stream's kept events after `since`, as `history` answers it (every broker).
+    public static func page(of stream: ChannelStream, since: StreamPosition?, limit: Int) -> HistoryPage {
         // A position of another epoch says nothing about this stream: everything kept is the answer.
         let after = since.flatMap { $0.epoch == stream.epoch ? $0.offset : nil }
         let events = Array(stream.events(after: after, limit: limit))
@@ -186,7 +190,7 @@ public final class MemoryBroker: Broker {
         if let since, case .recovered(let all) = stream.recover(since: since, maxEvents: .max) {
             complete = all.count == events.count
         }
-        done(.success(HistoryPage(position: stream.position, events: events, complete: complete)))
+        return HistoryPage(position: stream.position, events: events, complete: complete)
     }
 
     /// The channel's stream, started (with a fresh epoch) on first use.

@@ -149,6 +149,19 @@ public enum ServerFrame {
         return w.bytes
     }
 
+    /// The `event` push around its offset, for a publisher that learns the offset only where the
+    /// event is numbered (a Redis script): `head + String(offset) + tail` is `event(_:offset:)`.
+    public static func eventParts(_ event: LiveEvent) -> (head: [UInt8], tail: [UInt8]) {
+        var head = JSONWriter(reservingCapacity: 64)
+        head.raw("{\"op\":\"event\"")
+        head.key("channel"); head.string(event.channel)
+        head.key("offset")
+        var tail = JSONWriter(reservingCapacity: 512)
+        tail.key("event"); tail.value(.object(event.body))
+        tail.raw("}")
+        return (head.bytes, tail.bytes)
+    }
+
     private static func reply(_ op: StaticString, id: JSONValue?) -> JSONWriter {
         var w = JSONWriter()
         w.raw("{\"op\":\""); w.raw(op); w.raw("\"")

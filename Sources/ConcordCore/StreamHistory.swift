@@ -108,6 +108,13 @@ public struct HistoryEntry: Sendable {
     /// An entry read back from a journal: the filter fields come from the frame itself. Nil when
     /// the bytes are not an event push.
     public init?(frame: [UInt8], at: Timestamp) {
+        guard let (entry, _) = Self.decode(frame: frame, at: at) else { return nil }
+        self = entry
+    }
+
+    /// An entry and its event from an event push's bytes (a journal's, another node's), parsed
+    /// once. Nil when the bytes are not an event push.
+    public static func decode(frame: [UInt8], at: Timestamp) -> (HistoryEntry, LiveEvent)? {
         // As `ServerFrame.event` writes it, which `ServerFrame.replayed` relies on.
         guard frame.starts(with: ServerFrame.eventPrefix),
             case .object(let push)? = JSONParsing.object(from: frame).map(JSONValue.object),
@@ -115,7 +122,7 @@ public struct HistoryEntry: Sendable {
             case .object(let body)? = push["event"],
             let event = try? LiveEvent(json: body, now: at)
         else { return nil }
-        self.init(offset: UInt64(offset), at: at, type: event.type, ids: event.ids, frame: frame)
+        return (HistoryEntry(offset: UInt64(offset), at: at, type: event.type, ids: event.ids, frame: frame), event)
     }
 
     /// The event as published, read back from the frame (for merging a replay).
@@ -172,6 +179,17 @@ public struct ChannelStream: Sendable {
         }
         trim(now: now, limits: limits)
         return published
+    }
+
+    /// Takes an event numbered elsewhere (another node, through Redis): the next offset, kept
+    /// within `limits` like `append`. Answers false, changing nothing, when `entry` is not the next
+    /// offset.
+    public mutating func record(_ entry: HistoryEntry, limits: HistoryLimits) -> Bool {
+        guard entry.offset == lastOffset + 1 else { return false }
+        lastOffset = entry.offset
+        if limits.maxEvents > 0 { keep(entry) }
+        trim(now: entry.at, limits: limits)
+        return true
     }
 
     /// A stream read back from a journal: its epoch, last offset, and the events it kept. Only the

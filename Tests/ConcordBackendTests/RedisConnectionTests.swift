@@ -153,4 +153,5 @@ final class Mutexed<T>: @unchecked Sendable {
     init(_ value: T) { stored = value }
     var value: T { lock.withLock { stored } }
     func append<E>(_ element: E) where T == [E] { lock.withLock { stored.append(element) } }
+    func update<R>(_ body: (inout T) throws -> R) rethrows -> R { try lock.withLock { try body(&stored) } }
 }

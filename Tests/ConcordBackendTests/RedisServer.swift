@@ -28,6 +28,8 @@ final class RedisServer {
 
     deinit { stop() }
 
+    var pid: pid_t { process.processIdentifier }
+
     static var binary: String {
         ProcessInfo.processInfo.environment["REDIS_SERVER"] ?? "/usr/bin/redis-server"
     }
