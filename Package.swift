@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "concord",
             dependencies: [
-                "ConcordServer", "ConcordAuth", "ConcordCore",
+                "ConcordServer", "ConcordAuth", "ConcordCore", "ConcordRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

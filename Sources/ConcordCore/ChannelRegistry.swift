@@ -39,6 +39,11 @@ public struct ChannelRegistry<Subscriber: Hashable> {
         channels[channel] != nil
     }
 
+    /// Every subscriber with a subscription on the channel.
+    public func subscribers(of channel: String) -> [Subscriber] {
+        channels[channel]?.members.map(\.subscriber) ?? []
+    }
+
     /// Adds a subscription.
     public mutating func subscribe(
         _ subscriber: Subscriber, name: String, channel: String, filter: SubscriptionFilter, limit: Int

@@ -94,7 +94,8 @@ public final class RedisClient {
         guard !closed else { return }
         attempt += 1
         let this = attempt
-        setState(.connecting)
+        // After a loss the state stays `down`, with its reason, until the connection is back.
+        if case .down = state {} else { setState(.connecting) }
         var up = 0
         let connected: (Result<Void, RedisConnection.Failure>) -> Void = { [unowned self] result in
             guard this == attempt else { return }

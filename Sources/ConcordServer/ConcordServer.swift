@@ -1,6 +1,7 @@
 import ConcordAuth
 import ConcordCodec
 import ConcordCore
+import ConcordRedis
 import ConcordUV
 import Foundation
 import Logging
@@ -21,9 +22,11 @@ public final class ConcordServer {
     /// Numbers events per channel and carries them to this node's subscribers (`deliver`).
     let broker: any Broker
     /// Who is present where; its changes reach this node's watchers through the hub.
-    let presence: any PresenceStore = MemoryPresenceStore()
+    let presence: any PresenceStore
     /// Who is typing where; its changes reach this node's watchers through the hub.
-    let typing: any TypingStore = MemoryTypingStore()
+    let typing: any TypingStore
+    /// This node's view of the Redis several nodes share; nil for a node on its own.
+    let redis: RedisNode?
     /// Records: the cache of the working set, the store behind it, group commit.
     let records: RecordService
     /// Tokens, grants, API keys and token deadlines: who may connect and do what.
@@ -61,6 +64,7 @@ public final class ConcordServer {
         case countConnections(answer: @Sendable (Int) -> Void)
     }
     private var shuttingDown = false
+    var shuttingDownNow: Bool { shuttingDown }
     let clientScript: [UInt8]
 
     /// Creates the server and its loop on the calling thread, which must also call `run()`.
@@ -76,14 +80,22 @@ public final class ConcordServer {
         liveness = LivenessMonitor(configuration: configuration, metrics: metrics, logger: logger)
         clientScript = ClientScript.load()
         auth = try AuthFeature(configuration: configuration, logger: logger)
-        let store = try configuration.makeRecordStore()
-        broker =
-            try configuration.makeBroker?()
-            ?? MemoryBroker(policy: configuration.history, maxRecovery: configuration.maxRecovery, journal: configuration.makeHistoryJournal())
+        let backends = try ServerBackends.make(configuration: configuration, loop: loop, clock: clock, logger: logger)
+        let store = backends.records
+        broker = backends.broker
+        presence = backends.presence
+        typing = backends.typing
+        redis = backends.redis
         records = try RecordService(
             store: store, loop: loop, logger: logger,
             capacity: configuration.recordCacheSize, maxActors: configuration.maxRecordActors)
         broker.onEvent = { [unowned hub] in hub.deliver($0) }
+        (broker as? RedisBroker)?.onStreamReset = { [unowned self] channel in streamReset(channel) }
+        var previousState = redis?.state ?? .ready
+        redis?.observeState { [unowned self] state in
+            redisStateChanged(state, was: previousState)
+            previousState = state
+        }
         presence.onChange = { [unowned hub] in hub.deliver($0) }
         typing.onChange = { [unowned hub] in hub.deliver($0) }
         auth.server = self
@@ -183,6 +195,7 @@ public final class ConcordServer {
         loop.run()
         broker.close()
         records.close()
+        redis?.close()
         loop.close()
     }
 
@@ -204,6 +217,20 @@ public final class ConcordServer {
         stopAsync.withLock { $0?.send() }
     }
 
+    /// Tells a client when to come back and closes its connection: a WebSocket gets a `reconnect`
+    /// push and 4012, an event stream `retry:`. It recovers its subscriptions from history when it
+    /// returns (here or on another node).
+    func askToReconnect(_ connection: Connection, afterMilliseconds after: Int64, reason: String) {
+        if connection.phase == .webSocket {
+            connection.sendText(ServerFrame.reconnect(afterMilliseconds: after))
+            connection.sendClose(code: 4012, reason: reason)
+        } else if connection.phase == .eventStream {
+            // EventSource waits `retry` before it reconnects (with Last-Event-ID).
+            connection.stream.send(SharedBytes(Array("retry: \(max(after, 1))\n\n".utf8)))
+            connection.beginClosing()
+        }
+    }
+
     /// Stops accepting, tells every WebSocket when to reconnect and closes it with 4012, and lets the
     /// loop end once they are gone.
     func shutdown() {
@@ -223,13 +250,8 @@ public final class ConcordServer {
         // for a restart, is refused as invalid by strict WebSocket clients, ours included.)
         for connection in connections.all.values {
             let after = configuration.drainWindowMilliseconds > 0 ? Int64.random(in: 0...configuration.drainWindowMilliseconds) : 0
-            if connection.phase == .webSocket {
-                connection.sendText(ServerFrame.reconnect(afterMilliseconds: after))
-                connection.sendClose(code: 4012, reason: "server restarting")
-            } else if connection.phase == .eventStream {
-                // EventSource waits `retry` before it reconnects (with Last-Event-ID).
-                connection.stream.send(SharedBytes(Array("retry: \(max(after, 1))\n\n".utf8)))
-                connection.beginClosing()
+            if connection.phase == .webSocket || connection.phase == .eventStream {
+                askToReconnect(connection, afterMilliseconds: after, reason: "server restarting")
             } else {
                 connection.stream.close()
             }

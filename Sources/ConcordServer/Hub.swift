@@ -74,6 +74,11 @@ final class Hub {
         return (channel, hasSubscribers(channel))
     }
 
+    /// Every connection here with a subscription on the channel, of any kind, once each.
+    func subscribers(of channel: String) -> Set<Connection> {
+        Set(registry.subscribers(of: channel) + coalescing.subscribers(of: channel) + eventStreams.subscribers(of: channel))
+    }
+
     private func hasSubscribers(_ channel: String) -> Bool {
         registry.hasSubscribers(channel) || coalescing.hasSubscribers(channel) || eventStreams.hasSubscribers(channel)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import ConcordAuth
 import ConcordCore
+import ConcordRedis
 import ConcordSQLite
 
 /// Everything `concord serve` can be told, with a default for every field.
@@ -97,6 +98,16 @@ public struct ServerConfiguration: @unchecked Sendable {
     /// On SIGTERM, clients are told to come back after a random delay up to this many milliseconds,
     /// so that they do not all return at once (`--drain-window`).
     public var drainWindowMilliseconds: Int64 = 5_000
+    /// The Redis several nodes share (`--redis`, `CONCORD_REDIS_URL`): channels, history,
+    /// presence, typing and records live there, and the data directory is not used. Nil: one node
+    /// on its own.
+    public var redis: RedisAddress?
+    /// Starts on a Redis that does not make every write durable before it answers (`appendonly yes`
+    /// with `appendfsync always`): an acknowledged commit may then be lost if Redis crashes
+    /// (`--redis-weak-durability`).
+    public var redisWeakDurability = false
+    /// How long a Redis command may take before the connection is dropped and the command fails.
+    public var redisTimeoutMilliseconds: Int64 = 2_000
     /// The most events one `GET /v1/history` answers.
     public static let maxHistoryPage = 1000
     /// Echo mode answers every WebSocket message with itself: only for the conformance suite.
@@ -133,7 +144,7 @@ public struct ServerConfiguration: @unchecked Sendable {
     /// Where channel streams outlive the process: the data directory, or nowhere with `--memory`.
     /// Opened after the record store, which locks the directory.
     func makeHistoryJournal() throws -> any HistoryJournal {
-        guard let dataDirectory, !echoOnly else { return NoHistoryJournal() }
+        guard let dataDirectory, !echoOnly, redis == nil else { return NoHistoryJournal() }
         return try SQLiteHistoryJournal(directory: dataDirectory)
     }
 

@@ -6,6 +6,7 @@ import ConcordCore
 enum ServerEndpoints {
     static func register(in router: HTTPRouter, server: ConcordServer) {
         router.add(.exact("/healthz"), now: get { [unowned server] _ in health(server) })
+        router.add(.exact("/readyz"), now: get { [unowned server] _ in readiness(server) })
         router.add(.exact("/metrics"), now: get { [unowned server] _ in metrics(server) })
         router.add(.exact("/v1/client.js"), now: get { [unowned server] _ in ClientScript.response(server.clientScript) })
         router.add(.prefix(ClientScript.modulePrefix)) { request, answer in
@@ -29,6 +30,18 @@ enum ServerEndpoints {
         .json(200) { w in
             w.raw("{\"status\":\"ok\",\"epoch\":"); w.string(server.epoch)
             w.raw(",\"connections\":"); w.int(Int64(server.connections.webSocketCount))
+            w.raw("}")
+        }
+    }
+
+    /// 200 when this node can serve everything; 503 with the reason while it cannot (Redis away,
+    /// shutting down), so that a load balancer sends new clients elsewhere.
+    private static func readiness(_ server: ConcordServer) -> HTTPResponse {
+        let (ready, reason) = server.readiness
+        return .json(ready ? 200 : 503) { w in
+            w.raw("{\"ready\":"); w.raw(ready ? "true" : "false")
+            if let reason { w.key("reason"); w.string(reason) }
+            if let redis = server.redis { w.key("node"); w.string(redis.id) }
             w.raw("}")
         }
     }

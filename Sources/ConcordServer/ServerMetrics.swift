@@ -27,6 +27,7 @@ final class ServerMetrics {
     let historyBytes: Gauge
     let recoveries: Counter
     let recoveriesFailed: Counter
+    let streamResets: Counter
     let eventsReplayed: Counter
     let recordCacheEntries: Gauge
     let recordCacheCapacity: Gauge
@@ -90,6 +91,10 @@ final class ServerMetrics {
             descriptor: .init(
                 namespace: "concord", metricName: "recoveries_failed", unitName: "total",
                 helpText: "Subscriptions told to refetch: what they missed was not all kept"))
+        streamResets = registry.makeCounter(
+            descriptor: .init(
+                namespace: "concord", metricName: "stream_resets", unitName: "total",
+                helpText: "Streams that moved on without this node (Redis lost events or restarted empty): their subscribers were asked to recover"))
         eventsReplayed = registry.makeCounter(
             descriptor: .init(namespace: "concord", metricName: "events_replayed", unitName: "total", helpText: "Events sent again to recovering subscriptions")
         )

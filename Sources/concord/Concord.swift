@@ -51,6 +51,8 @@ struct Serve: ParsableCommand {
 
     @OptionGroup(title: "History and recovery") var history: HistoryOptions
 
+    @OptionGroup(title: "Several nodes") var scaleOut: RedisOptions
+
     @Option(help: "Directory of the durable record store (env CONCORD_DATA_DIR).")
     var dataDir: String?
 
@@ -86,6 +88,7 @@ struct Serve: ParsableCommand {
         config.demo = demo ?? (settings.string("CONCORD_DEMO") == nil ? nil : settings.flag("CONCORD_DEMO"))
         try limits.apply(to: &config, settings: settings)
         try history.apply(to: &config, settings: settings)
+        try scaleOut.apply(to: &config, settings: settings)
         config.pingIntervalMilliseconds = try pingInterval ?? settings.int("CONCORD_PING_INTERVAL").map(UInt64.init) ?? config.pingIntervalMilliseconds
         config.idleTimeoutMilliseconds = try idleTimeout ?? settings.int("CONCORD_IDLE_TIMEOUT").map(UInt64.init) ?? config.idleTimeoutMilliseconds
         config.maxPresenceMembers = try maxPresenceMembers ?? settings.int("CONCORD_MAX_PRESENCE_MEMBERS") ?? config.maxPresenceMembers
@@ -149,7 +152,9 @@ func runServer(_ config: ServerConfiguration, logger: Logger) throws {
         logger.warning("DEVELOPMENT MODE: connections are not authenticated and '?user=' picks any user. Never expose this server.")
     }
     if !config.echoOnly {
-        if let directory = config.dataDirectory {
+        if let redis = config.redis {
+            logger.info("records stored in Redis at \(redis), up to \(config.recordCacheSize) kept in memory")
+        } else if let directory = config.dataDirectory {
             logger.info("records stored in \(directory), up to \(config.recordCacheSize) kept in memory")
         } else {
             logger.notice("records kept in memory only (--memory): nothing survives a restart")
