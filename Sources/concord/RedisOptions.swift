@@ -10,7 +10,10 @@ struct RedisOptions: ParsableArguments {
             valueName: "url"))
     var redis: String?
 
-    @Flag(help: "Start even when Redis does not sync every write before answering (appendonly yes, appendfsync always): an acknowledged commit may be lost if Redis crashes (env CONCORD_REDIS_WEAK_DURABILITY=1).")
+    @Flag(
+        help:
+            "Start even when Redis does not sync every write before answering (appendonly yes, appendfsync always): an acknowledged commit may be lost if Redis crashes (env CONCORD_REDIS_WEAK_DURABILITY=1)."
+    )
     var redisWeakDurability = false
 
     @Option(help: "Milliseconds a Redis command may take before the connection is dropped and the command fails (env CONCORD_REDIS_TIMEOUT). Default 2000.")

@@ -25,8 +25,10 @@ struct BrokerContractTests {
             try thread.ask { answer in answer((try! MemoryBroker(policy: policy, maxRecovery: maxRecovery), {})) }
         },
         Factory(name: "redis") { thread, policy, maxRecovery, now in
-            let node = try SharedRedis.node(on: thread, prefix: SharedRedis.freshPrefix())
-            return try thread.ask { answer in answer((RedisBroker(node: node, policy: policy, maxRecovery: maxRecovery, now: now), { node.close() })) }
+            let handle = try SharedRedis.acquire()
+            let node = try SharedRedis.node(on: thread, handle: handle, prefix: SharedRedis.freshPrefix())
+            let broker = try thread.ask { answer in answer(RedisBroker(node: node, policy: policy, maxRecovery: maxRecovery, now: now)) }
+            return (broker, { withExtendedLifetime(handle) { node.close() } })
         },
     ]
 

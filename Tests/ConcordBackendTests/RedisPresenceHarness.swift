@@ -3,39 +3,6 @@ import ConcordRedis
 import ConcordUV
 import Foundation
 
-/// One redis-server for the backend suites that run beside each other, started by the first that
-/// needs it and stopped when the last lets go (so no process outlives the tests). Each test keeps
-/// its keys apart with a prefix of its own.
-enum SharedRedis {
-    private static let lock = NSLock()
-    private static var server: RedisServer?
-    private static var users = 0
-
-    final class Handle {
-        let port: Int
-        init(port: Int) { self.port = port }
-        deinit { SharedRedis.release() }
-    }
-
-    static func acquire() throws -> Handle {
-        try lock.withLock {
-            if server == nil { server = try RedisServer() }
-            users += 1
-            return Handle(port: server!.port)
-        }
-    }
-
-    fileprivate static func release() {
-        lock.withLock {
-            users -= 1
-            if users == 0 {
-                server?.stop()
-                server = nil
-            }
-        }
-    }
-}
-
 /// A loop thread and a manual clock (milliseconds) for store tests, with the Redis nodes a test
 /// made on that loop; `close` closes them and stops the loop.
 final class StoreEnvironment: @unchecked Sendable {

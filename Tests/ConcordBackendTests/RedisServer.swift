@@ -28,8 +28,6 @@ final class RedisServer {
 
     deinit { stop() }
 
-    var pid: pid_t { process.processIdentifier }
-
     static var binary: String {
         ProcessInfo.processInfo.environment["REDIS_SERVER"] ?? "/usr/bin/redis-server"
     }

@@ -2,34 +2,49 @@ import ConcordRedis
 import ConcordUV
 import Foundation
 
-/// One `redis-server` for every contract test in this process (started on first use, in memory),
-/// and nodes on it: each test names its keys with a prefix of its own, so tests never meet.
-/// The shared server's process, for the exit handler (which cannot capture).
-nonisolated(unsafe) private var sharedPID: pid_t = 0
-
+/// One redis-server for the backend suites that run beside each other, started by the first that
+/// needs it and stopped when the last lets go (so no process outlives the tests). Each test keeps
+/// its keys apart with a prefix of its own.
 enum SharedRedis {
-    private static let server = Mutexed<RedisServer?>(nil)
+    private static let lock = NSLock()
+    private static var server: RedisServer?
+    private static var users = 0
 
-    static func port() throws -> Int {
-        try server.update { server in
-            if let server { return server.port }
-            let started = try RedisServer()
-            server = started
-            // Statics are never deinitialized: stop it when the test process ends.
-            sharedPID = started.pid
-            atexit { kill(sharedPID, SIGKILL) }
-            return started.port
+    final class Handle {
+        let port: Int
+        init(port: Int) { self.port = port }
+        deinit { SharedRedis.release() }
+    }
+
+    static func acquire() throws -> Handle {
+        try lock.withLock {
+            if server == nil { server = try RedisServer() }
+            users += 1
+            return Handle(port: server!.port)
         }
     }
 
+    fileprivate static func release() {
+        lock.withLock {
+            users -= 1
+            if users == 0 {
+                server?.stop()
+                server = nil
+            }
+        }
+    }
+}
+
+extension SharedRedis {
     /// A fresh key prefix, so that a test sees none of another's keys.
     static func freshPrefix() -> String { "t" + RedisNode.randomID() }
 
-    /// A node on `thread`, connected (waits until Redis answers).
-    static func node(on thread: LoopThread, prefix: String, now: @escaping () -> Int64 = RedisConnectionTests.monotonic) throws -> RedisNode {
-        let address = RedisAddress(host: "127.0.0.1", port: try port(), prefix: prefix)
+    /// A node on `thread` connected to the shared server (waits until Redis answers); the node
+    /// holds `handle` until the test lets both go.
+    static func node(on thread: LoopThread, handle: Handle, prefix: String) throws -> RedisNode {
+        let address = RedisAddress(host: "127.0.0.1", port: handle.port, prefix: prefix)
         let node: RedisNode = try thread.ask { answer in
-            let node = RedisNode(loop: thread.loop, address: address, timeoutMilliseconds: 2_000, now: now)
+            let node = RedisNode(loop: thread.loop, address: address, timeoutMilliseconds: 2_000, now: RedisConnectionTests.monotonic)
             node.start()
             answer(node)
         }
