@@ -20,6 +20,8 @@ public final class RedisNode {
         let subscribed: () -> Void
     }
     private var stateObservers: [(RedisClient.State) -> Void] = []
+    /// Scripts loaded on this connection to Redis (a new connection may be to a Redis without them).
+    private var loaded: Set<String> = []
 
     public init(loop: EventLoop, address: RedisAddress, timeoutMilliseconds: Int64 = 2_000, id: String = RedisNode.randomID(), now: @escaping () -> Int64) {
         self.id = id
@@ -29,6 +31,7 @@ public final class RedisNode {
         client.onSubscribed = { [unowned self] channel in routes[channel]?.subscribed() }
         client.onState = { [unowned self] state in
             if case .ready = state {} else { deliver(gate.answerAll()) }
+            loaded = []
             for observer in stateObservers { observer(state) }
         }
     }
@@ -81,6 +84,12 @@ public final class RedisNode {
         let finish: RedisConnection.Done = { [weak self] result in
             done(result)
             if gated, let self { deliver(gate.answered(seq)) }
+        }
+        // Loaded just ahead of its first use on this connection, so that EVALSHA never meets
+        // NOSCRIPT: sending the text again after NOSCRIPT would put the script behind commands
+        // sent after it, out of order.
+        if loaded.insert(script.sha1).inserted {
+            client.send([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)]) { _ in }
         }
         client.send(command) { [weak self] result in
             guard case .success(.error(let message)) = result, message.hasPrefix("NOSCRIPT"), let self else { return finish(result) }
