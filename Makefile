@@ -60,6 +60,7 @@ fuzz-smoke:
 	fuzz/run.sh token $(FUZZ_SECONDS)
 	fuzz/run.sh stream-position $(FUZZ_SECONDS)
 	fuzz/run.sh redis-address $(FUZZ_SECONDS)
+	fuzz/run.sh redis-stream $(FUZZ_SECONDS)
 
 ## Swift sources in the house format (.swift-format): `make format` rewrites them, the check fails on any difference.
 format:
@@ -77,6 +78,7 @@ fuzz:
 	fuzz/run.sh token $(FUZZ_SECONDS)
 	fuzz/run.sh stream-position $(FUZZ_SECONDS)
 	fuzz/run.sh redis-address $(FUZZ_SECONDS)
+	fuzz/run.sh redis-stream $(FUZZ_SECONDS)
 
 bench: deps
 	@scripts/install-deps.sh bench

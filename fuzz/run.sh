@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target over the codec sources.
-#   fuzz/run.sh websocket|http|command|record-state|token|stream-position|redis-address [SECONDS]    (default 30 seconds)
+#   fuzz/run.sh websocket|http|command|record-state|token|stream-position|redis-address|redis-stream [SECONDS]    (default 30 seconds)
 # Exits non-zero when the fuzzer finds a crash; the crashing input is saved under fuzz/out/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,13 +47,20 @@ case "$target" in
     extra=()
     dict=()
     ;;
+  redis-stream)
+    # Built as module ConcordCore, so the reader's `import ConcordCore` names its own module.
+    sources=(Sources/ConcordCore/*.swift Sources/ConcordRedis/RedisStreamEntry.swift fuzz/FuzzRedisStream.swift)
+    extra=()
+    dict=(-dict=fuzz/command.dict)
+    module=ConcordCore
+    ;;
   token)
     sources=(Sources/ConcordCore/*.swift fuzz/FuzzToken.swift)
     extra=()
     dict=(-dict=fuzz/token.dict)
     ;;
   *)
-    echo "usage: fuzz/run.sh websocket|http|command|record-state|token|stream-position|redis-address [SECONDS]" >&2
+    echo "usage: fuzz/run.sh websocket|http|command|record-state|token|stream-position|redis-address|redis-stream [SECONDS]" >&2
     exit 2
     ;;
 esac
@@ -65,7 +72,7 @@ mkdir -p fuzz/out/crashes "fuzz/out/corpus-$target" "fuzz/corpus/$target"
 binary="fuzz/out/fuzz-$target"
 echo "building $binary"
 # lld: the default gold linker warns about every ASan helper symbol.
-swiftc -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -module-name "Fuzz${target//-/_}" \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -module-name "${module:-Fuzz${target//-/_}}" \
   "${extra[@]}" "${sources[@]}" -o "$binary"
 
 # New inputs go to the ignored fuzz/out/corpus-TARGET; the committed fuzz/corpus/TARGET only seeds.
