@@ -49,6 +49,12 @@ PATHS = {
         "operationId": "health", "summary": "Liveness: the server runs and answers.",
         "responses": {"200": json_body("healthz-response", "The server is up.")},
     }},
+    "/readyz": {"get": {
+        "operationId": "readiness",
+        "summary": "Readiness: whether this node can serve everything now (503 while the Redis it shares is unreachable, or while it shuts down).",
+        "responses": {"200": json_body("readyz-response", "Ready."),
+                      "503": json_body("readyz-response", "Not ready, with the reason.")},
+    }},
     "/metrics": {"get": {
         "operationId": "metrics", "summary": "Prometheus metrics (text exposition format 0.0.4).",
         "responses": {"200": {"description": "Counters and gauges; protocol/README.md lists them.",

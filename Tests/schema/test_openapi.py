@@ -136,6 +136,7 @@ COMMIT = {"channel": "resources/posts", "record": 1, "version": {}, "fields": {"
 REQUESTS = [
     ("GET", "/healthz", None, None, None, 200),
     ("POST", "/healthz", b"", None, None, 405),
+    ("GET", "/readyz", None, None, None, 200),
     ("GET", "/metrics", None, None, None, 200),
     ("GET", "/v1/client.js", None, None, None, 200),
     ("GET", "/v1/client/connection.js", None, None, None, 200),
