@@ -23,6 +23,11 @@ public final class RedisClient {
     private var retryTimer: LoopTimer?
     private var nextDelay: Int64
     private var closed = false
+    /// Both connections are up and authenticated: commands go out (also before `ready`).
+    private var connected = false
+    /// Channels subscribed again after a (re)connect and not yet confirmed: the client is `ready`
+    /// only once Redis confirmed them all, so that nothing published from then on is missed.
+    private var unconfirmed: Set<String> = []
     /// Counts attempts, so that callbacks of an abandoned attempt are told apart.
     private var attempt = 0
 
@@ -55,7 +60,7 @@ public final class RedisClient {
 
     /// Sends a command when ready; fails at once otherwise.
     public func send(_ arguments: [[UInt8]], done: @escaping RedisConnection.Done) {
-        guard state == .ready, let commands else {
+        guard connected, let commands else {
             return done(.failure(RedisConnection.Failure("Redis at \(address) is unavailable: \(reason)")))
         }
         commands.send(arguments, done: done)
@@ -68,12 +73,16 @@ public final class RedisClient {
     /// Subscribes now if ready, and again after every reconnect.
     public func subscribe(_ channel: String) {
         guard channels.insert(channel).inserted else { return }
-        if state == .ready { pubSub?.subscribe([channel]) }
+        if connected { pubSub?.subscribe([channel]) }
     }
 
     public func unsubscribe(_ channel: String) {
         guard channels.remove(channel) != nil else { return }
-        if state == .ready { pubSub?.unsubscribe([channel]) }
+        unconfirmed.remove(channel)
+        if connected {
+            pubSub?.unsubscribe([channel])
+            if unconfirmed.isEmpty, state != .ready { setState(.ready) }
+        }
     }
 
     public func close() {
@@ -125,7 +134,11 @@ public final class RedisClient {
             }
         }
         pubSub?.onMessage = { [unowned self] channel, payload in onMessage?(channel, payload) }
-        pubSub?.onSubscribed = { [unowned self] channel in if channels.contains(channel) { onSubscribed?(channel) } }
+        pubSub?.onSubscribed = { [unowned self] channel in
+            guard this == attempt, channels.contains(channel) else { return }
+            onSubscribed?(channel)
+            if unconfirmed.remove(channel) != nil, unconfirmed.isEmpty { setState(.ready) }
+        }
     }
 
     /// AUTH (when the address has a password) and SELECT (when it names a database), in order.
@@ -151,8 +164,10 @@ public final class RedisClient {
 
     private func ready() {
         nextDelay = backoff.lowerBound
-        if !channels.isEmpty { pubSub?.subscribe(Array(channels)) }
-        setState(.ready)
+        connected = true
+        unconfirmed = channels
+        if channels.isEmpty { return setState(.ready) }
+        pubSub?.subscribe(Array(channels))
     }
 
     private func lost(_ why: String) {
@@ -169,6 +184,8 @@ public final class RedisClient {
     }
 
     private func dropConnections() {
+        connected = false
+        unconfirmed = []
         let old = [commands, pubSub]
         commands = nil
         pubSub = nil

@@ -30,8 +30,13 @@ public final class RedisNode {
         client.onMessage = { [unowned self] channel, payload in received(channel, payload) }
         client.onSubscribed = { [unowned self] channel in routes[channel]?.subscribed() }
         client.onState = { [unowned self] state in
-            if case .ready = state {} else { deliver(gate.answerAll()) }
-            loaded = []
+            // A new connection may be to a Redis without the scripts (they were loaded, if at
+            // all, before it came: commands go out before `ready`, while subscriptions are confirmed).
+            if case .ready = state {
+            } else {
+                deliver(gate.answerAll())
+                loaded = []
+            }
             for observer in stateObservers { observer(state) }
         }
     }

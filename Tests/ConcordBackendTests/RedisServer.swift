@@ -18,6 +18,7 @@ final class RedisServer {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        RedisServer.started(process.processIdentifier)
         // Ready once it accepts a connection.
         let deadline = Date().addingTimeInterval(10)
         while !Self.accepts(port) {
@@ -27,6 +28,17 @@ final class RedisServer {
     }
 
     deinit { stop() }
+
+    /// Every redis-server this process started, killed when it exits: a test that fails (or keeps
+    /// its server alive by mistake) leaves none behind.
+    private static let startedPIDs = Mutexed<[pid_t]>([])
+
+    private static func started(_ pid: pid_t) {
+        startedPIDs.update { pids in
+            if pids.isEmpty { atexit { RedisServer.startedPIDs.value.forEach { kill($0, SIGKILL) } } }
+            pids.append(pid)
+        }
+    }
 
     static var binary: String {
         ProcessInfo.processInfo.environment["REDIS_SERVER"] ?? "/usr/bin/redis-server"
