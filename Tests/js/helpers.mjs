@@ -75,6 +75,14 @@ export async function startServer({ port = 0, args = [], timeoutMs = 15_000 } = 
     wsUrl: `ws://127.0.0.1:${actualPort}/v1/ws`,
     output: () => output,
     exited,
+    /** SIGKILL, as a crash: no drain, no goodbye. Resolves with the exit status. */
+    kill() {
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        return exited;
+      })();
+      return stopping;
+    },
     /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves with the exit status. */
     stop(graceMs = 5_000) {
       stopping ??= (async () => {
