@@ -84,17 +84,18 @@ struct RedisBrokerTests {
 
     func waitUntil(_ what: String, timeout: Double = 20, _ condition: () -> Bool) throws { try Self.waitUntil(what, timeout: timeout, condition) }
 
-    /// A Redis that drops a subscriber at 64 KiB of unread messages.
-    static func strictRedis() throws -> RedisServer {
-        try RedisServer(arguments: ["--client-output-buffer-limit", "pubsub 64kb 64kb 0"])
-    }
-
-    @Test func aReaderDroppedByRedisCatchesUpFromTheHistoryInOrder() throws {
-        let redis = try Self.strictRedis()
+    /// A Redis that drops a subscriber at 64 KiB of unread messages, a publishing node, and a
+    /// reading node subscribed to `feed` whose loop stalls while the publisher sends 2,000 events
+    /// of about 4 KiB (more than loopback's socket buffers take): Redis closes its pub/sub
+    /// connection. Answers the positions the publisher got.
+    static func readerFallsBehind(
+        history: HistoryLimits, _ body: (_ publisher: Node, _ reader: Node, _ positions: [StreamPosition?]) throws -> Void
+    ) throws {
+        let redis = try RedisServer(arguments: ["--client-output-buffer-limit", "pubsub 64kb 64kb 0"])
         defer { redis.stop() }
         let prefix = SharedRedis.freshPrefix()
-        let publisher = try Node(port: redis.port, prefix: prefix, history: HistoryLimits(maxEvents: 5_000, maxAgeMilliseconds: 600_000))
-        let reader = try Node(port: redis.port, prefix: prefix, history: HistoryLimits(maxEvents: 5_000, maxAgeMilliseconds: 600_000))
+        let publisher = try Node(port: redis.port, prefix: prefix, history: history)
+        let reader = try Node(port: redis.port, prefix: prefix, history: history)
         defer {
             publisher.close()
             reader.close()
@@ -102,38 +103,30 @@ struct RedisBrokerTests {
         #expect(try reader.subscribe("feed")?.position.offset == 0)
         reader.stall(seconds: 2)
         usleep(100_000)
-        // About 8 MiB while the reader does not read (more than loopback's socket buffers take):
-        // Redis closes its pub/sub connection.
         let positions = try publisher.publish("feed", count: 2_000, padding: 4_000)
-        #expect(positions.compactMap { $0?.offset } == Array(1...2_000))
-        try waitUntil("every event on the reader") { reader.delivered.value.count >= 2_000 }
-        #expect(reader.delivered.value == Array(1...2_000), "in order, each once")
-        #expect(reader.resets.value.isEmpty, "the history had every missed event")
+        try body(publisher, reader, positions)
         #expect(!reader.losses.value.isEmpty, "Redis dropped the reader (else this test proves nothing)")
     }
 
-    @Test func aReaderThatMissedMoreThanIsKeptAsksItsSubscribersToRecover() throws {
-        let redis = try Self.strictRedis()
-        defer { redis.stop() }
-        let prefix = SharedRedis.freshPrefix()
-        let publisher = try Node(port: redis.port, prefix: prefix, history: HistoryLimits(maxEvents: 100, maxAgeMilliseconds: 600_000))
-        let reader = try Node(port: redis.port, prefix: prefix, history: HistoryLimits(maxEvents: 100, maxAgeMilliseconds: 600_000))
-        defer {
-            publisher.close()
-            reader.close()
+    @Test func aReaderDroppedByRedisCatchesUpFromTheHistoryInOrder() throws {
+        try Self.readerFallsBehind(history: HistoryLimits(maxEvents: 5_000, maxAgeMilliseconds: 600_000)) { _, reader, positions in
+            #expect(positions.compactMap { $0?.offset } == Array(1...2_000))
+            try waitUntil("every event on the reader") { reader.delivered.value.count >= 2_000 }
+            #expect(reader.delivered.value == Array(1...2_000), "in order, each once")
+            #expect(reader.resets.value.isEmpty, "the history had every missed event")
         }
-        _ = try reader.subscribe("feed")
-        reader.stall(seconds: 2)
-        usleep(100_000)
-        _ = try publisher.publish("feed", count: 2_000, padding: 4_000)
-        try waitUntil("the reset") { reader.resets.value == ["feed"] }
-        #expect(!reader.losses.value.isEmpty)
-        // Live events go on from the stream's position after the reset, none twice.
-        _ = try publisher.publish("feed", count: 1, padding: 0)
-        try waitUntil("the next live event") { reader.delivered.value.last == 2_001 }
-        let delivered = reader.delivered.value
-        #expect(delivered == delivered.sorted() && Set(delivered).count == delivered.count)
-        #expect(try reader.subscribe("feed")?.position.offset == 2_001)
+    }
+
+    @Test func aReaderThatMissedMoreThanIsKeptAsksItsSubscribersToRecover() throws {
+        try Self.readerFallsBehind(history: HistoryLimits(maxEvents: 100, maxAgeMilliseconds: 600_000)) { publisher, reader, _ in
+            try waitUntil("the reset") { reader.resets.value == ["feed"] }
+            // Live events go on from the stream's position after the reset, none twice.
+            _ = try publisher.publish("feed", count: 1, padding: 0)
+            try waitUntil("the next live event") { reader.delivered.value.last == 2_001 }
+            let delivered = reader.delivered.value
+            #expect(delivered == delivered.sorted() && Set(delivered).count == delivered.count)
+            #expect(try reader.subscribe("feed")?.position.offset == 2_001)
+        }
     }
 
     @Test func aRedisThatCameBackEmptyStartsNewEpochsAndSubscribersAreAskedToRecover() throws {
