@@ -9,23 +9,10 @@ import Testing
 /// Redis. Stores run on a loop thread; time is a manual clock.
 @Suite("Presence store contract")
 struct PresenceStoreContractTests {
-    struct Factory: CustomTestStringConvertible, Sendable {
-        let name: String
-        let make: @Sendable (StoreEnvironment, Int) throws -> [any PresenceStore]
-        var testDescription: String { name }
-    }
+    typealias Factory = ClusterFactory<any PresenceStore>
 
-    static let memory = Factory(name: "memory") { _, count in
-        let store = MemoryPresenceStore()
-        return Array(repeating: store, count: count)
-    }
-
-    static let redis = Factory(name: "redis") { env, count in
-        let nodes = try (0..<count).map { _ in try env.node() }
-        let stores: [any PresenceStore] = try env.thread.ask { answer in answer(nodes.map { RedisPresenceStore(node: $0, now: env.clock) }) }
-        try env.start(nodes)
-        return stores
-    }
+    static let memory = Factory.memory { MemoryPresenceStore() }
+    static let redis = Factory.redis { RedisPresenceStore(node: $0, now: $1) }
 
     static let factories = [memory, redis]
 

@@ -8,23 +8,10 @@ import Testing
 /// on one Redis). Stores run on a loop thread; time is a manual clock.
 @Suite("Typing store contract")
 struct TypingStoreContractTests {
-    struct Factory: CustomTestStringConvertible, Sendable {
-        let name: String
-        let make: @Sendable (StoreEnvironment, Int) throws -> [any TypingStore]
-        var testDescription: String { name }
-    }
+    typealias Factory = ClusterFactory<any TypingStore>
 
-    static let memory = Factory(name: "memory") { _, count in
-        let store = MemoryTypingStore()
-        return Array(repeating: store, count: count)
-    }
-
-    static let redis = Factory(name: "redis") { env, count in
-        let nodes = try (0..<count).map { _ in try env.node() }
-        let stores: [any TypingStore] = try env.thread.ask { answer in answer(nodes.map { RedisTypingStore(node: $0, now: env.clock) }) }
-        try env.start(nodes)
-        return stores
-    }
+    static let memory = Factory.memory { MemoryTypingStore() }
+    static let redis = Factory.redis { RedisTypingStore(node: $0, now: $1) }
 
     static let factories = [memory, redis]
 

@@ -2,6 +2,7 @@ import ConcordCore
 import ConcordRedis
 import ConcordUV
 import Foundation
+import Testing
 
 /// A loop thread and a manual clock (milliseconds) for store tests, with the Redis nodes a test
 /// made on that loop; `close` closes them and stops the loop.
@@ -66,5 +67,30 @@ final class ManualTime: @unchecked Sendable {
     var value: Int64 {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// Makes a cluster of one kind of store for a contract suite: the in-process store is one store
+/// given to every node; Redis gives one store per node, all on one Redis, started and ready.
+struct ClusterFactory<Store>: CustomTestStringConvertible, Sendable {
+    let name: String
+    let make: @Sendable (StoreEnvironment, Int) throws -> [Store]
+    var testDescription: String { name }
+
+    static func memory(_ make: @escaping @Sendable () -> Store) -> Self {
+        Self(name: "memory") { _, count in
+            let store = make()
+            return Array(repeating: store, count: count)
+        }
+    }
+
+    /// `make` gets each node and the environment's manual clock.
+    static func redis(_ make: @escaping @Sendable (RedisNode, @escaping () -> Int64) -> Store) -> Self {
+        Self(name: "redis") { env, count in
+            let nodes = try (0..<count).map { _ in try env.node() }
+            let stores: [Store] = try env.thread.ask { answer in answer(nodes.map { make($0, env.clock) }) }
+            try env.start(nodes)
+            return stores
+        }
     }
 }
