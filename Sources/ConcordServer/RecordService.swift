@@ -112,6 +112,9 @@ final class RecordService {
         let again = { [unowned self] in
             self.attempt(key, commit, delete: delete, dryRun: dryRun, now: now, attempt: attempt + 1, done: done)
         }
+        // A dry run writes nothing, so no compare-and-set would catch a cache behind another
+        // node's write: with a shared store it decides on the record read afresh.
+        if dryRun, store.isShared, attempt == 1 { cache.forget(key) }
         cache.access(key, failed: { _ in done(.unavailable, nil) }) { [unowned self] state in
             guard !groupCommit.failed, store.isAvailable else {
                 done(.unavailable, nil)

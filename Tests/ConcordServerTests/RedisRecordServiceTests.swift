@@ -92,9 +92,12 @@ struct RedisRecordServiceTests {
 
     let key = RecordKey(channel: "resources/posts", id: "1")
 
-    func commit(_ node: Node, _ actor: String, context: [String: UInt64] = [:], field: String, into results: @escaping (String, CommitResult) -> Void) {
+    func commit(
+        _ node: Node, _ actor: String, context: [String: UInt64] = [:], field: String, dryRun: Bool = false,
+        into results: @escaping (String, CommitResult) -> Void
+    ) {
         node.service.commit(
-            key, Commit(actor: actor, context: VersionVector(context), fields: [field: .string(actor)]), delete: false, dryRun: false,
+            key, Commit(actor: actor, context: VersionVector(context), fields: [field: .string(actor)]), delete: false, dryRun: dryRun,
             now: Timestamp(milliseconds: 1_000)
         ) { result, _ in results(actor, result) }
     }
@@ -185,6 +188,30 @@ struct RedisRecordServiceTests {
         }
         #expect(conflict.fields.map(\.actor) == ["carol"])
         #expect(accepted(results["bob"]))
+        a.close()
+        b.close()
+        loop.close()
+    }
+
+    @Test func aDryRunChecksAgainstRedisNotTheCache() throws {
+        let redis = try Redis()
+        let loop = try EventLoop()
+        let (a, b) = try twoNodes(loop, redis)
+        // Written behind the nodes' backs (no message): a's cache still says "never written".
+        var behind = RecordState()
+        behind.version = VersionVector(["carol": 1])
+        behind.fields["title"] = FieldWrite(dot: Dot(actor: "carol", counter: 1), at: Timestamp(milliseconds: 5), value: .string("carol"))
+        behind.actors = ["carol"]
+        _ = try Redis.send(redis.port, ["SET", a.store.recordKey(key), String(decoding: behind.jsonBytes, as: UTF8.self)])
+        var results: [String: CommitResult] = [:]
+        // A dry run writes nothing, so nothing would catch a decision on the stale cache.
+        commit(a, "alice", field: "title", dryRun: true) { results[$0] = $1 }
+        #expect(loop.run(until: { results.count == 1 }, timeoutMilliseconds: 5_000))
+        guard case .outcome(.conflict(let conflict)) = results["alice"] else {
+            Issue.record("a dry run was decided on a stale cache: \(String(describing: results["alice"]))")
+            return
+        }
+        #expect(conflict.fields.map(\.actor) == ["carol"])
         a.close()
         b.close()
         loop.close()
