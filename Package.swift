@@ -94,6 +94,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // What several test targets share: real redis-server processes, a locked value. Only test
+        // targets depend on it.
+        .target(name: "ConcordTestSupport", path: "Tests/ConcordTestSupport"),
         .testTarget(
             name: "ConcordCoreTests",
             dependencies: [
@@ -110,11 +113,12 @@ let package = Package(
         .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
         // Every backend against its protocol's shared contract suite (memory, SQLite, Redis), and
         // the Redis connection underneath, with real redis-server processes.
-        .testTarget(name: "ConcordBackendTests", dependencies: ["ConcordRedis", "ConcordUV", "ConcordCore", "ConcordSQLite"]),
+        .testTarget(
+            name: "ConcordBackendTests", dependencies: ["ConcordRedis", "ConcordUV", "ConcordCore", "ConcordSQLite", "ConcordTestSupport"]),
         .testTarget(
             name: "ConcordServerTests",
             dependencies: [
-                "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordUV", "ConcordRedis",
+                "ConcordServer", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordUV", "ConcordRedis", "ConcordTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),

@@ -141,11 +141,15 @@ public final class RedisClient {
         }
     }
 
-    /// AUTH (when the address has a password) and SELECT (when it names a database), in order.
+    /// AUTH (when the address has a password), SELECT (when it names a database), then PING, in
+    /// order. A connection is ready only once Redis has answered on it: the kernel accepts a TCP
+    /// connection for a Redis that is stopped or stuck, and a client counted ready then would
+    /// report ready and send commands that are failed as timed out but run when Redis wakes.
     private func handshake(_ connection: RedisConnection, database: Int?, done: @escaping (Result<Void, RedisConnection.Failure>) -> Void) {
         var steps: [[String]] = []
         if let password = address.password { steps.append(["AUTH"] + (address.user.map { [$0] } ?? []) + [password]) }
         if let database, database != 0 { steps.append(["SELECT", String(database)]) }
+        steps.append(["PING"])
         func next(_ index: Int) {
             guard index < steps.count else { return done(.success(())) }
             connection.handshakeCommand(steps[index]) { result in

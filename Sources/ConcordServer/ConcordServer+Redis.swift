@@ -26,6 +26,14 @@ extension ConcordServer {
         }
     }
 
+    /// Shutting down: once every connection has closed (or the drain's deadline passed), the node
+    /// lets go of Redis, whose connections would otherwise keep the loop, and the process, running.
+    /// What this node held there lapses with its lease, as after a dropped network.
+    func releaseRedisWhenDrained(force: Bool = false) {
+        guard let redis, shuttingDownNow, force || connections.count == 0 else { return }
+        redis.close()
+    }
+
     /// Events of the channel reached Redis without reaching this node, and Redis no longer has them
     /// (or its stream began again): every subscriber here is asked to reconnect, so that it
     /// recovers from its last position (or is told to refetch). Spread over a second, so that they

@@ -261,10 +261,12 @@ public final class ConcordServer {
             timer.start(afterMilliseconds: 2_000) { [unowned self] in
                 self.connections.all.values.forEach { $0.stream.close() }
                 self.forceStopTimer?.close()
+                self.releaseRedisWhenDrained(force: true)
             }
             timer.unref()
             forceStopTimer = timer
         }
+        releaseRedisWhenDrained()
     }
 
     private func accept(_ stream: TCPStream) {
@@ -334,6 +336,7 @@ public final class ConcordServer {
 
     func connectionClosed(_ connection: Connection) {
         let userConnectionsLeft = connections.closed(connection)
+        defer { if shuttingDown { releaseRedisWhenDrained() } }
         liveness.cancel(connection)
         auth.connectionClosed(connection)
         channels.connectionClosed(connection)

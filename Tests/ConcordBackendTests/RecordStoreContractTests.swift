@@ -1,6 +1,7 @@
 import ConcordCore
 import ConcordRedis
 import ConcordSQLite
+import ConcordTestSupport
 import ConcordUV
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import ConcordRedis
+import ConcordTestSupport
 import ConcordUV
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import ConcordRedis
+import ConcordTestSupport
 import ConcordUV
 import Foundation
 import Testing
@@ -144,14 +145,4 @@ struct RedisConnectionTests {
             publisher.close()
         }
     }
-}
-
-/// A value several threads read and change under a lock.
-final class Mutexed<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T { lock.withLock { stored } }
-    func append<E>(_ element: E) where T == [E] { lock.withLock { stored.append(element) } }
-    func update<R>(_ body: (inout T) throws -> R) rethrows -> R { try lock.withLock { try body(&stored) } }
 }

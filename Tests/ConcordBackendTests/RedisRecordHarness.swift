@@ -1,5 +1,6 @@
 import ConcordCore
 import ConcordRedis
+import ConcordTestSupport
 import ConcordUV
 import Foundation
 

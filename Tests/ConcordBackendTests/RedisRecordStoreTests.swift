@@ -1,5 +1,6 @@
 import ConcordCore
 @testable import ConcordRedis
+import ConcordTestSupport
 import ConcordUV
 import Foundation
 import Testing

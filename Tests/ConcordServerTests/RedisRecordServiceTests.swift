@@ -1,68 +1,18 @@
 import ConcordCore
 import ConcordRedis
+import ConcordTestSupport
 import ConcordUV
 import Foundation
 import Logging
 import Testing
 @testable import ConcordServer
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Two record services on two Redis nodes sharing one Redis, as two Concord nodes: commits decided
 /// on a state another node changed meanwhile lose the compare-and-set and are decided again.
 @Suite("Record service on Redis: commits decided again after losing a race", .serialized)
 struct RedisRecordServiceTests {
     /// A real redis-server on a free loopback port, killed (SIGKILL) by `stop` or when released.
-    final class Redis {
-        let port: Int
-        private let process = Process()
-
-        init(port requested: Int? = nil) throws {
-            port = try requested ?? Self.freePort()
-            process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["REDIS_SERVER"] ?? "/usr/bin/redis-server")
-            process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let deadline = Date().addingTimeInterval(10)
-            while (try? Self.send(port, ["PING"])) == nil {
-                guard Date() < deadline, process.isRunning else { throw Failure() }
-                usleep(10_000)
-            }
-        }
-
-        deinit { stop() }
-
-        func stop() {
-            guard process.isRunning else { return }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-
-        struct Failure: Error {}
-
-        /// One command on a blocking connection of its own: for writing behind the nodes' backs.
-        static func send(_ port: Int, _ command: [String]) throws -> RedisReply {
-            let node = RedisNode(loop: try EventLoop(), address: RedisAddress(host: "127.0.0.1", port: port), now: { 0 })
-            return try node.blocking([command])[0]
-        }
-
-        static func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard bound else { throw Failure() }
-            return Int(UInt16(bigEndian: addr.sin_port))
-        }
-    }
+    typealias Redis = RedisServer
 
     /// One node: its Redis connection, store and record service, on the shared test loop.
     final class Node {
@@ -243,5 +193,13 @@ struct RedisRecordServiceTests {
         #expect(accepted(results["alice"]))
         a.close()
         loop.close()
+    }
+}
+
+extension RedisServer {
+    /// One command on a blocking connection of its own: for writing behind the nodes' backs.
+    static func send(_ port: Int, _ command: [String]) throws -> RedisReply {
+        let node = RedisNode(loop: try EventLoop(), address: RedisAddress(host: "127.0.0.1", port: port), now: { 0 })
+        return try node.blocking([command])[0]
     }
 }

@@ -46,6 +46,28 @@ final class ServerProcess {
         self.port = Int(line[range].split(separator: ":")[1])!
     }
 
+    /// Runs `concord serve` with these arguments when it is expected to refuse to start: its exit
+    /// status and everything it wrote (standard output and error), or nil if it still runs after
+    /// `seconds` (it is then killed).
+    static func refusal(arguments: [String], seconds: Double = 10) throws -> (status: Int32, output: String)? {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, text)
+    }
+
     func kill9() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

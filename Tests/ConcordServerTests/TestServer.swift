@@ -43,6 +43,11 @@ final class TestServer: @unchecked Sendable {
     /// deadline then due has run.
     func advance(_ clock: ManualClock, by milliseconds: Int64) {
         clock.advance(by: milliseconds)
+        checkDeadlines()
+    }
+
+    /// Runs every deadline due by the server's clock now, and waits until they have run.
+    func checkDeadlines() {
         let ran = DispatchSemaphore(value: 0)
         server.checkDeadlines { ran.signal() }
         ran.wait()

@@ -4,13 +4,14 @@ import Foundation
     import Glibc
 #endif
 
-/// A real `redis-server` on a free loopback port, in memory only, for one test.
-final class RedisServer {
-    let port: Int
+/// A real `redis-server` on a free loopback port, in memory only unless `arguments` say otherwise
+/// (they come last, so `--appendonly yes` wins), for one test.
+public final class RedisServer {
+    public let port: Int
     private let process = Process()
 
     /// Starts Redis on `port` (a free one when nil: give the same port to restart it).
-    init(port requested: Int? = nil, arguments: [String] = []) throws {
+    public init(port requested: Int? = nil, arguments: [String] = []) throws {
         let port = try requested ?? Self.freePort()
         self.port = port
         process.executableURL = URL(fileURLWithPath: Self.binary)
@@ -40,28 +41,28 @@ final class RedisServer {
         }
     }
 
-    static var binary: String {
+    public static var binary: String {
         ProcessInfo.processInfo.environment["REDIS_SERVER"] ?? "/usr/bin/redis-server"
     }
 
     /// SIGKILL: Redis goes away at once, as in a crash.
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// Stops Redis from answering (SIGSTOP) without closing its connections, or lets it go on.
-    func pause(_ paused: Bool) {
+    public func pause(_ paused: Bool) {
         kill(process.processIdentifier, paused ? SIGSTOP : SIGCONT)
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
@@ -75,7 +76,7 @@ final class RedisServer {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    static func accepts(_ port: Int) -> Bool {
+    public static func accepts(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
