@@ -64,10 +64,10 @@ fuzz-smoke:
 
 ## Swift sources in the house format (.swift-format): `make format` rewrites them, the check fails on any difference.
 format:
-	$(SWIFT) format -i -r Sources Tests fuzz Package.swift
+	$(SWIFT) format -i -r Sources Tests Plugins fuzz Package.swift
 
 format-check:
-	$(SWIFT) format lint --strict -r Sources Tests fuzz Package.swift
+	$(SWIFT) format lint --strict -r Sources Tests Plugins fuzz Package.swift
 
 ## Longer fuzzing: make fuzz FUZZ_SECONDS=1800
 fuzz:

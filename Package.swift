@@ -76,7 +76,12 @@ let package = Package(
                 "ConcordUV", "ConcordCodec", "ConcordCore", "ConcordAuth", "ConcordSQLite", "ConcordRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ], resources: [.copy("Resources/concord.js"), .copy("Resources/client"), .copy("Resources/demo")], swiftSettings: loopTargetSettings),
+            ],
+            // The client script and the demo are built into the binary (EmbedResources), so the
+            // binary alone serves them: no resource bundle to ship beside it.
+            exclude: ["Resources"], swiftSettings: loopTargetSettings, plugins: ["EmbedResources"]),
+        .executableTarget(name: "embed-resources"),
+        .plugin(name: "EmbedResources", capability: .buildTool(), dependencies: ["embed-resources"]),
 
         .executableTarget(
             name: "concord",

@@ -30,17 +30,9 @@ enum ClientScript {
 
     private static func read() -> [String: [UInt8]] {
         var files: [String: [UInt8]] = [:]
-        if let url = Bundle.module.url(forResource: "concord", withExtension: "js"),
-            let data = try? Data(contentsOf: url)
-        {
-            files[entryPath] = Array(data)
-        }
-        guard let directory = Bundle.module.url(forResource: "client", withExtension: nil),
-            let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path)
-        else { return files }
-        for name in names where name.hasSuffix(".js") && !name.hasPrefix(".") {
-            guard let data = try? Data(contentsOf: directory.appendingPathComponent(name)) else { continue }
-            files[modulePrefix + name] = Array(data)
+        files[entryPath] = EmbeddedResources.files["concord.js"]
+        for (path, bytes) in EmbeddedResources.files where path.hasPrefix("client/") && path.hasSuffix(".js") {
+            files[modulePrefix + path.dropFirst("client/".count)] = bytes
         }
         return files
     }

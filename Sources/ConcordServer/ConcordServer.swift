@@ -9,6 +9,10 @@ import Synchronization
 
 /// The Concord server: one libuv loop thread owning every connection, subscription and counter.
 public final class ConcordServer {
+    /// This build's version (the package's `VERSION` file) and the commit it was built from.
+    public static let version = EmbeddedResources.version
+    public static let commit = EmbeddedResources.commit
+
     public let configuration: ServerConfiguration
     let loop: EventLoop
     /// The time, as deadlines and dates read it (`ServerConfiguration.clock`, else the real clocks).

@@ -41,14 +41,10 @@ final class DemoBoard {
     init(postIDs: [String]) {
         self.postIDs = Set(postIDs)
         highestPostID = postIDs.compactMap { Int($0) }.max() ?? 0
-        guard let directory = Bundle.module.url(forResource: "demo", withExtension: nil),
-            let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path)
-        else { return }
-        for name in names {
-            guard let type = Self.contentType(of: name),
-                let data = try? Data(contentsOf: directory.appendingPathComponent(name))
-            else { continue }
-            files[name] = (type, Array(data))
+        for (path, bytes) in EmbeddedResources.files where path.hasPrefix("demo/") {
+            let name = String(path.dropFirst("demo/".count))
+            guard let type = Self.contentType(of: name) else { continue }
+            files[name] = (type, bytes)
         }
     }
 

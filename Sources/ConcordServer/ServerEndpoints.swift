@@ -28,7 +28,8 @@ enum ServerEndpoints {
 
     private static func health(_ server: ConcordServer) -> HTTPResponse {
         .json(200) { w in
-            w.raw("{\"status\":\"ok\",\"epoch\":"); w.string(server.epoch)
+            w.raw("{\"status\":\"ok\",\"version\":"); w.string(ConcordServer.version)
+            w.raw(",\"epoch\":"); w.string(server.epoch)
             w.raw(",\"connections\":"); w.int(Int64(server.connections.webSocketCount))
             w.raw("}")
         }

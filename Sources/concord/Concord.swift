@@ -10,6 +10,7 @@ import Logging
 struct Concord: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Realtime presence, typing and conflict service for collaborative web apps.",
+        version: "concord \(ConcordServer.version) (commit \(ConcordServer.commit))",
         subcommands: [Serve.self, Echo.self],
         defaultSubcommand: Serve.self)
 }

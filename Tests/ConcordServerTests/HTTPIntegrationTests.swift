@@ -1,3 +1,4 @@
+import ConcordServer
 import Foundation
 import Testing
 
@@ -52,6 +53,19 @@ struct HTTPIntegrationTests {
         #expect(hugeHeader.status == 431)
         // The server still serves after bad input.
         #expect(try TestHTTP.request(port: server.port, "GET", "/healthz").status == 200)
+    }
+
+    @Test func healthSaysWhichVersionRuns() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let health = try TestHTTP.request(port: server.port, "GET", "/healthz")
+        let body = String(decoding: health.body, as: UTF8.self)
+        #expect(body.contains("\"version\":\"\(ConcordServer.version)\""), "\(body)")
+        // The version is the package's VERSION file, and the commit was read from the clone.
+        let file = try String(
+            contentsOfFile: #filePath.replacingOccurrences(of: "Tests/ConcordServerTests/HTTPIntegrationTests.swift", with: "VERSION"), encoding: .utf8)
+        #expect(ConcordServer.version == file.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(ConcordServer.commit.count == 12 && ConcordServer.commit.allSatisfy(\.isHexDigit), "\(ConcordServer.commit)")
     }
 
     @Test func keepAliveServesPipelinedRequests() throws {

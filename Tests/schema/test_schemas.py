@@ -88,6 +88,7 @@ REQUEST_SCHEMAS = {
 # Bodies of 200 responses.
 RESPONSE_SCHEMAS = {
     "GET /healthz": "healthz-response.json",
+    "GET /readyz": "readyz-response.json",
     "POST /v1/publish": "publish-response.json",
     "GET /v1/history": "history-response.json",
     "GET /v1/presence/{channel}": "presence-list-response.json",
@@ -732,7 +733,8 @@ EVENT_FRAME = {"op": "event", "channel": "resources/posts", "offset": 42, "event
 ERROR = {"op": "error", "id": 3, "code": "forbidden", "message": "clients may not publish on resources/posts"}
 PUBLISH_RESPONSE = {"results": [{"channel": "resources/posts", "offset": 42}]}
 ERROR_RESPONSE = {"error": {"code": "unauthorized", "message": "missing or invalid API key"}}
-HEALTHZ = {"status": "ok", "epoch": "k3j9x0a1", "connections": 3}
+HEALTHZ = {"status": "ok", "version": "0.15.0", "epoch": "k3j9x0a1", "connections": 3}
+READYZ = {"ready": False, "reason": "Redis is unavailable: the connection was lost", "node": "k2m9q0x7a1b3"}
 MEMBER = {"user": "alice", "info": {"name": "Alice"}, "connections": 2}
 TYPIST = {"user": "bob", "name": "Bob", "scope": "new-comment"}
 PRESENCE_ENTER = {"op": "presence.enter", "id": 10, "channel": "presence/posts/1", "info": {"name": "Alice", "avatar": "/a.png", "field": "title"}}
@@ -863,6 +865,8 @@ VALID: list[tuple[str, str, Any]] = [
     ("publish response: empty batch", "publish-response.json", {"results": []}),
     ("error response", "error-response.json", ERROR_RESPONSE),
     ("healthz response", "healthz-response.json", HEALTHZ),
+    ("readyz response", "readyz-response.json", READYZ),
+    ("readyz response, ready", "readyz-response.json", {"ready": True}),
     ("reconnect: README", "reconnect.json", {"op": "reconnect", "afterMs": 1234}),
     ("reconnect: at once", "reconnect.json", {"op": "reconnect", "afterMs": 0}),
     ("history response: all kept", "history-response.json", {"channel": "resources/posts", "epoch": "k3j9x0a1", "offset": 42, "events": [EVENT_FRAME]}),
@@ -1166,6 +1170,9 @@ INVALID: list[tuple[str, str, Any]] = [
      {"channel": "c", "epoch": "e", "offset": 1, "events": [{"channel": "c", "type": "t"}]}),
     ("healthz: negative connections", "healthz-response.json", with_(HEALTHZ, connections=-1)),
     ("healthz: missing epoch", "healthz-response.json", with_(HEALTHZ, epoch=DELETE)),
+    ("healthz: missing version", "healthz-response.json", with_(HEALTHZ, version=DELETE)),
+    ("readyz: ready as a string", "readyz-response.json", with_(READYZ, ready="no")),
+    ("readyz: an unknown field", "readyz-response.json", with_(READYZ, extra=1)),
     # presence and typing: shared shapes
     ("member: negative connections", "presence-member.json", with_(MEMBER, connections=-1)),
     ("member: fractional connections", "presence-member.json", with_(MEMBER, connections=1.5)),
