@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: format format-check run test deps js-test browser-test schema-test fuzz fuzz-smoke build release bench bench-suite autobahn clean
+.PHONY: format format-check run test deps js-test browser-test schema-test fuzz fuzz-smoke build release bench bench-suite autobahn clean dist dist-test
 
 deps:
 	@scripts/install-deps.sh
@@ -51,6 +51,16 @@ schema-test:
 	$(SWIFT) build --product concord
 	PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r Tests/schema/requirements.txt
 	CONCORD_BIN=$(CURDIR)/.build/debug/concord python3 -m pytest -q Tests/schema
+
+## What a server needs, in dist/: a self-contained binary in a versioned tarball, a .deb with a
+## systemd unit, and the JavaScript client as an npm tarball.
+dist: deps
+	@scripts/install-deps.sh dist
+	scripts/dist.sh
+
+## Installs and runs what `make dist` built, as an operator would (root: it installs the .deb).
+dist-test: dist
+	scripts/dist-test.sh
 
 fuzz-smoke:
 	fuzz/run.sh websocket $(FUZZ_SECONDS)

@@ -56,7 +56,6 @@ for binary in "$@"; do
     # valgrind cannot read the DWARF this toolchain writes: count a copy without debug sections.
     copy="$work/$(basename "$binary")-$RANDOM"
     cp "$binary" "$copy" && strip -g "$copy"
-    [ -d "$(dirname "$binary")/concord_ConcordServer.resources" ] && cp -r "$(dirname "$binary")/concord_ConcordServer.resources" "$work/" 2>/dev/null || true
     one=$(count "$copy" "$EVENTS")
     two=$(count "$copy" "$((2 * EVENTS))")
     per=$(( (two - one) / (EVENTS * SUBSCRIBERS) ))

@@ -8,6 +8,7 @@ for group in "$@"; do
   case "$group" in
     test) packages+=(nodejs python3 python3-pip chromium chromium-driver redis-server) ;;
     bench) packages+=(jq bc nginx libnginx-mod-nchan valgrind gcc) ;;
+    dist) packages+=(dpkg-dev binutils systemd adduser curl util-linux nodejs npm) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
@@ -16,6 +17,7 @@ missing=()
 for p in "${packages[@]}"; do
   # Node may come from outside Debian (a toolchain image); a working `node` is enough.
   if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   if [ "$p" = python3 ] && command -v python3 >/dev/null 2>&1; then continue; fi
   if [ "$p" = python3-pip ] && python3 -m pip --version >/dev/null 2>&1; then continue; fi
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
