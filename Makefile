@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: format format-check run test deps js-test browser-test schema-test fuzz fuzz-smoke build release bench bench-suite autobahn clean dist dist-test
+.PHONY: format format-check run test deps js-test npm-pack browser-test schema-test fuzz fuzz-smoke build release bench bench-suite autobahn clean dist dist-test
 
 deps:
 	@scripts/install-deps.sh
@@ -37,6 +37,11 @@ js-test:
 	mkdir -p artifacts && rm -f artifacts/frames.jsonl
 	CONCORD_BIN=$(CURDIR)/.build/debug/concord CONCORD_FRAME_LOG=$(CURDIR)/artifacts/frames.jsonl \
 		node --experimental-websocket --import ./Tests/js/record-frames.mjs --test Tests/js/
+
+## The JavaScript client as an npm package: dist/concord-client-VERSION.tgz, the served modules and
+## protocol/concord.d.ts with clients/js/package.json, its version from VERSION. js-test installs one.
+npm-pack:
+	scripts/npm-pack.sh dist
 
 ## The demo (/demo) in headless Chromium (Debian's chromium and chromium-driver), two users at once.
 ## Screenshots of every state go to artifacts/browser/.
