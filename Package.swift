@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // C libraries from Debian.
@@ -83,12 +84,21 @@ let package = Package(
         .executableTarget(name: "embed-resources"),
         .plugin(name: "EmbedResources", capability: .buildTool(), dependencies: ["embed-resources"]),
 
-        .executableTarget(
-            name: "concord",
+        // The command line: flags, CONCORD_* variables and the configuration file (TOML), read into
+        // one ServerConfiguration. A library so that its tests can parse options without a process.
+        .target(
+            name: "ConcordCommand",
             dependencies: [
                 "ConcordServer", "ConcordAuth", "ConcordCore", "ConcordRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]),
+        .executableTarget(
+            name: "concord",
+            dependencies: [
+                "ConcordCommand",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The load generator: WebSocket subscribers and HTTP publishers on its own libuv loop.
         .executableTarget(
@@ -114,6 +124,12 @@ let package = Package(
             dependencies: [
                 "ConcordAuth", "ConcordCore",
                 .product(name: "JWTKit", package: "jwt-kit"),
+            ]),
+        .testTarget(
+            name: "ConcordCommandTests",
+            dependencies: [
+                "ConcordCommand", "ConcordServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ConcordSQLiteTests", dependencies: ["ConcordSQLite", "ConcordCore"]),
         // Every backend against its protocol's shared contract suite (memory, SQLite, Redis), and

@@ -1,33 +1,77 @@
 import ArgumentParser
 import ConcordServer
+import Foundation
 
-/// Reads `CONCORD_*` environment variables, with errors that name the variable.
+/// Where `concord serve` finds a setting that no flag gave: its `CONCORD_*` environment variable,
+/// else its key in the configuration file (`SettingKey` maps one to the other). Every option reads
+/// `flag ?? settings.x("CONCORD_...") ?? default`, so flags win, then the environment, then the file.
+/// Errors name the variable, or the key and the file.
 struct Settings {
     let environment: [String: String]
+    let file: ConfigurationFile?
+    /// Called with each variable looked up, so tests can check that every key in the table is read.
+    var onLookup: ((String) -> Void)?
 
-    func string(_ key: String) -> String? {
+    init(environment: [String: String], file: ConfigurationFile? = nil) {
+        self.environment = environment
+        self.file = file
+    }
+
+    /// The environment, and the file that `path` (from `--config`) or else `CONCORD_CONFIG` names.
+    init(environment: [String: String], configFile path: String?) throws {
+        let named = path ?? environment[SettingKey.configFileEnvironment].flatMap { $0.isEmpty ? nil : $0 }
+        self.init(environment: environment, file: try named.map(ConfigurationFile.init(path:)))
+    }
+
+    private func fromEnvironment(_ key: String) -> String? {
+        onLookup?(key)
         guard let value = environment[key], !value.isEmpty else { return nil }
         return value
     }
 
+    func string(_ key: String) -> String? {
+        if let text = fromEnvironment(key) { return text }
+        guard case .string(let text)? = file?.values[key] else { return nil }
+        return text
+    }
+
     func int(_ key: String) throws -> Int? {
-        guard let text = string(key) else { return nil }
+        guard let text = fromEnvironment(key) else {
+            guard case .int(let value)? = file?.values[key] else { return nil }
+            return value
+        }
         guard let value = Int(text), value >= 0 else { throw ValidationError("\(key) must be a non-negative integer, not '\(text)'") }
         return value
     }
 
     func double(_ key: String) throws -> Double? {
-        guard let text = string(key) else { return nil }
+        guard let text = fromEnvironment(key) else {
+            guard case .double(let value)? = file?.values[key] else { return nil }
+            return value
+        }
         guard let value = Double(text), value > 0, value.isFinite else { throw ValidationError("\(key) must be a positive number, not '\(text)'") }
         return value
     }
 
     func list(_ key: String) -> [String] {
-        (string(key) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let text = fromEnvironment(key) else {
+            guard case .list(let items)? = file?.values[key] else { return [] }
+            return items
+        }
+        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// On or off, or nil when neither the environment nor the file says.
+    func bool(_ key: String) -> Bool? {
+        guard let text = fromEnvironment(key) else {
+            guard case .bool(let value)? = file?.values[key] else { return nil }
+            return value
+        }
+        return ["1", "true", "yes", "on"].contains(text.lowercased())
     }
 
     func flag(_ key: String) -> Bool {
-        ["1", "true", "yes", "on"].contains(string(key)?.lowercased() ?? "")
+        bool(key) ?? false
     }
 
     func validate(_ config: ServerConfiguration) throws {

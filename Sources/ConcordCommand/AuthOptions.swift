@@ -9,7 +9,7 @@ struct AuthOptions: ParsableArguments {
     @Option(
         name: .customLong("jwt-secret-file"),
         help:
-            "File holding an HS256 secret (32+ bytes) that signs connection tokens; repeatable; key files are re-read on SIGHUP (env CONCORD_JWT_SECRET holds one secret itself)."
+            "File holding an HS256 secret (32+ bytes) that signs connection tokens; repeatable; key files are re-read on SIGHUP (env CONCORD_JWT_SECRET_FILE, comma separated; CONCORD_JWT_SECRET holds one secret itself)."
     )
     var jwtSecretFiles: [String] = []
 
@@ -60,11 +60,11 @@ struct AuthOptions: ParsableArguments {
 
     func apply(to config: inout ServerConfiguration, settings: Settings) throws {
         var keys = TokenKeySources()
-        if let secret = settings.string("CONCORD_JWT_SECRET") { keys.hmacSecrets.append(secret) }
+        if let secret = settings.string(SettingKey.jwtSecretEnvironment) { keys.hmacSecrets.append(secret) }
         config.tokenKeys = keys
         // Files are read by the server, at start and again on SIGHUP.
         config.tokenKeyFiles = TokenKeyFiles(
-            secretFiles: jwtSecretFiles,
+            secretFiles: jwtSecretFiles.isEmpty ? settings.list("CONCORD_JWT_SECRET_FILE") : jwtSecretFiles,
             publicKeyFiles: jwtPublicKeys.isEmpty ? settings.list("CONCORD_JWT_PUBLIC_KEY") : jwtPublicKeys,
             jwksFiles: jwksFiles.isEmpty ? settings.list("CONCORD_JWKS_FILE") : jwksFiles)
         config.tokenRules.audience = jwtAudience ?? settings.string("CONCORD_JWT_AUDIENCE")
