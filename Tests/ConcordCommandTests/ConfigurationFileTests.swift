@@ -6,7 +6,7 @@ import Testing
 @testable import ConcordCommand
 
 /// `--config FILE`: precedence (flag, then environment, then file, then default), the errors that
-/// stop the server, and the sample file that ships in `dist/`.
+/// stop the server, and the sample file that ships in `packaging/` (and in the .deb as `/etc/concord/concord.toml`).
 @Suite struct ConfigurationFileTests {
     static func file(_ text: String) throws -> ConfigurationFile {
         try ConfigurationFile(path: "/etc/concord/test.toml", text: text)

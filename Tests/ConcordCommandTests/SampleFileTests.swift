@@ -3,7 +3,7 @@ import Testing
 
 @testable import ConcordCommand
 
-/// `dist/concord.toml`, the sample every package ships: it lists every key once, each commented
+/// `packaging/concord.toml`, the sample every package ships: it lists every key once, each commented
 /// with its default, and those defaults are the server's.
 @Suite struct SampleFileTests {
     /// The sample's commented settings (`# key = value`), uncommented.

@@ -87,5 +87,5 @@ final class LockedSet: @unchecked Sendable {
 
 enum Fixtures {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let sample = repository.appendingPathComponent("dist/concord.toml")
+    static let sample = repository.appendingPathComponent("packaging/concord.toml")
 }

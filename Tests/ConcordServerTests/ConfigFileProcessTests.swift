@@ -6,7 +6,7 @@ import Testing
 @Suite("Configuration file", .serialized)
 struct ConfigFileProcessTests {
     static let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../dist/concord.toml").standardized
+        .appendingPathComponent("../../packaging/concord.toml").standardized
 
     static func write(_ text: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("concord-config-\(UUID().uuidString).toml")
