@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "concord",
             dependencies: [
-                "ConcordCommand",
+                "ConcordCommand", "ConcordServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The load generator: WebSocket subscribers and HTTP publishers on its own libuv loop.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConcordCommand
+import ConcordServer
 
 /// `concord`: the realtime presence and conflict server.
 @main
