@@ -42,11 +42,16 @@ stop() {
     server=""
     [ "$status" = 0 ] || fail "the server exited with $status after SIGTERM"
 }
+# `check_serves demo` also checks the demo page (on with --dev; off as the unit runs).
 check_serves() {
     local base="http://127.0.0.1:$port"
-    curl -fsS "$base/healthz" | grep -q "\"version\":\"$version\"" || fail "/healthz does not name version $version"
-    curl -fsS "$base/v1/client.js" | grep -q "export" || fail "/v1/client.js is not the client module"
-    curl -fsS "$base/demo" | grep -qi "<html" || fail "/demo is not the demo page"
+    # Read whole, then matched: grep -q stopping early would fail curl's write under pipefail.
+    local health script demo
+    health=$(curl -fsS "$base/healthz") && [[ $health == *"\"version\":\"$version\""* ]] || fail "/healthz does not name version $version: $health"
+    script=$(curl -fsS "$base/v1/client.js") && [[ $script == *export* ]] || fail "/v1/client.js is not the client module"
+    if [ "${1:-}" = demo ]; then
+        demo=$(curl -fsSL "$base/demo/") && [[ ${demo,,} == *"<html"* ]] || fail "/demo/ is not the demo page"
+    fi
     node --experimental-websocket --no-warnings -e "
         const ws = new WebSocket('ws://127.0.0.1:$port/v1/ws?user=ops');
         const timer = setTimeout(() => { console.error('no welcome'); process.exit(1); }, 5000);
@@ -67,7 +72,7 @@ if ldd "$binary" | grep -q "not found"; then fail "the binary needs a library th
 start "$work/hidden.log" unshare --mount --propagation private sh -c '
     mount -t tmpfs tmpfs "$1" && [ -z "$(ls -A "$1")" ] || { echo "could not hide $1"; exit 1; }
     cd "$2" && exec "$3" serve --port 0 --memory --dev' sh "$toolchain" "$work" "$binary"
-check_serves
+check_serves demo
 stop
 echo "ok: serves /healthz, /v1/client.js, /demo and WebSocket without the toolchain"
 
@@ -87,7 +92,7 @@ workdir=$(sed -n 's/^WorkingDirectory=//p' "$unit")
 [ -n "$exec_start" ] && [ -n "$user" ] && [ -f "$environment_file" ] || fail "the unit lacks ExecStart, User or its environment file"
 # As systemd would run it: the unit's user, directory, environment file; port 0 so that the test
 # never meets a port in use (the only variable added).
-start "$work/unit.log" env -i PATH=/usr/bin:/bin sh -c 'set -a; . "$1"; set +a; CONCORD_PORT=0; cd "$2" && exec runuser -u "$3" -- $4' \
+start "$work/unit.log" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c 'set -a; . "$1"; set +a; CONCORD_PORT=0; cd "$2" && exec setpriv --reuid="$3" --regid="$3" --init-groups -- $4' \
     sh "$environment_file" "$workdir" "$user" "$exec_start"
 check_serves
 [ -n "$(find /var/lib/concord -name '*.sqlite3' -user concord)" ] || fail "no store written in /var/lib/concord by the service user"
