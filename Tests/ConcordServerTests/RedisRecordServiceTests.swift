@@ -62,6 +62,15 @@ struct RedisRecordServiceTests {
         return (a, b)
     }
 
+    /// Carol's commit on `key`, written straight into Redis (no message): the nodes' caches miss it.
+    func writeBehind(_ redis: Redis, _ node: Node) throws {
+        var behind = RecordState()
+        behind.version = VersionVector(["carol": 1])
+        behind.fields["title"] = FieldWrite(dot: Dot(actor: "carol", counter: 1), at: Timestamp(milliseconds: 5), value: .string("carol"))
+        behind.actors = ["carol"]
+        _ = try Redis.send(redis.port, ["SET", node.store.recordKey(key), String(decoding: behind.jsonBytes, as: UTF8.self)])
+    }
+
     func accepted(_ result: CommitResult?) -> Bool {
         if case .outcome(.accepted) = result { return true }
         return false
@@ -121,11 +130,7 @@ struct RedisRecordServiceTests {
         let loop = try EventLoop()
         let (a, b) = try twoNodes(loop, redis)
         // Written behind the nodes' backs (no message): both caches still say "never written".
-        var behind = RecordState()
-        behind.version = VersionVector(["carol": 1])
-        behind.fields["title"] = FieldWrite(dot: Dot(actor: "carol", counter: 1), at: Timestamp(milliseconds: 5), value: .string("carol"))
-        behind.actors = ["carol"]
-        _ = try Redis.send(redis.port, ["SET", a.store.recordKey(key), String(decoding: behind.jsonBytes, as: UTF8.self)])
+        try writeBehind(redis, a)
         var results: [String: CommitResult] = [:]
         // On a's stale cache this would be accepted; Redis refuses the write and a decides again.
         commit(a, "alice", field: "title") { results[$0] = $1 }
@@ -148,11 +153,7 @@ struct RedisRecordServiceTests {
         let loop = try EventLoop()
         let (a, b) = try twoNodes(loop, redis)
         // Written behind the nodes' backs (no message): a's cache still says "never written".
-        var behind = RecordState()
-        behind.version = VersionVector(["carol": 1])
-        behind.fields["title"] = FieldWrite(dot: Dot(actor: "carol", counter: 1), at: Timestamp(milliseconds: 5), value: .string("carol"))
-        behind.actors = ["carol"]
-        _ = try Redis.send(redis.port, ["SET", a.store.recordKey(key), String(decoding: behind.jsonBytes, as: UTF8.self)])
+        try writeBehind(redis, a)
         var results: [String: CommitResult] = [:]
         // A dry run writes nothing, so nothing would catch a decision on the stale cache.
         commit(a, "alice", field: "title", dryRun: true) { results[$0] = $1 }
