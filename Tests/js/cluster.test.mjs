@@ -163,3 +163,27 @@ test("a client whose node is killed comes back through the balancer to the other
     balancer.close();
   }
 });
+
+test("/readyz says ready while Redis answers, and 503 with the reason once it is gone", async () => {
+  const ready = await fetch(`${nodes[0].httpUrl}/readyz`);
+  assert.equal(ready.status, 200);
+  const body = await ready.json();
+  assert.equal(body.ready, true);
+  assert.match(body.node, /^[a-z0-9]{12}$/);
+  // Last in this file: Redis goes, and stays gone.
+  redis.stop();
+  const gone = await waitFor(async () => {
+    const answer = await fetch(`${nodes[1].httpUrl}/readyz`);
+    return answer.status === 503 ? answer.json() : null;
+  }, 10_000, "/readyz to say not ready");
+  assert.equal(gone.ready, false);
+  assert.match(gone.reason, /Redis/);
+  const refused = await fetch(`${nodes[1].httpUrl}/v1/publish`, {
+    method: "POST",
+    headers: { authorization: "Bearer test-key", "content-type": "application/json" },
+    body: JSON.stringify({ channel: "resources/cluster-posts", type: "created" }),
+  });
+  assert.equal(refused.status, 503);
+  assert.equal((await refused.json()).error.code, "unavailable");
+  redis = null;
+});
