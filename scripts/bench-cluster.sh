@@ -21,9 +21,10 @@
 # Every redis-server runs with appendonly yes and appendfsync always (what acknowledged-means-durable
 # needs) in a temporary directory, on a free loopback port. Servers (nodes and Redis) run on core 0,
 # generators on core 1. Everything started is stopped at the end. Environment: RUNS (3), SUBSCRIBERS
-# (10000), EVENTS (100), WINDOW (4), CONNECTIONS (20000), EVENTS_20K (20), PRESENCE_USERS (2000),
-# PRESENCE_OPS (100000), GHOST_USERS (1000), COMMITS (20000), QUIET_WAIT (s, default 20), SCRATCH
-# (SwiftPM scratch directory, default .build). JSON lines go to OUT (artifacts/bench-cluster).
+# (10000), EVENTS (100), WINDOW (4), RATE (events per second; 0, the default, keeps WINDOW in
+# flight), CONNECTIONS (20000), EVENTS_20K (20), PRESENCE_USERS (2000), PRESENCE_OPS (100000),
+# GHOST_USERS (1000), COMMITS (20000), QUIET_WAIT (s, default 20), SCRATCH (SwiftPM scratch
+# directory, default .build). JSON lines go to OUT (artifacts/bench-cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-common.sh
@@ -33,6 +34,7 @@ RUNS=${RUNS:-3}
 SUBSCRIBERS=${SUBSCRIBERS:-10000}
 EVENTS=${EVENTS:-100}
 WINDOW=${WINDOW:-4}
+RATE=${RATE:-0}
 CONNECTIONS=${CONNECTIONS:-20000}
 EVENTS_20K=${EVENTS_20K:-20}
 PRESENCE_USERS=${PRESENCE_USERS:-2000}
@@ -81,6 +83,7 @@ rcli() { redis-cli -p "$redis_port" "$@"; }
 # A node; args: a name, then extra flags. Sets $node_pid and $node_port.
 start_node() {
     local name=$1 log="$work/$1.log"; shift
+    rm -f "$log"  # the port is read from it: never from an earlier node's
     "${pin_server[@]}" "$bin/concord" serve --port 0 --api-key bench-key --log-level warning --max-connections 20000 \
         --max-connections-per-ip 0 --max-connections-per-user 0 "$@" >"$log" 2>&1 &
     node_pid=$!
@@ -115,8 +118,8 @@ calls_per() {
 rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
 fanout() {
-    echo "== cross-node fan-out: $SUBSCRIBERS subscribers on one channel, $EVENTS events, window $WINDOW"
-    local run single cluster args=(fanout --subscribers "$SUBSCRIBERS" --events "$EVENTS" --window "$WINDOW" --timeout 120 --json)
+    echo "== cross-node fan-out: $SUBSCRIBERS subscribers on one channel, $EVENTS events, $([ "$RATE" = 0 ] && echo "window $WINDOW" || echo "$RATE per second")"
+    local run single cluster args=(fanout --subscribers "$SUBSCRIBERS" --events "$EVENTS" --window "$WINDOW" --rate "$RATE" --timeout 120 --json)
     for run in $(seq "$RUNS"); do
         start_node single --memory
         wait_for_quiet
