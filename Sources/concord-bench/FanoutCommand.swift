@@ -13,13 +13,23 @@ struct FanoutCommand: ParsableCommand {
             POST /v1/publish), nchan (bench/nchan.conf: WebSocket on /sub/CHANNEL, POST /pub/CHANNEL) or floor \
             (bench/floor.c, on the same paths). With --channels C, subscriber i joins channel i mod C and event \
             seq goes to channel seq mod C. With --events 0 nothing is published: the subscribers stay idle for \
-            --idle-seconds, and the server's RSS is read after that.
+            --idle-seconds, and the server's RSS is read after that. Over several nodes, --subscriber-port (repeated) \
+            spreads the subscribers round robin over the nodes while events go to --port, --node-pid (in the same \
+            order) reports each node's CPU per delivery to its own subscribers, and --redis-pid the CPU Redis spends \
+            per event. With --listen-only another generator publishes to the same channel: this one prints \
+            'listening: N subscribed' when ready and waits for --events events.
             """)
 
     @Option(help: "Server kind: concord, nchan or floor.") var server = ServerKind.concord
 
     @Option(help: "Server address (IPv4).") var host = "127.0.0.1"
-    @Option(help: "Server port.") var port: Int
+    @Option(help: "Server port: where events are published, and subscribers connect unless --subscriber-port is given.") var port: Int
+    @Option(name: .customLong("subscriber-port"), help: "A node's port; repeat for several nodes: subscribers spread over them round robin.")
+    var subscriberPorts: [Int] = []
+    @Option(name: .customLong("node-pid"), help: "A node's process, in the order of --subscriber-port: CPU per delivery and memory of each node.")
+    var nodePIDs: [Int32] = []
+    @Option(name: .customLong("redis-pid"), help: "The redis-server the nodes share: its CPU per published event.") var redisPID: Int32?
+    @Flag(name: .customLong("listen-only"), help: "Publish nothing: wait for --events events published by another generator.") var listenOnly = false
     @Option(help: "WebSocket subscribers, spread round robin over --channels.") var subscribers = 1000
     @Option(help: "Channels; events go to them round robin.") var channels = 1
     @Option(help: "Events to publish; 0 for an idle run.") var events = 200
@@ -44,6 +54,10 @@ struct FanoutCommand: ParsableCommand {
         guard rate >= 0, payloadBytes >= 0, events >= 0, idleSeconds >= 0 else {
             throw ValidationError("--rate, --payload-bytes, --events and --idle-seconds must not be negative")
         }
+        guard nodePIDs.isEmpty || nodePIDs.count == max(1, subscriberPorts.count) else {
+            throw ValidationError("give one --node-pid per --subscriber-port (or one for --port)")
+        }
+        guard !listenOnly || events > 0 else { throw ValidationError("--listen-only waits for --events events: give a positive count") }
         guard channels <= subscribers else { throw ValidationError("--channels cannot exceed --subscribers: every channel needs a subscriber") }
     }
 
@@ -53,7 +67,8 @@ struct FanoutCommand: ParsableCommand {
             throw ValidationError("open-file limit \(limit) is too low for \(subscribers) subscribers (raise the hard limit)")
         }
         let plan = FanoutPlan(
-            server: server, host: host, port: port, subscribers: subscribers, channels: channels, events: events,
+            server: server, host: host, port: port, subscriberPorts: subscriberPorts, nodePIDs: nodePIDs, redisPID: redisPID,
+            listenOnly: listenOnly, subscribers: subscribers, channels: channels, events: events,
             idleSeconds: idleSeconds, payloadBytes: payloadBytes,
             rate: rate, window: window, apiKey: apiKey, channel: channel, publishPath: publishURLPath,
             serverPID: serverPID, connectConcurrency: connectConcurrency, timeoutSeconds: timeout)

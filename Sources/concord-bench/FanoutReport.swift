@@ -20,6 +20,19 @@ struct FanoutReport {
     var serverRSSBeforeConnect: Int?
     var serverRSSAfterSubscribe: Int?
     var serverRSSAtEnd: Int?
+    /// Several nodes: each node's subscribers, deliveries, CPU and memory (one entry for a single node).
+    var nodes: [FanoutNode] = []
+    /// CPU of the shared Redis over the publish phase.
+    var redisCPUSeconds: Double?
+
+    /// Redis CPU per published event.
+    var redisCPUMicrosecondsPerPublish: Double? {
+        guard let redisCPUSeconds, plan.events > 0, !plan.listenOnly else { return nil }
+        return redisCPUSeconds * 1e6 / Double(plan.events)
+    }
+
+    /// Whether to print the per-node lines: more than one node, or node processes given.
+    private var showsNodes: Bool { nodes.count > 1 || !plan.nodePIDs.isEmpty }
 
     var deliveriesPerRead: Double? { subscriberReads > 0 ? Double(deliveries) / Double(subscriberReads) : nil }
 
@@ -55,7 +68,8 @@ struct FanoutReport {
         } else {
             line(
                 "events",
-                "\(plan.events) x ~\(plan.payloadBytes) B, " + (plan.rate > 0 ? "rate \(fixed(plan.rate, 0))/s" : "window \(plan.window)")
+                "\(plan.events) x ~\(plan.payloadBytes) B, "
+                    + (plan.listenOnly ? "published elsewhere" : plan.rate > 0 ? "rate \(fixed(plan.rate, 0))/s" : "window \(plan.window)")
                     + ", delivered as ~\(bytesPerDelivery.map { fixed($0, 0) } ?? "-") B")
         }
         line("deliveries", "\(deliveries) of \(expectedDeliveries)" + (timedOut ? " (TIMED OUT)" : ""))
@@ -79,6 +93,12 @@ struct FanoutReport {
             "server RSS before/subscribed/end",
             [serverRSSBeforeConnect, serverRSSAfterSubscribe, serverRSSAtEnd].map { $0.map { mebibytes($0) } ?? "-" }.joined(separator: " / "))
         line("server RSS per connection", rssPerConnection.map { "\(fixed($0 / 1024, 2)) KiB" } ?? "-")
+        if showsNodes {
+            for (index, node) in nodes.enumerated() { line("node \(index + 1) (port \(node.port))", node.text) }
+        }
+        if let redisCPUSeconds {
+            line("Redis CPU", "\(fixed(redisCPUSeconds, 2)) s" + (redisCPUMicrosecondsPerPublish.map { ", \(fixed($0, 1)) µs per publish" } ?? ""))
+        }
         return block.text
     }
 
@@ -110,6 +130,10 @@ struct FanoutReport {
             ("server_rss_subscribed_bytes", number(serverRSSAfterSubscribe.map(Double.init))),
             ("server_rss_end_bytes", number(serverRSSAtEnd.map(Double.init))),
             ("server_rss_per_connection_bytes", number(rssPerConnection)),
+            ("listen_only", plan.listenOnly ? "true" : "false"),
+            ("nodes", "[" + (showsNodes ? nodes.map(\.json).joined(separator: ",") : "") + "]"),
+            ("redis_cpu_seconds", number(redisCPUSeconds)),
+            ("redis_cpu_us_per_publish", number(redisCPUMicrosecondsPerPublish)),
         ]
         if let firstFailure { fields.append(("first_failure", jsonString(firstFailure))) }
         return ReportFormat.jsonObject(fields)

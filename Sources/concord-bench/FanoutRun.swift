@@ -1,4 +1,5 @@
 import ConcordUV
+import Glibc
 
 /// Drives one fan-out run on a single libuv loop: subscribe everyone, publish, wait for every
 /// delivery or the timeout, and take the server's figures at the edges of the publish phase. With no
@@ -31,6 +32,10 @@ final class FanoutRun {
 
     func run() -> FanoutReport {
         report.serverRSSBeforeConnect = plan.serverPID.flatMap(ProcStats.residentBytes)
+        report.nodes = plan.nodePorts.enumerated().map { index, port in
+            let pid = index < plan.nodePIDs.count ? plan.nodePIDs[index] : nil
+            return FanoutNode(port: port, pid: pid, rssBeforeConnect: pid.flatMap(ProcStats.residentBytes))
+        }
         setupStart = MonotonicClock.nanoseconds()
         pool.onSetupComplete = { [unowned self] in self.setupComplete() }
         tracker.onEventComplete = { [unowned self] in self.eventComplete() }
@@ -49,9 +54,14 @@ final class FanoutRun {
         report.subscribed = pool.ready
         report.setupFailures = pool.failed
         report.serverRSSAfterSubscribe = plan.serverPID.flatMap(ProcStats.residentBytes)
+        for index in report.nodes.indices {
+            report.nodes[index].subscribed = pool.readyPerNode[index]
+            report.nodes[index].rssAfterSubscribe = report.nodes[index].pid.flatMap(ProcStats.residentBytes)
+        }
         tracker.begin(recipients: pool.readyPerChannel)
         guard pool.ready > 0 else { return abort("no subscriber could subscribe: \(pool.firstFailure ?? "?")") }
         if plan.isIdle { return startIdling() }
+        if plan.listenOnly { return startListening() }
         publisher.connect(loop: loop) { [unowned self] problem in
             if let problem { return self.abort(problem) }
             self.startPublishing()
@@ -60,13 +70,23 @@ final class FanoutRun {
 
     private func startPublishing() {
         startTimeout(publishing: true)
-        cpuAtStart = PhaseCPU.Start(serverPID: plan.serverPID)
+        cpuAtStart = PhaseCPU.Start(serverPID: plan.serverPID, processPIDs: plan.processPIDs)
         publishStart = MonotonicClock.nanoseconds()
         if plan.rate > 0 {
             startPacer()
         } else {
             fillWindow()
         }
+    }
+
+    /// Another generator publishes: say on stdout that everyone is subscribed (what it waits for),
+    /// then count and time what arrives until every event has reached every subscriber.
+    private func startListening() {
+        print("listening: \(pool.ready) subscribed", terminator: "\n")
+        fflush(stdout)
+        startTimeout(publishing: true)
+        cpuAtStart = PhaseCPU.Start(serverPID: plan.serverPID, processPIDs: plan.processPIDs)
+        publishStart = MonotonicClock.nanoseconds()
     }
 
     /// Idle connections: their memory once the server has settled, and what the server spends
@@ -104,7 +124,7 @@ final class FanoutRun {
     private func eventComplete() {
         if tracker.completed == plan.events {
             finish(timedOut: false)
-        } else if plan.rate == 0 {
+        } else if plan.rate == 0 && !plan.listenOnly {
             fillWindow()
         }
     }
@@ -116,6 +136,12 @@ final class FanoutRun {
         let end = MonotonicClock.nanoseconds()
         report.publishSeconds = publishStart > 0 ? Double(end - publishStart) / 1e9 : 0
         if let cpuAtStart { report.cpu = PhaseCPU(since: cpuAtStart, wallSeconds: report.publishSeconds) }
+        let nodeDeliveries = pool.deliveriesPerNode()
+        for index in report.nodes.indices {
+            report.nodes[index].deliveries = nodeDeliveries[index]
+            if index < plan.nodePIDs.count { report.nodes[index].cpuSeconds = report.cpu.processSeconds[index] }
+        }
+        if plan.redisPID != nil { report.redisCPUSeconds = report.cpu.processSeconds.last ?? nil }
         report.serverRSSAtEnd = plan.serverPID.flatMap(ProcStats.residentBytes)
         report.timedOut = timedOut
         if publishStart == 0 {

@@ -10,6 +10,15 @@ struct PresenceCommand: ParsableCommand {
 
     @Option(help: "Server address (IPv4).") var host = "127.0.0.1"
     @Option(help: "Server port.") var port: Int
+    @Option(name: .customLong("user-port"), help: "A node's port; repeat for several nodes: users spread over them round robin (default --port).")
+    var userPorts: [Int] = []
+    @Option(name: .customLong("watcher-port"), help: "A node's port for watchers; repeatable (default: the users' ports).") var watcherPorts: [Int] = []
+    @Option(name: .customLong("node-pid"), help: "A node's process; repeatable: each node's CPU per churn operation.") var nodePIDs: [Int32] = []
+    @Option(name: .customLong("redis-pid"), help: "The redis-server the nodes share: its CPU per churn operation.") var redisPID: Int32?
+    @Option(
+        name: .customLong("kill-pid"),
+        help: "Instead of the churn: kill -9 this node once everyone has entered, and time until the watchers have seen every member leave.")
+    var killPID: Int32?
     @Option(help: "Connections that enter presence, each as its own user (u0, u1, ...).") var connections = 2000
     @Option(help: "Connections that watch the presence of every channel.") var watchers = 0
     @Option(help: "Channels the members are spread over.") var channels = 200
@@ -31,6 +40,7 @@ struct PresenceCommand: ParsableCommand {
             throw ValidationError("--connections, --channels, --channels-per-connection, --ops, --window, --connect-concurrency and --timeout must be positive")
         }
         guard watchers >= 0 else { throw ValidationError("--watchers must not be negative") }
+        guard killPID == nil || watchers > 0 else { throw ValidationError("--kill-pid needs --watchers on another node to see the leaves") }
         guard channelsPerConnection <= channels else {
             throw ValidationError("--channels-per-connection cannot exceed --channels: a connection enters each channel once")
         }
@@ -42,7 +52,8 @@ struct PresenceCommand: ParsableCommand {
             throw ValidationError("open-file limit \(limit) is too low for \(connections + watchers) connections (raise the hard limit)")
         }
         let plan = PresencePlan(
-            host: host, port: port, connections: connections, watchers: watchers, channels: channels,
+            host: host, port: port, userPorts: userPorts, watcherPorts: watcherPorts, nodePIDs: nodePIDs, redisPID: redisPID, killPID: killPID,
+            connections: connections, watchers: watchers, channels: channels,
             channelsPerConnection: channelsPerConnection, ops: ops, window: window, channelPrefix: channelPrefix, typing: typing,
             serverPID: serverPID, connectConcurrency: connectConcurrency, timeoutSeconds: timeout)
         let run = try PresenceRun(plan: plan)

@@ -25,6 +25,24 @@ struct PresenceReport {
     var serverRSSConnected: Int?
     var serverRSSEntered: Int?
     var serverRSSAtEnd: Int?
+    /// CPU over the churn of every node and then Redis (`plan.processPIDs`), in that order.
+    var processCPUSeconds: [Double?] = []
+    /// With `plan.killPID`: from the kill -9 to the first and to the last leave a watcher saw.
+    var killToFirstLeaveSeconds: Double?
+    var killToLastLeaveSeconds: Double?
+
+    /// Each node's CPU over the churn, per operation made anywhere.
+    var nodeCPUMicrosecondsPerOp: [Double?] {
+        plan.nodePIDs.indices.map { index in
+            guard index < processCPUSeconds.count, let seconds = processCPUSeconds[index], opsDone > 0 else { return nil }
+            return seconds * 1e6 / Double(opsDone)
+        }
+    }
+
+    var redisCPUMicrosecondsPerOp: Double? {
+        guard plan.redisPID != nil, let seconds = processCPUSeconds.last ?? nil, opsDone > 0 else { return nil }
+        return seconds * 1e6 / Double(opsDone)
+    }
 
     var opsPerSecond: Double { churnSeconds > 0 ? Double(opsDone) / churnSeconds : 0 }
 
@@ -89,6 +107,25 @@ struct PresenceReport {
                 .map { $0.map(ReportFormat.mebibytes) ?? "-" }.joined(separator: " / "))
         block.line("server RSS per connection", rssPerConnection.map { "\(fixed($0 / 1024, 2)) KiB" } ?? "-")
         block.line("server RSS per member", rssPerMember.map { "\(fixed($0, 0)) B" } ?? "-")
+        for (index, pid) in plan.nodePIDs.enumerated() {
+            let seconds = index < processCPUSeconds.count ? processCPUSeconds[index] : nil
+            block.line(
+                "node \(index + 1) CPU (pid \(pid))",
+                (seconds.map { "\(fixed($0, 2)) s" } ?? "-") + ", " + (nodeCPUMicrosecondsPerOp[index].map { "\(fixed($0, 2)) µs per op" } ?? "-"))
+        }
+        if plan.redisPID != nil {
+            block.line(
+                "Redis CPU (churn phase)",
+                ((processCPUSeconds.last ?? nil).map { "\(fixed($0, 2)) s" } ?? "-") + ", "
+                    + (redisCPUMicrosecondsPerOp.map { "\(fixed($0, 2)) µs per op" } ?? "-"))
+        }
+        if let pid = plan.killPID {
+            block.line(
+                "kill -9 \(pid)",
+                "\(watcherLeaves) of \(plan.watchers * plan.members) leaves seen; first after "
+                    + (killToFirstLeaveSeconds.map { "\(fixed($0, 3)) s" } ?? "-") + ", last after "
+                    + (killToLastLeaveSeconds.map { "\(fixed($0, 3)) s" } ?? "- (not all seen)"))
+        }
         return block.text
     }
 
@@ -122,6 +159,12 @@ struct PresenceReport {
             ("server_rss_end_bytes", number(serverRSSAtEnd.map(Double.init))),
             ("server_rss_per_connection_bytes", number(rssPerConnection)),
             ("server_rss_per_member_bytes", number(rssPerMember)),
+            ("node_cpu_seconds", "[" + plan.nodePIDs.indices.map { number($0 < processCPUSeconds.count ? processCPUSeconds[$0] : nil) }.joined(separator: ",") + "]"),
+            ("node_cpu_us_per_op", "[" + nodeCPUMicrosecondsPerOp.map(number).joined(separator: ",") + "]"),
+            ("redis_cpu_us_per_op", number(redisCPUMicrosecondsPerOp)),
+            ("kill_to_first_leave_seconds", number(killToFirstLeaveSeconds)),
+            ("kill_to_last_leave_seconds", number(killToLastLeaveSeconds)),
+            ("leaves_seen", "\(watcherLeaves)"),
         ]
         if let firstFailure { fields.append(("first_failure", ReportFormat.jsonString(firstFailure))) }
         return ReportFormat.jsonObject(fields)

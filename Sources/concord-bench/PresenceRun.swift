@@ -1,4 +1,5 @@
 import ConcordUV
+import Glibc
 
 /// Drives one presence run on a single libuv loop: connect the users and watchers, enter everyone
 /// (the memory a member costs), then churn (the CPU an operation costs), reading the server's
@@ -6,7 +7,7 @@ import ConcordUV
 final class PresenceRun {
     /// The phase of the whole run, which says what a completed tally or a timeout means.
     private enum Stage {
-        case connecting, entering, churning, finished
+        case connecting, entering, churning, killed, finished
     }
 
     private let plan: PresencePlan
@@ -54,11 +55,11 @@ final class PresenceRun {
         if index < plan.connections {
             let user = PresenceUser(run: self, tally: tally, index: index, plan: plan)
             users.append(user)
-            user.start(loop: loop, host: plan.host, port: plan.port)
+            user.start(loop: loop, host: plan.host, port: plan.userPort(index))
         } else {
             let watcher = PresenceWatcher(run: self, tally: tally, plan: plan)
             watchers.append(watcher)
-            watcher.start(loop: loop, host: plan.host, port: plan.port)
+            watcher.start(loop: loop, host: plan.host, port: plan.watcherPort(index - plan.connections))
         }
     }
 
@@ -74,6 +75,8 @@ final class PresenceRun {
 
     /// Every member and watcher is needed for the counts to add up, so a loss after setup ends the run.
     func connectionFailed(why: String, wasSettled: Bool) {
+        // The killed node's users lose their connections: that is the point.
+        if stage == .killed || stage == .finished { return }
         guard stage == .connecting else { return abort("connection lost: \(why)") }
         if firstFailure == nil { firstFailure = why }
         report.setupFailures += 1
@@ -100,8 +103,11 @@ final class PresenceRun {
         case .entering:
             report.enterSeconds = seconds(since: phaseStart)
             report.serverRSSEntered = serverRSS()
-            startChurn()
+            if plan.killPID != nil { killNode() } else { startChurn() }
         case .churning:
+            finish(timedOut: false)
+        case .killed:
+            report.killToLastLeaveSeconds = seconds(since: phaseStart)
             finish(timedOut: false)
         case .connecting, .finished:
             break
@@ -112,15 +118,30 @@ final class PresenceRun {
         stage = .churning
         restartTimeout()
         tally.begin(replies: plan.ops, watcherEvents: plan.watchers * plan.ops, timed: true)
-        cpuAtStart = PhaseCPU.Start(serverPID: plan.serverPID)
+        cpuAtStart = PhaseCPU.Start(serverPID: plan.serverPID, processPIDs: plan.processPIDs)
         phaseStart = MonotonicClock.nanoseconds()
         for user in users { user.churn(plan.opsShare(ofConnection: user.index)) }
+    }
+
+    /// Kills the users' node without warning; the phase ends when every watcher has seen every
+    /// member leave, which only the surviving nodes' reaping of the dead node's lease can announce.
+    private func killNode() {
+        guard let pid = plan.killPID else { return }
+        stage = .killed
+        restartTimeout()
+        tally.onWatcherEvent = { [unowned self] in
+            if self.report.killToFirstLeaveSeconds == nil { self.report.killToFirstLeaveSeconds = self.seconds(since: self.phaseStart) }
+        }
+        tally.begin(replies: 0, watcherEvents: plan.watchers * plan.members, timed: false)
+        phaseStart = MonotonicClock.nanoseconds()
+        guard kill(pid, SIGKILL) == 0 else { return abort("kill -9 \(pid) failed (errno \(errno))") }
     }
 
     /// The churn ends at the last reply and push: the server's CPU is read before anything else.
     private func finish(timedOut: Bool) {
         guard stage != .finished else { return }
         let churned = stage == .churning
+        let killed = stage == .killed
         stage = .finished
         if churned, let cpuAtStart {
             report.churnSeconds = seconds(since: phaseStart)
@@ -132,6 +153,11 @@ final class PresenceRun {
             report.userReads = tally.userReads
             report.watcherReads = tally.watcherReads
             report.latencyMicroseconds = tally.latency
+            report.processCPUSeconds = report.cpu.processSeconds
+        }
+        if killed {
+            report.watcherLeaves = tally.leaves
+            report.watcherEvents = tally.watcherEvents
         }
         report.serverRSSAtEnd = serverRSS()
         report.timedOut = timedOut
@@ -168,7 +194,7 @@ final class PresenceRun {
                 self.abort(
                     "entering timed out after \(self.plan.timeoutSeconds) s with \(self.tally.replies) of \(self.plan.members) replies and \(self.tally.watcherEvents) watcher pushes"
                 )
-            case .churning:
+            case .churning, .killed:
                 self.finish(timedOut: true)
             case .finished:
                 break

@@ -32,6 +32,8 @@ final class PresenceTally {
     /// Reply latency in microseconds, three significant digits; only the churn phase records it.
     private(set) var latency: Histogram<UInt64>
     private var recordsLatency = false
+    /// Called at each watcher push (the kill run notes the first leave).
+    var onWatcherEvent: (() -> Void)?
     /// Called once per phase, when the last expected reply and push have arrived.
     var onPhaseComplete: (() -> Void)?
 
@@ -66,6 +68,7 @@ final class PresenceTally {
     func watcherEvent(join: Bool) {
         watcherEvents += 1
         if join { joins += 1 } else { leaves += 1 }
+        onWatcherEvent?()
         check()
     }
 

@@ -15,6 +15,10 @@ final class Subscriber: WebSocketClientDelegate {
     /// The channel's index and name; its events are seq = channel, channel + channels, ...
     let channel: Int
     private let channelName: String
+    /// The node it is connected to, an index into the plan's `nodePorts`.
+    let node: Int
+    /// In-order deliveries read.
+    private(set) var received = 0
     private let stride: Int
     private var client: WebSocketClient?
     private(set) var phase = Phase.connecting
@@ -23,8 +27,9 @@ final class Subscriber: WebSocketClientDelegate {
     /// Read once per chunk: every push in a chunk arrived at the same moment.
     private var readTime: UInt64 = 0
 
-    init(pool: SubscriberPool, tracker: DeliveryTracker, channel: Int, channelName: String) {
+    init(pool: SubscriberPool, tracker: DeliveryTracker, channel: Int, channelName: String, node: Int = 0) {
         self.pool = pool
+        self.node = node
         self.tracker = tracker
         self.channel = channel
         self.channelName = channelName
@@ -114,6 +119,7 @@ final class Subscriber: WebSocketClientDelegate {
         }
         if seq > expected { tracker.skipped(Swift.stride(from: expected, to: seq, by: stride)) }
         expected = seq + stride
+        received += 1
         tracker.delivered(seq: seq, bytes: bytes, latencyNanoseconds: readTime &- sentAt)
     }
 

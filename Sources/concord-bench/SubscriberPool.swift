@@ -10,6 +10,8 @@ final class SubscriberPool {
     private(set) var ready = 0
     /// Subscribed connections per channel, which is what each channel's events must reach.
     private(set) var readyPerChannel: [Int]
+    /// Subscribed connections per node (`plan.nodePorts`).
+    private(set) var readyPerNode: [Int]
     private let channelNames: [String]
     private(set) var failed = 0
     /// The first reason a subscriber could not connect or was lost: usually explains all the others.
@@ -26,12 +28,14 @@ final class SubscriberPool {
         self.tracker = tracker
         subscribers.reserveCapacity(plan.subscribers)
         readyPerChannel = Array(repeating: 0, count: plan.channels)
+        readyPerNode = Array(repeating: 0, count: plan.nodePorts.count)
         channelNames = plan.channelNames()
         throttle = ConnectThrottle(total: plan.subscribers, concurrency: plan.connectConcurrency) { [unowned self] index in
             let channel = index % self.plan.channels
-            let subscriber = Subscriber(pool: self, tracker: self.tracker, channel: channel, channelName: self.channelNames[channel])
+            let node = self.plan.node(ofSubscriber: index)
+            let subscriber = Subscriber(pool: self, tracker: self.tracker, channel: channel, channelName: self.channelNames[channel], node: node)
             self.subscribers.append(subscriber)
-            subscriber.start(loop: self.loop, host: self.plan.host, port: self.plan.port)
+            subscriber.start(loop: self.loop, host: self.plan.host, port: self.plan.nodePorts[node])
         }
         throttle.onAllSettled = { [unowned self] in
             self.setupDone = true
@@ -47,6 +51,7 @@ final class SubscriberPool {
     func subscriberReady(_ subscriber: Subscriber) {
         ready += 1
         readyPerChannel[subscriber.channel] += 1
+        readyPerNode[subscriber.node] += 1
         throttle.settled()
     }
 
@@ -61,6 +66,7 @@ final class SubscriberPool {
             // Lost while others were still subscribing: it simply does not count.
             ready -= 1
             readyPerChannel[subscriber.channel] -= 1
+            readyPerNode[subscriber.node] -= 1
         }
     }
 
@@ -69,6 +75,13 @@ final class SubscriberPool {
         for subscriber in subscribers where subscriber.phase == .ready {
             tracker.recordShortfall(expected: subscriber.expected)
         }
+    }
+
+    /// Deliveries read by the subscribers of each node.
+    func deliveriesPerNode() -> [Int] {
+        var counts = Array(repeating: 0, count: plan.nodePorts.count)
+        for subscriber in subscribers { counts[subscriber.node] += subscriber.received }
+        return counts
     }
 
     func closeAll() {
