@@ -159,7 +159,10 @@ struct PresenceReport {
             ("server_rss_end_bytes", number(serverRSSAtEnd.map(Double.init))),
             ("server_rss_per_connection_bytes", number(rssPerConnection)),
             ("server_rss_per_member_bytes", number(rssPerMember)),
-            ("node_cpu_seconds", "[" + plan.nodePIDs.indices.map { number($0 < processCPUSeconds.count ? processCPUSeconds[$0] : nil) }.joined(separator: ",") + "]"),
+            (
+                "node_cpu_seconds",
+                "[" + plan.nodePIDs.indices.map { number($0 < processCPUSeconds.count ? processCPUSeconds[$0] : nil) }.joined(separator: ",") + "]"
+            ),
             ("node_cpu_us_per_op", "[" + nodeCPUMicrosecondsPerOp.map(number).joined(separator: ",") + "]"),
             ("redis_cpu_us_per_op", number(redisCPUMicrosecondsPerOp)),
             ("kill_to_first_leave_seconds", number(killToFirstLeaveSeconds)),
