@@ -64,9 +64,17 @@ struct RedisBrokerTests {
             }
         }
 
-        /// Holds the node's loop for `seconds`: its sockets are not read meanwhile.
-        func stall(seconds: Double) {
-            DispatchQueue.global().async { try? self.thread.sync { usleep(UInt32(seconds * 1_000_000)) } }
+        /// Holds the node's loop (its sockets are not read) until `release` is signalled; returns
+        /// once the loop is held.
+        func stall(until release: DispatchSemaphore) {
+            let held = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                try? self.thread.sync {
+                    held.signal()
+                    release.wait()
+                }
+            }
+            held.wait()
         }
 
         func close() {
@@ -86,9 +94,9 @@ struct RedisBrokerTests {
     func waitUntil(_ what: String, timeout: Double = 20, _ condition: () -> Bool) throws { try Self.waitUntil(what, timeout: timeout, condition) }
 
     /// A Redis that drops a subscriber at 64 KiB of unread messages, a publishing node, and a
-    /// reading node subscribed to `feed` whose loop stalls while the publisher sends 2,000 events
+    /// reading node subscribed to `feed` whose loop is held while the publisher sends 2,000 events
     /// of about 4 KiB (more than loopback's socket buffers take): Redis closes its pub/sub
-    /// connection. Answers the positions the publisher got.
+    /// connection. `body` gets the positions the publisher got.
     static func readerFallsBehind(
         history: HistoryLimits, _ body: (_ publisher: Node, _ reader: Node, _ positions: [StreamPosition?]) throws -> Void
     ) throws {
@@ -102,9 +110,11 @@ struct RedisBrokerTests {
             reader.close()
         }
         #expect(try reader.subscribe("feed")?.position.offset == 0)
-        reader.stall(seconds: 2)
-        usleep(100_000)
+        // Held until everything is published, however slow the machine: Redis must meet its limit.
+        let release = DispatchSemaphore(value: 0)
+        reader.stall(until: release)
         let positions = try publisher.publish("feed", count: 2_000, padding: 4_000)
+        release.signal()
         try body(publisher, reader, positions)
         #expect(!reader.losses.value.isEmpty, "Redis dropped the reader (else this test proves nothing)")
     }
