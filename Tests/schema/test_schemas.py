@@ -105,6 +105,8 @@ STATUS_RESPONSE_SCHEMAS = {
         "POST /v1/records/commit": "record-conflict-response.json",
         "POST /v1/records/delete": "record-conflict-response.json",
     },
+    # Not ready says why in the readiness body, not in an error body.
+    503: {"GET /readyz": "readyz-response.json"},
 }
 # Documents that are neither frames nor HTTP bodies: the claims of a connection token (a JWT's payload).
 TOKEN_SCHEMAS = {"token-claims.json"}
