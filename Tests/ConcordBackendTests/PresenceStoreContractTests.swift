@@ -18,18 +18,7 @@ struct PresenceStoreContractTests {
     static let factories = [memory, redis]
 
     /// One node's store, its changes and answers logged in the order they came.
-    final class Node: @unchecked Sendable {
-        let env: StoreEnvironment
-        let store: any PresenceStore
-        let log = Mutexed<[String]>([])
-
-        init(_ env: StoreEnvironment, _ store: any PresenceStore) {
-            self.env = env
-            self.store = store
-        }
-
-        var lines: [String] { log.value }
-
+    final class Node: StoreNode<any PresenceStore>, @unchecked Sendable {
         static func describe(_ change: PresenceChange) -> String {
             switch change {
             case .join(let c, let m): return "join \(c) \(m.user) \(m.connections)"
@@ -47,19 +36,9 @@ struct PresenceStoreContractTests {
             }
         }
 
-        /// Runs `body` on the loop, then waits until every answer and change it caused here came.
-        func on(_ body: @escaping (any PresenceStore) -> Void) throws {
-            try env.thread.sync { body(self.store) }
-            try barrier()
-        }
-
         /// A snapshot is answered after every change published before it reached this node.
-        func barrier() throws {
+        override func barrier() throws {
             let _: Bool = try env.thread.ask { answer in self.store.snapshot(of: "~barrier", limit: 0) { _ in answer(true) } }
-        }
-
-        func read<T>(_ body: @escaping (any PresenceStore) -> T) throws -> T {
-            try env.thread.ask { answer in answer(body(self.store)) }
         }
 
         func enter(
@@ -83,15 +62,7 @@ struct PresenceStoreContractTests {
 
     /// `count` nodes of one cluster, each logging every change it hears.
     static func cluster(_ factory: Factory, _ env: StoreEnvironment, _ count: Int = 1) throws -> [Node] {
-        let nodes = try factory.make(env, count).map { Node(env, $0) }
-        try env.thread.sync {
-            for node in nodes {
-                // The memory "cluster" is one store: its changes reach every node's log.
-                let sharing = nodes.filter { $0.store === node.store }
-                node.store.onChange = { change in sharing.forEach { $0.log.append(Node.describe(change)) } }
-            }
-        }
-        return nodes
+        try Node.cluster(factory, env, count) { store, log in store.onChange = { log(Node.describe($0)) } }
     }
 
     @Test(arguments: factories)

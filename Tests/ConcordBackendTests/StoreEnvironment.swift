@@ -95,3 +95,47 @@ struct ClusterFactory<Store>: CustomTestStringConvertible, Sendable {
         }
     }
 }
+
+/// One node of a store contract test: its store on the environment's loop, and every change and
+/// answer it heard, in order. Each suite's `Node` adds the store's commands and its barrier.
+class StoreNode<Store>: @unchecked Sendable {
+    let env: StoreEnvironment
+    let store: Store
+    let log = Mutexed<[String]>([])
+
+    required init(_ env: StoreEnvironment, _ store: Store) {
+        self.env = env
+        self.store = store
+    }
+
+    var lines: [String] { log.value }
+
+    /// Waits until every change published before it has reached this node.
+    func barrier() throws {}
+
+    /// Runs `body` on the loop, then waits until every answer and change it caused here came.
+    func on(_ body: @escaping (Store) -> Void) throws {
+        try env.thread.sync { body(self.store) }
+        try barrier()
+    }
+
+    func read<T>(_ body: @escaping (Store) -> T) throws -> T {
+        try env.thread.ask { answer in answer(body(self.store)) }
+    }
+
+    /// `count` nodes of one cluster, each logging every change it hears through `listen`.
+    static func cluster<Node: StoreNode<Store>>(
+        _ factory: ClusterFactory<Store>, _ env: StoreEnvironment, _ count: Int,
+        listen: @escaping (Store, @escaping (String) -> Void) -> Void
+    ) throws -> [Node] {
+        let nodes = try factory.make(env, count).map { Node(env, $0) }
+        try env.thread.sync {
+            for node in nodes {
+                // The memory "cluster" is one store: its changes reach every node's log.
+                let sharing = nodes.filter { ($0.store as AnyObject) === (node.store as AnyObject) }
+                listen(node.store) { line in sharing.forEach { $0.log.append(line) } }
+            }
+        }
+        return nodes
+    }
+}

@@ -17,18 +17,7 @@ struct TypingStoreContractTests {
     static let factories = [memory, redis]
 
     /// One node's store and the changes it heard.
-    final class Node: @unchecked Sendable {
-        let env: StoreEnvironment
-        let store: any TypingStore
-        let log = Mutexed<[String]>([])
-
-        init(_ env: StoreEnvironment, _ store: any TypingStore) {
-            self.env = env
-            self.store = store
-        }
-
-        var lines: [String] { log.value }
-
+    final class Node: StoreNode<any TypingStore>, @unchecked Sendable {
         static func describe(_ change: TypingRegistry.Change) -> String {
             switch change {
             case .started(let c, let t): return "started \(c) \(t.user) \(t.scope ?? "-")"
@@ -36,19 +25,14 @@ struct TypingStoreContractTests {
             }
         }
 
-        /// Runs `body` on the loop, then waits until every change it caused reached this node.
-        func on(_ body: @escaping (any TypingStore) -> Void) throws {
-            try env.thread.sync { body(self.store) }
+        /// Who types is answered after every change published before it reached this node.
+        override func barrier() throws {
             _ = try typing("~barrier")
         }
 
         /// Who types in `channel`: answered after every change published before it reached here.
         func typing(_ channel: String = "c") throws -> [TypingRegistry.Typist] {
             try env.thread.ask { answer in self.store.typing(in: channel, done: answer) }
-        }
-
-        func read<T>(_ body: @escaping (any TypingStore) -> T) throws -> T {
-            try env.thread.ask { answer in answer(body(self.store)) }
         }
 
         func signal(_ key: TypingRegistry.Key, name: String? = nil, at now: Int64, ttl: Int64 = 3_000) throws {
@@ -63,14 +47,7 @@ struct TypingStoreContractTests {
     }
 
     static func cluster(_ factory: Factory, _ env: StoreEnvironment, _ count: Int = 1) throws -> [Node] {
-        let nodes = try factory.make(env, count).map { Node(env, $0) }
-        try env.thread.sync {
-            for node in nodes {
-                let sharing = nodes.filter { $0.store === node.store }
-                node.store.onChange = { change in sharing.forEach { $0.log.append(Node.describe(change)) } }
-            }
-        }
-        return nodes
+        try Node.cluster(factory, env, count) { store, log in store.onChange = { log(Node.describe($0)) } }
     }
 
     static func key(_ user: String, _ channel: String = "c", scope: String? = nil) -> TypingRegistry.Key {
