@@ -144,4 +144,56 @@ struct RecordServiceTests {
         service.close()
         loop.close()
     }
+
+    /// A shared store another node keeps winning: every write loses to a newer write of `rival`'s,
+    /// on a field of its own, so each decision is accepted again (merged) and loses again.
+    final class ContendedStore: RecordStore, @unchecked Sendable {
+        private let lock = NSLock()
+        private var rivalWrites: UInt64 = 0
+        var persistCalls: Int { lock.withLock { Int(rivalWrites) } }
+        var isShared: Bool { true }
+
+        func read(_ keys: [RecordKey], done: @escaping @Sendable (Result<[RecordState?], RecordReadFailure>) -> Void) {
+            done(.success(keys.map { _ in nil }))
+        }
+
+        func persist(_ batch: [RecordWrite], done: @escaping @Sendable (Result<[RecordWriteOutcome], RecordStoreFailure>) -> Void) {
+            let n = lock.withLock {
+                rivalWrites += 1
+                return rivalWrites
+            }
+            var rival = RecordState()
+            rival.version = VersionVector(["rival": n])
+            rival.fields["body"] = FieldWrite(dot: Dot(actor: "rival", counter: n), at: Timestamp(milliseconds: 1), value: .int(Int64(n)))
+            rival.actors = ["rival"]
+            done(.success(batch.map { _ in .lost(current: rival) }))
+        }
+
+        func ids(in channel: String, limit: Int) throws -> [String] { [] }
+        func close() {}
+    }
+
+    @Test func aCommitThatKeepsLosingToOtherNodesIsRefusedAfterItsLastAttempt() throws {
+        let loop = try EventLoop()
+        let store = ContendedStore()
+        let service = try RecordService(store: store, loop: loop, logger: Logger(label: "test"), capacity: 100, maxActors: 32)
+        var result: CommitResult?
+        let finished = try runLoop(loop) { finish in
+            service.commit(
+                key(1), Commit(actor: "alice", context: VersionVector(), fields: ["title": .string("a")]),
+                delete: false, dryRun: false, now: Timestamp(milliseconds: 2)
+            ) { answer, _ in
+                result = answer
+                finish()
+            }
+        }
+        #expect(finished)
+        guard case .contended? = result else {
+            Issue.record("expected the commit refused as contended, got \(String(describing: result))")
+            return
+        }
+        #expect(store.persistCalls == RecordService.maxAttempts, "one write per decision, and no more decisions than allowed")
+        service.close()
+        loop.close()
+    }
 }
