@@ -94,6 +94,15 @@ public struct RedisAddress: Equatable, Sendable, CustomStringConvertible {
         init(_ description: String) { self.description = description }
     }
 
+    /// What a new connection sends first: AUTH when the address has a password, then SELECT when it
+    /// names a database other than 0 and `selectingDatabase` (pub/sub ignores databases).
+    public func handshakeCommands(selectingDatabase: Bool = true) -> [[String]] {
+        var steps: [[String]] = []
+        if let password { steps.append(["AUTH"] + (user.map { [$0] } ?? []) + [password]) }
+        if selectingDatabase, database != 0 { steps.append(["SELECT", String(database)]) }
+        return steps
+    }
+
     /// The address without the password, for logs.
     public var description: String {
         let credentials = password == nil ? (user.map { "\($0)@" } ?? "") : "\(user ?? ""):***@"

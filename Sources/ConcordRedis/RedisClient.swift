@@ -146,10 +146,7 @@ public final class RedisClient {
     /// connection for a Redis that is stopped or stuck, and a client counted ready then would
     /// report ready and send commands that are failed as timed out but run when Redis wakes.
     private func handshake(_ connection: RedisConnection, database: Int?, done: @escaping (Result<Void, RedisConnection.Failure>) -> Void) {
-        var steps: [[String]] = []
-        if let password = address.password { steps.append(["AUTH"] + (address.user.map { [$0] } ?? []) + [password]) }
-        if let database, database != 0 { steps.append(["SELECT", String(database)]) }
-        steps.append(["PING"])
+        let steps = address.handshakeCommands(selectingDatabase: database != nil) + [["PING"]]
         func next(_ index: Int) {
             guard index < steps.count else { return done(.success(())) }
             connection.handshakeCommand(steps[index]) { result in

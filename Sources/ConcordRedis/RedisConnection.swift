@@ -291,9 +291,9 @@ public final class RedisConnection {
     }
 
     /// Calls `body` with C argv arrays over `arguments`, valid for the call.
-    private static func withArgv(
-        _ arguments: [[UInt8]], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> Int32
-    ) -> Int32 {
+    static func withArgv<Result>(
+        _ arguments: [[UInt8]], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> Result
+    ) -> Result {
         let buffers = arguments.map { bytes -> UnsafeMutablePointer<CChar> in
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
             bytes.withUnsafeBufferPointer { source in

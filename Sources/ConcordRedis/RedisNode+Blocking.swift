@@ -30,10 +30,7 @@ extension RedisNode {
             throw RedisBlockingFailure("cannot connect to Redis at \(address): \(Self.reason(context))")
         }
         redisSetTimeout(context, timeout)
-        var steps: [[String]] = []
-        if let password = address.password { steps.append(["AUTH"] + (address.user.map { [$0] } ?? []) + [password]) }
-        if address.database != 0 { steps.append(["SELECT", String(address.database)]) }
-        for step in steps {
+        for step in address.handshakeCommands() {
             if case .error(let message) = try Self.command(context, step, address) {
                 throw RedisBlockingFailure("\(step[0]) was refused: \(message)")
             }
@@ -46,22 +43,8 @@ extension RedisNode {
     private static func command(_ context: UnsafeMutablePointer<redisContext>, _ arguments: [String], _ address: RedisAddress) throws(RedisBlockingFailure)
         -> RedisReply
     {
-        // Copied byte for byte: an argument may hold a NUL, which a C string would cut short.
-        let copies = arguments.map { argument -> UnsafeMutablePointer<CChar> in
-            let bytes = Array(argument.utf8)
-            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, bytes.count))
-            if !bytes.isEmpty {
-                bytes.withUnsafeBytes { UnsafeMutableRawPointer(copy).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-            }
-            return copy
-        }
-        defer { copies.forEach { $0.deallocate() } }
-        let lengths = arguments.map { $0.utf8.count }
-        var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
-        let raw = pointers.withUnsafeMutableBufferPointer { argv in
-            lengths.withUnsafeBufferPointer { argvlen in
-                redisCommandArgv(context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
-            }
+        let raw = RedisConnection.withArgv(arguments.map { Array($0.utf8) }) { argc, argv, lengths in
+            redisCommandArgv(context, argc, argv, lengths)
         }
         guard let raw else { throw RedisBlockingFailure("Redis at \(address) failed: \(reason(context))") }
         defer { freeReplyObject(raw) }
